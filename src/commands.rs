@@ -1,0 +1,202 @@
+//! The commands: argument handling, wiring of source -> engine -> sink, exit codes
+//! (0 fine, 1 findings at or above --fail-on, 2 unusable input or arguments).
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use crate::analyze::{catalog, AnalyzerConfig, Analyzers, Finding, Severity};
+use crate::cli::{Cli, Command, ReplayArgs, ReportArgs};
+use crate::engine::Engine;
+use crate::flow::conn::ConnConfig;
+use crate::flow::{TableConfig, TimelineMode};
+use crate::report::json::{JsonSink, NdjsonSink};
+use crate::report::table::TableSink;
+use crate::report::{FindingCounts, Format, ReportEnd, Sink, Summary};
+use crate::source::pcap_file;
+
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Replay(args) => replay(args),
+        Command::Explain { id } => explain(id.as_deref()),
+    }
+}
+
+fn explain(id: Option<&str>) -> ExitCode {
+    let text = match id {
+        Some(id) => match catalog::explain(id) {
+            Some(t) => t,
+            None => {
+                eprintln!(
+                    "tcpdiag: unknown finding id '{id}' (run 'tcpdiag explain' for the list)"
+                );
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        None => catalog::explain_all(),
+    };
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}
+
+pub fn table_config(args: &ReplayArgs) -> TableConfig {
+    let t = &args.tracking;
+    TableConfig {
+        conn: ConnConfig {
+            timeline: args.report.timeline.unwrap_or(TimelineMode::Collapsed),
+            timeline_cap: if args.report.timeline == Some(TimelineMode::Full) {
+                t.timeline_cap.max(1_000_000)
+            } else {
+                t.timeline_cap
+            },
+            idle_mark_ns: 1_000_000_000,
+            ooo_threshold_ns: 3_000_000,
+        },
+        idle_timeout_ns: t.idle_timeout.as_nanos().min(i64::MAX as u128) as i64,
+        close_linger_ns: 5_000_000_000,
+        max_flows: t.max_flows.max(1),
+    }
+}
+
+pub fn analyzer_config(args: &ReplayArgs) -> AnalyzerConfig {
+    let th = &args.thresholds;
+    AnalyzerConfig {
+        stall_threshold_s: th.stall_threshold.as_secs_f64(),
+        idle_reset_s: th.idle_reset.as_secs_f64(),
+        flood_min: th.flood_min.max(1),
+        timewait_min: th.timewait_min.max(1),
+        port_range: th.port_range,
+        tcp_syn_retries: th.syn_retries,
+        tcp_retries2: th.retries2,
+        ..AnalyzerConfig::default()
+    }
+}
+
+fn make_sink<'a>(
+    report: &ReportArgs,
+    sources: Vec<String>,
+    out: Box<dyn Write + 'a>,
+) -> Box<dyn Sink + 'a> {
+    let format = report.format.unwrap_or(if io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    match format {
+        Format::Table => Box::new(TableSink::new(
+            out,
+            report.findings_only,
+            report.timeline.is_some(),
+        )),
+        // JSON always carries the (collapsed) timeline: it is a few dozen events per flow.
+        Format::Json => Box::new(JsonSink::new(out, sources, report.findings_only, true)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out, report.findings_only, true)),
+    }
+}
+
+fn replay(args: ReplayArgs) -> ExitCode {
+    let stdin_count = args.files.iter().filter(|f| *f == "-").count();
+    if stdin_count > 1 {
+        eprintln!("tcpdiag: standard input ('-') can be read only once");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let stdout = io::stdout();
+    let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut sink = make_sink(&args.report, args.files.clone(), Box::new(out));
+    let analyzers = Analyzers::new(analyzer_config(&args));
+    let mut engine = Engine::new(table_config(&args), analyzers, &mut *sink);
+
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    let mut next_frame = 1;
+    for file in &args.files {
+        let (summary, err) =
+            pcap_file::read(file, args.filter.as_deref(), next_frame, &mut |frame| {
+                engine.on_frame(frame)
+            });
+        next_frame += summary.frames;
+        inputs.push(summary);
+        if let Some(e) = err {
+            let fatal_for_run = e.frame.is_none() && e.message.starts_with("bad filter");
+            errors.push(e);
+            if !args.keep_going || fatal_for_run {
+                break;
+            }
+        }
+    }
+    let frames_read: u64 = inputs.iter().map(|i| i.frames).sum();
+    let result = engine.finish();
+
+    for e in &errors {
+        let tail = match e.frame {
+            Some(n) if n > 1 => format!(" (the report covers frames 1-{})", n - 1),
+            _ => String::new(),
+        };
+        eprintln!("tcpdiag: {e}{tail}");
+    }
+    if frames_read == 0 && !errors.is_empty() {
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+
+    let mut findings: Vec<Finding> = result.flow_findings;
+    findings.extend(result.capture_findings);
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.at.total_cmp(&b.at)));
+    let mut counts = FindingCounts::default();
+    for sev in result.severity_counts.iter() {
+        match sev.0 {
+            Severity::Info => counts.info += sev.1,
+            Severity::Warning => counts.warning += sev.1,
+            Severity::Error => counts.error += sev.1,
+        }
+    }
+    let complete = errors.is_empty();
+    let first_packet = inputs
+        .iter()
+        .find(|_| frames_read > 0)
+        .and(result.first_ts)
+        .map(|t| t.secs_f64());
+    let summary = Summary {
+        complete,
+        inputs,
+        errors: errors.clone(),
+        first_packet,
+        last_packet: result.last_ts.map(|t| t.secs_f64()),
+        packets: result.decode,
+        flows: result.table,
+        conn_states: result.conn_states,
+        findings: counts,
+        dns_dropped: result.dns_dropped,
+    };
+    let end = ReportEnd {
+        summary: &summary,
+        findings: &findings,
+        dns: &result.dns,
+    };
+    let write_result = match result.sink_error {
+        Some(e) => Err(e),
+        None => sink.finish(&end),
+    };
+    if let Err(e) = write_result {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("tcpdiag: writing the report failed: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    if !complete && !args.keep_going {
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Some(level) = args.report.fail_on {
+        let worst = [
+            (Severity::Error, summary.findings.error),
+            (Severity::Warning, summary.findings.warning),
+            (Severity::Info, summary.findings.info),
+        ];
+        if worst.iter().any(|(sev, n)| *n > 0 && *sev >= level) {
+            return ExitCode::from(EXIT_FINDINGS);
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,290 @@
+//! Link layers found in real captures: Ethernet (802.1Q / QinQ tags), Linux cooked
+//! v1 and v2 (`tcpdump -i any`), raw IP and BSD loopback/null. Cooked headers are
+//! parsed here because etherparse rejects ARPHRD_LOOPBACK and lacks v2.
+
+/// The link types we decode, from the value libpcap reports (DLT_*), not the file
+/// format's LINKTYPE_* number: libpcap maps LINKTYPE_RAW (101) to DLT_RAW (12 on Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkType {
+    Ethernet,
+    LinuxSll,
+    LinuxSll2,
+    RawIp,
+    Ipv4,
+    Ipv6,
+    /// DLT_NULL: 4-byte address family in the capturing host's byte order.
+    Null,
+    /// DLT_LOOP (OpenBSD): 4-byte address family in network byte order.
+    Loop,
+}
+
+impl LinkType {
+    pub fn from_dlt(dlt: i32) -> Option<LinkType> {
+        Some(match dlt {
+            0 => LinkType::Null,
+            1 => LinkType::Ethernet,
+            12 | 14 | 101 => LinkType::RawIp,
+            108 => LinkType::Loop,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::Ethernet => "EN10MB",
+            LinkType::LinuxSll => "LINUX_SLL",
+            LinkType::LinuxSll2 => "LINUX_SLL2",
+            LinkType::RawIp => "RAW",
+            LinkType::Ipv4 => "IPV4",
+            LinkType::Ipv6 => "IPV6",
+            LinkType::Null => "NULL",
+            LinkType::Loop => "LOOP",
+        }
+    }
+}
+
+/// Whether the capturing host sent or received a frame (cooked pkttype).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkDirection {
+    Incoming,
+    Outgoing,
+}
+
+#[derive(Debug)]
+pub struct L2<'a> {
+    pub src_mac: Option<[u8; 6]>,
+    pub direction: Option<LinkDirection>,
+    /// The IP packet (IPv4 or IPv6, decided by its version nibble).
+    pub network: &'a [u8],
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ARPHRD_ETHER: u16 = 1;
+const PACKET_OUTGOING: u8 = 4;
+const MAX_VLAN_TAGS: usize = 4;
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+fn mac_at(b: &[u8], at: usize) -> Option<[u8; 6]> {
+    b.get(at..at + 6)?.try_into().ok()
+}
+
+fn is_ip_ethertype(t: u16) -> bool {
+    t == ETHERTYPE_IPV4 || t == ETHERTYPE_IPV6
+}
+
+fn direction_of(pkttype: u8) -> LinkDirection {
+    if pkttype == PACKET_OUTGOING {
+        LinkDirection::Outgoing
+    } else {
+        LinkDirection::Incoming
+    }
+}
+
+/// Ok(None): a well-formed frame that does not carry IP.
+pub fn parse(link: LinkType, frame: &[u8]) -> Result<Option<L2<'_>>, &'static str> {
+    match link {
+        LinkType::Ethernet => ethernet(frame),
+        LinkType::LinuxSll => sll_v1(frame),
+        LinkType::LinuxSll2 => sll_v2(frame),
+        LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 => Ok(raw(frame, 0, None, None)),
+        LinkType::Null => null(frame, false),
+        LinkType::Loop => null(frame, true),
+    }
+}
+
+fn raw<'a>(
+    frame: &'a [u8],
+    at: usize,
+    src_mac: Option<[u8; 6]>,
+    direction: Option<LinkDirection>,
+) -> Option<L2<'a>> {
+    let network = frame.get(at..)?;
+    match network.first()? >> 4 {
+        4 | 6 => Some(L2 {
+            src_mac,
+            direction,
+            network,
+        }),
+        _ => None,
+    }
+}
+
+fn ethernet(frame: &[u8]) -> Result<Option<L2<'_>>, &'static str> {
+    let src_mac = mac_at(frame, 6).ok_or("ethernet header cut short")?;
+    let mut ethertype = be16(frame, 12).ok_or("ethernet header cut short")?;
+    let mut at = 14;
+    let mut tags = 0;
+    while matches!(
+        ethertype,
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+    ) {
+        tags += 1;
+        if tags > MAX_VLAN_TAGS {
+            return Err("too many VLAN tags");
+        }
+        ethertype = be16(frame, at + 2).ok_or("VLAN tag cut short")?;
+        at += 4;
+    }
+    if !is_ip_ethertype(ethertype) {
+        return Ok(None);
+    }
+    raw(frame, at, Some(src_mac), None)
+        .map(Some)
+        .ok_or("IP header missing after ethernet header")
+}
+
+fn sll_v1(frame: &[u8]) -> Result<Option<L2<'_>>, &'static str> {
+    // pkttype(2) arphrd(2) addr_len(2) addr(8) protocol(2)
+    let pkttype = be16(frame, 0).ok_or("cooked header cut short")?;
+    let arphrd = be16(frame, 2).ok_or("cooked header cut short")?;
+    let addr_len = be16(frame, 4).ok_or("cooked header cut short")?;
+    let protocol = be16(frame, 14).ok_or("cooked header cut short")?;
+    if !is_ip_ethertype(protocol) {
+        return Ok(None);
+    }
+    let mac = (arphrd == ARPHRD_ETHER && addr_len == 6)
+        .then(|| mac_at(frame, 6))
+        .flatten();
+    raw(frame, 16, mac, Some(direction_of(pkttype as u8)))
+        .map(Some)
+        .ok_or("IP header missing after cooked header")
+}
+
+fn sll_v2(frame: &[u8]) -> Result<Option<L2<'_>>, &'static str> {
+    // protocol(2) reserved(2) ifindex(4) arphrd(2) pkttype(1) addr_len(1) addr(8)
+    let protocol = be16(frame, 0).ok_or("cooked v2 header cut short")?;
+    let arphrd = be16(frame, 8).ok_or("cooked v2 header cut short")?;
+    let pkttype = *frame.get(10).ok_or("cooked v2 header cut short")?;
+    let addr_len = *frame.get(11).ok_or("cooked v2 header cut short")?;
+    if frame.len() < 20 {
+        return Err("cooked v2 header cut short");
+    }
+    if !is_ip_ethertype(protocol) {
+        return Ok(None);
+    }
+    let mac = (arphrd == ARPHRD_ETHER && addr_len == 6)
+        .then(|| mac_at(frame, 12))
+        .flatten();
+    raw(frame, 20, mac, Some(direction_of(pkttype)))
+        .map(Some)
+        .ok_or("IP header missing after cooked v2 header")
+}
+
+fn null(frame: &[u8], network_order: bool) -> Result<Option<L2<'_>>, &'static str> {
+    let bytes: [u8; 4] = frame
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("loopback header cut short")?;
+    // DLT_NULL's byte order is the capturing host's, which we do not know: accept both.
+    let family = if network_order {
+        u32::from_be_bytes(bytes)
+    } else {
+        let le = u32::from_le_bytes(bytes);
+        if le <= 0xffff {
+            le
+        } else {
+            u32::from_be_bytes(bytes)
+        }
+    };
+    // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
+    match family {
+        2 | 10 | 24 | 28 | 30 => raw(frame, 4, None, None)
+            .map(Some)
+            .ok_or("IP header missing after loopback header"),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IPV4_MIN: [u8; 20] = [
+        0x45, 0, 0, 20, 0, 1, 0, 0, 64, 6, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2,
+    ];
+
+    fn eth(tags: &[u16], ethertype: u16) -> Vec<u8> {
+        let mut f = vec![0xaa; 6];
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
+        for t in tags {
+            f.extend_from_slice(&t.to_be_bytes());
+            f.extend_from_slice(&[0, 100]);
+        }
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(&IPV4_MIN);
+        f
+    }
+
+    #[test]
+    fn ethernet_plain_vlan_and_qinq() {
+        for tags in [
+            &[][..],
+            &[ETHERTYPE_VLAN][..],
+            &[ETHERTYPE_QINQ, ETHERTYPE_VLAN][..],
+        ] {
+            let f = eth(tags, ETHERTYPE_IPV4);
+            let l2 = parse(LinkType::Ethernet, &f).unwrap().unwrap();
+            assert_eq!(l2.network, &IPV4_MIN[..]);
+            assert_eq!(l2.src_mac, Some([2, 0, 0, 0, 0, 1]));
+        }
+    }
+
+    #[test]
+    fn ethernet_non_ip_and_short() {
+        assert!(parse(LinkType::Ethernet, &eth(&[], 0x0806))
+            .unwrap()
+            .is_none());
+        assert!(parse(LinkType::Ethernet, &[0u8; 13]).is_err());
+        assert!(parse(LinkType::Ethernet, &eth(&[ETHERTYPE_VLAN; 5], 0x0800)).is_err());
+    }
+
+    #[test]
+    fn cooked_v1_loopback_and_v2() {
+        // v1, ARPHRD_LOOPBACK (772), outgoing
+        let mut v1 = vec![0, 4, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
+        v1.extend_from_slice(&IPV4_MIN);
+        let l2 = parse(LinkType::LinuxSll, &v1).unwrap().unwrap();
+        assert_eq!(l2.src_mac, None);
+        assert_eq!(l2.direction, Some(LinkDirection::Outgoing));
+        assert_eq!(l2.network.len(), 20);
+        // v2, ARPHRD_ETHER, incoming, with MAC
+        let mut v2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6];
+        v2.extend_from_slice(&[2, 0, 0, 0, 0, 9, 0, 0]);
+        v2.extend_from_slice(&IPV4_MIN);
+        let l2 = parse(LinkType::LinuxSll2, &v2).unwrap().unwrap();
+        assert_eq!(l2.src_mac, Some([2, 0, 0, 0, 0, 9]));
+        assert_eq!(l2.direction, Some(LinkDirection::Incoming));
+        assert!(parse(LinkType::LinuxSll2, &v2[..19]).is_err());
+    }
+
+    #[test]
+    fn null_both_byte_orders() {
+        let mut le = 2u32.to_le_bytes().to_vec();
+        le.extend_from_slice(&IPV4_MIN);
+        assert!(parse(LinkType::Null, &le).unwrap().is_some());
+        let mut be = 30u32.to_be_bytes().to_vec();
+        be.extend_from_slice(&IPV4_MIN);
+        assert!(parse(LinkType::Null, &be).unwrap().is_some());
+        let mut other = 7u32.to_le_bytes().to_vec();
+        other.extend_from_slice(&IPV4_MIN);
+        assert!(parse(LinkType::Null, &other).unwrap().is_none());
+    }
+
+    #[test]
+    fn dlt_numbers_from_libpcap() {
+        assert_eq!(LinkType::from_dlt(12), Some(LinkType::RawIp));
+        assert_eq!(LinkType::from_dlt(276), Some(LinkType::LinuxSll2));
+        assert_eq!(LinkType::from_dlt(105), None);
+    }
+}

@@ -1,0 +1,16 @@
+//! Flow tracking: segments -> one `Connection` per TCP connection (not per 4-tuple),
+//! with per-direction sequence analysis, Zeek conn_state/history and a timeline.
+
+pub mod analysis;
+pub mod conn;
+pub mod segment;
+pub mod side;
+pub mod table;
+pub mod timeline;
+pub mod zeek;
+
+pub use analysis::Analysis;
+pub use conn::{CloseHow, CloseInfo, Connection, EndReason, RoleSource};
+pub use segment::Segment;
+pub use table::{FlowTable, TableConfig, TableStats};
+pub use timeline::{Event, EventKind, Timeline, TimelineMode};

@@ -1,0 +1,63 @@
+//! The flow tracker's input: one TCP segment with the IP and link facts that the
+//! analyzers need, copied out of the packet buffer (a few dozen bytes, no allocation).
+
+use crate::decode::{LinkDirection, Packet, TcpFlags, TcpOptions, Transport};
+use crate::model::{Endpoint, SeqNum, Ts};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Segment {
+    pub frame: u64,
+    pub ts: Ts,
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    pub flags: TcpFlags,
+    /// Raw window field (unscaled).
+    pub window: u16,
+    /// Payload bytes on the wire.
+    pub payload_len: u32,
+    /// Payload bytes captured (less than `payload_len` when snaplen cut the packet).
+    pub captured_len: u32,
+    pub opts: TcpOptions,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub src_mac: Option<[u8; 6]>,
+    pub link_dir: Option<LinkDirection>,
+}
+
+impl Segment {
+    /// Builds a segment from a decoded TCP packet; None for anything else.
+    pub fn from_packet(frame: u64, ts: Ts, p: &Packet<'_>) -> Option<Segment> {
+        let Transport::Tcp(tcp) = &p.transport else {
+            return None;
+        };
+        Some(Segment {
+            frame,
+            ts,
+            src: Endpoint::new(p.ip.src, tcp.src_port),
+            dst: Endpoint::new(p.ip.dst, tcp.dst_port),
+            seq: SeqNum(tcp.seq),
+            ack: SeqNum(tcp.ack),
+            flags: tcp.flags,
+            window: tcp.window,
+            payload_len: tcp.payload_len,
+            captured_len: tcp.payload.len() as u32,
+            opts: crate::decode::tcp::parse_options(tcp.options),
+            ttl: p.ip.ttl,
+            ip_id: p.ip.ip_id,
+            src_mac: p.src_mac,
+            link_dir: p.link_dir,
+        })
+    }
+
+    /// Length in sequence space: payload plus one for SYN and one for FIN.
+    #[inline]
+    pub fn seq_len(&self) -> u32 {
+        self.payload_len + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
+    }
+
+    pub fn truncated(&self) -> bool {
+        self.captured_len < self.payload_len
+    }
+}

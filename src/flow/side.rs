@@ -1,0 +1,318 @@
+//! One direction of a connection: what its sender said (options, windows, TTL, MAC)
+//! and how its sequence space progressed. `analyze` classifies each segment the way
+//! Wireshark's TCP analysis does, from this side's and the peer's state.
+
+use serde::Serialize;
+
+use super::analysis::Analysis;
+use super::segment::Segment;
+use crate::model::{SeqNum, Ts};
+
+/// Options a side announced in its SYN or SYN-ACK.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SynOptions {
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamps: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct AnalysisCounts {
+    pub retransmissions: u32,
+    pub fast_retransmissions: u32,
+    pub spurious_retransmissions: u32,
+    pub out_of_order: u32,
+    pub lost_segments: u32,
+    pub acked_unseen: u32,
+    pub dup_acks: u32,
+    pub zero_windows: u32,
+    pub window_updates: u32,
+    pub window_full: u32,
+    pub keep_alives: u32,
+    pub zero_window_probes: u32,
+    pub truncated: u32,
+}
+
+impl AnalysisCounts {
+    fn count(&mut self, a: Analysis) {
+        let pairs: [(u32, &mut u32); 13] = [
+            (Analysis::RETRANSMISSION, &mut self.retransmissions),
+            (
+                Analysis::FAST_RETRANSMISSION,
+                &mut self.fast_retransmissions,
+            ),
+            (
+                Analysis::SPURIOUS_RETRANSMISSION,
+                &mut self.spurious_retransmissions,
+            ),
+            (Analysis::OUT_OF_ORDER, &mut self.out_of_order),
+            (Analysis::LOST_SEGMENT, &mut self.lost_segments),
+            (Analysis::ACKED_UNSEEN, &mut self.acked_unseen),
+            (Analysis::DUP_ACK, &mut self.dup_acks),
+            (Analysis::ZERO_WINDOW, &mut self.zero_windows),
+            (Analysis::WINDOW_UPDATE, &mut self.window_updates),
+            (Analysis::WINDOW_FULL, &mut self.window_full),
+            (Analysis::KEEP_ALIVE, &mut self.keep_alives),
+            (Analysis::ZERO_WINDOW_PROBE, &mut self.zero_window_probes),
+            (Analysis::TRUNCATED, &mut self.truncated),
+        ];
+        for (flag, counter) in pairs {
+            if a.has(flag) {
+                *counter += 1;
+            }
+        }
+    }
+}
+
+/// A frame reference: number and time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct At {
+    pub frame: u64,
+    pub ts: Ts,
+}
+
+/// The kind of 0/1-byte probe a side sent last, so the peer's answer can be named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    KeepAlive,
+    ZeroWindow,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Side {
+    pub packets: u64,
+    /// Payload bytes on the wire, retransmissions included.
+    pub payload_bytes: u64,
+    pub isn: Option<SeqNum>,
+    /// Base for relative sequence numbers: the ISN, or the first sequence number seen.
+    pub base: Option<SeqNum>,
+    /// One past the highest sequence number sent (Wireshark's "nextseq").
+    pub next_seq: Option<SeqNum>,
+    next_seq_advanced: Ts,
+    /// Highest acknowledgement number this side sent.
+    pub max_ack: Option<SeqNum>,
+    last_ack: Option<SeqNum>,
+    /// Last advertised window, scaled when the handshake negotiated scaling.
+    pub last_window: Option<u32>,
+    pub syn_options: Option<SynOptions>,
+    /// Shift applied to this side's window field (set once both SYNs agreed).
+    pub window_shift: Option<u8>,
+    pub mss: Option<u16>,
+    pub counts: AnalysisCounts,
+    pub first_payload: Option<At>,
+    pub last_payload: Option<At>,
+    pub first_fin: Option<At>,
+    pub first_rst: Option<At>,
+    pub last_seen: Option<At>,
+    /// TTL / hop limit: first, min, max over this side's packets (RSTs excluded so a
+    /// forged RST cannot move the baseline).
+    pub ttl_first: Option<u8>,
+    pub ttl_min: u8,
+    pub ttl_max: u8,
+    pub last_ip_id: Option<u16>,
+    /// Source MAC of the first packet (when the link has one), and how many packets
+    /// carried another one.
+    pub mac: Option<[u8; 6]>,
+    pub mac_mismatches: u32,
+    /// Non-RST packets that carried the TCP timestamps option.
+    pub packets_with_timestamps: u64,
+    /// Consecutive duplicate ACKs this side sent for `last_ack`.
+    pub dup_ack_run: u32,
+    last_probe: Option<Probe>,
+    /// Segments whose payload exceeded the negotiated MSS (offloads at capture point).
+    pub oversize_segments: u32,
+    pub max_payload: u32,
+}
+
+impl Side {
+    /// Relative sequence number (Wireshark's `tcp.seq` with relative numbering).
+    pub fn rel(&self, seq: SeqNum) -> u32 {
+        self.base.map_or(seq.0, |b| seq.rel(b))
+    }
+
+    pub fn scaled_window(&self, raw: u16, syn: bool) -> u32 {
+        // Windows in SYNs are never scaled (RFC 7323).
+        match (syn, self.window_shift) {
+            (false, Some(shift)) => u32::from(raw) << shift.min(14),
+            _ => u32::from(raw),
+        }
+    }
+
+    /// Classifies `seg`, sent by this side; `peer` is the other direction.
+    /// `ooo_threshold_ns`: a segment below `next_seq` that arrives within this
+    /// time of the highest one is out-of-order rather than retransmitted.
+    pub fn analyze(&mut self, seg: &Segment, peer: &mut Side, ooo_threshold_ns: i64) -> Analysis {
+        let mut a = Analysis::default();
+        let f = seg.flags;
+        let control = f.syn() || f.fin() || f.rst();
+        let seq_len = seg.seq_len();
+        let window = self.scaled_window(seg.window, f.syn());
+        if seg.truncated() {
+            a.set(Analysis::TRUNCATED);
+        }
+        if seg.window == 0 && !control {
+            a.set(Analysis::ZERO_WINDOW);
+        }
+        if let Some(next) = self.next_seq {
+            let peer_window_zero = peer.last_window == Some(0);
+            if seq_len <= 1 && !control && seg.seq == next.sub(1) {
+                // 0/1-byte segment one below snd_nxt: a probe. Which kind depends on
+                // the window the peer last advertised.
+                if peer_window_zero {
+                    a.set(Analysis::ZERO_WINDOW_PROBE);
+                    self.last_probe = Some(Probe::ZeroWindow);
+                } else {
+                    a.set(Analysis::KEEP_ALIVE);
+                    self.last_probe = Some(Probe::KeepAlive);
+                }
+            } else if seq_len == 1 && !control && seg.seq == next && peer_window_zero {
+                a.set(Analysis::ZERO_WINDOW_PROBE);
+                self.last_probe = Some(Probe::ZeroWindow);
+            } else if seg.seq.gt(next) && !f.rst() {
+                a.set(Analysis::LOST_SEGMENT);
+            }
+            let probe = a.has(Analysis::KEEP_ALIVE | Analysis::ZERO_WINDOW_PROBE);
+            if seq_len > 0 && !probe && !f.rst() && seg.seq.lt(next) {
+                a.set(self.classify_resend(seg, peer, ooo_threshold_ns));
+            }
+            let pure_ack = seq_len == 0 && !control && f.ack() && seg.seq == next;
+            if pure_ack && Some(seg.ack) == self.last_ack {
+                if Some(window) != self.last_window {
+                    a.set(Analysis::WINDOW_UPDATE);
+                } else if let Some(probe) = peer.last_probe.take() {
+                    a.set(match probe {
+                        Probe::KeepAlive => Analysis::KEEP_ALIVE_ACK,
+                        Probe::ZeroWindow => Analysis::ZERO_WINDOW_PROBE_ACK,
+                    });
+                } else {
+                    a.set(Analysis::DUP_ACK);
+                }
+            }
+        }
+        if seq_len > 0 && !f.syn() {
+            if let (Some(pack), Some(pwin)) = (peer.last_ack, peer.last_window) {
+                let end = seg.seq.add(seq_len);
+                if pwin > 0 && end == pack.add(pwin) {
+                    a.set(Analysis::WINDOW_FULL);
+                }
+            }
+        }
+        if f.ack() && !f.rst() {
+            if let Some(pnext) = peer.next_seq {
+                if seg.ack.gt(pnext) && peer.packets > 0 {
+                    a.set(Analysis::ACKED_UNSEEN);
+                }
+            }
+        }
+        self.record(seg, a, window);
+        a
+    }
+
+    /// A segment that starts below next_seq: which kind of resend is it?
+    fn classify_resend(&self, seg: &Segment, peer: &Side, ooo_threshold_ns: i64) -> u32 {
+        let end = seg.seq.add(seg.seq_len());
+        if peer.dup_ack_run >= 2 && peer.last_ack == Some(seg.seq) {
+            return Analysis::FAST_RETRANSMISSION;
+        }
+        if let Some(acked) = peer.max_ack {
+            if end.le(acked) && !seg.flags.syn() {
+                return Analysis::SPURIOUS_RETRANSMISSION;
+            }
+        }
+        if seg.ts.nanos_since(self.next_seq_advanced) < ooo_threshold_ns && !seg.flags.syn() {
+            return Analysis::OUT_OF_ORDER;
+        }
+        Analysis::RETRANSMISSION
+    }
+
+    fn record(&mut self, seg: &Segment, a: Analysis, window: u32) {
+        let f = seg.flags;
+        let at = At {
+            frame: seg.frame,
+            ts: seg.ts,
+        };
+        self.packets += 1;
+        self.payload_bytes += u64::from(seg.payload_len);
+        self.counts.count(a);
+        if self.base.is_none() {
+            self.base = Some(seg.seq);
+        }
+        let end = seg.seq.add(seg.seq_len());
+        match self.next_seq {
+            Some(next) if !end.gt(next) => {}
+            _ if f.rst() && self.next_seq.is_some() => {}
+            _ => {
+                self.next_seq = Some(end);
+                self.next_seq_advanced = seg.ts;
+            }
+        }
+        if f.ack() {
+            if Some(seg.ack) == self.last_ack && seg.seq_len() == 0 && !f.rst() {
+                if a.has(Analysis::DUP_ACK) {
+                    self.dup_ack_run += 1;
+                }
+            } else {
+                self.dup_ack_run = 0;
+            }
+            self.last_ack = Some(seg.ack);
+            self.max_ack = Some(self.max_ack.map_or(seg.ack, |m| m.max(seg.ack)));
+        }
+        if !f.rst() {
+            self.last_window = Some(window);
+        }
+        if seg.payload_len > 0 {
+            self.first_payload.get_or_insert(at);
+            self.last_payload = Some(at);
+            self.max_payload = self.max_payload.max(seg.payload_len);
+            if let Some(mss) = self.mss {
+                if seg.payload_len > u32::from(mss) {
+                    self.oversize_segments += 1;
+                }
+            }
+        }
+        if f.fin() {
+            self.first_fin.get_or_insert(at);
+        }
+        if f.rst() {
+            self.first_rst.get_or_insert(at);
+        } else {
+            self.ttl_first.get_or_insert(seg.ttl);
+            if self.packets == 1 || self.ttl_min == 0 {
+                self.ttl_min = seg.ttl;
+            }
+            self.ttl_min = self.ttl_min.min(seg.ttl);
+            self.ttl_max = self.ttl_max.max(seg.ttl);
+            if seg.opts.timestamps.is_some() {
+                self.packets_with_timestamps += 1;
+            }
+            if let Some(mac) = seg.src_mac {
+                match self.mac {
+                    None => self.mac = Some(mac),
+                    Some(m) if m != mac => self.mac_mismatches += 1,
+                    _ => {}
+                }
+            }
+        }
+        if seg.ip_id.is_some() {
+            self.last_ip_id = seg.ip_id;
+        }
+        self.last_seen = Some(at);
+    }
+
+    /// Records the options of this side's SYN or SYN-ACK.
+    pub fn set_syn(&mut self, seg: &Segment) {
+        if self.isn.is_none() {
+            self.isn = Some(seg.seq);
+            self.base = Some(seg.seq);
+        }
+        let o = &seg.opts;
+        self.syn_options = Some(SynOptions {
+            mss: o.mss,
+            window_scale: o.window_scale,
+            sack_permitted: o.sack_permitted,
+            timestamps: o.timestamps.is_some(),
+        });
+        self.mss = o.mss;
+    }
+}

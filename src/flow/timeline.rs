@@ -1,0 +1,170 @@
+//! A connection's timeline: notable segments as individual events, runs of ordinary
+//! data/ACK segments collapsed into one event with counts and bytes, so a 1 GB
+//! transfer stays a few dozen events. `TimelineMode::Full` keeps every segment.
+
+use super::analysis::Analysis;
+use crate::decode::TcpFlags;
+use crate::model::{Dir, Ts};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimelineMode {
+    /// Notable segments one by one, ordinary runs collapsed.
+    Collapsed,
+    /// Every segment.
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunInfo {
+    pub last_frame: u64,
+    pub end: Ts,
+    /// Segments and payload bytes per direction (index = Dir::idx()).
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A single segment.
+    Segment {
+        flags: TcpFlags,
+        seq_rel: u32,
+        ack_rel: u32,
+        len: u32,
+        window: u32,
+        analysis: Analysis,
+        /// Seconds of silence (both directions) before this segment, when long.
+        idle_before_ms: Option<u32>,
+    },
+    /// Ordinary data/ACK segments collapsed together.
+    Run(RunInfo),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub frame: u64,
+    pub ts: Ts,
+    /// Direction of the segment; for runs, of the first segment.
+    pub dir: Dir,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    pub events: Vec<Event>,
+    mode: TimelineMode,
+    cap: usize,
+    /// Events that did not fit under the cap (they are still counted in runs).
+    pub dropped: u64,
+}
+
+impl Timeline {
+    pub fn new(mode: TimelineMode, cap: usize) -> Timeline {
+        Timeline {
+            events: Vec::new(),
+            mode,
+            cap,
+            dropped: 0,
+        }
+    }
+
+    /// Adds one segment. `notable` segments get an event of their own (in collapsed
+    /// mode); ordinary ones extend the run that the last event holds.
+    pub fn push(&mut self, ev: Event, notable: bool) {
+        let EventKind::Segment { len, .. } = ev.kind else {
+            return;
+        };
+        if self.mode == TimelineMode::Collapsed && !notable {
+            if let Some(Event {
+                kind: EventKind::Run(run),
+                ..
+            }) = self.events.last_mut()
+            {
+                run.last_frame = ev.frame;
+                run.end = ev.ts;
+                run.packets[ev.dir.idx()] += 1;
+                run.bytes[ev.dir.idx()] += u64::from(len);
+                return;
+            }
+            let mut run = RunInfo {
+                last_frame: ev.frame,
+                end: ev.ts,
+                ..RunInfo::default()
+            };
+            run.packets[ev.dir.idx()] = 1;
+            run.bytes[ev.dir.idx()] = u64::from(len);
+            self.add(Event {
+                kind: EventKind::Run(run),
+                ..ev
+            });
+            return;
+        }
+        self.add(ev);
+    }
+
+    fn add(&mut self, ev: Event) {
+        if self.events.len() >= self.cap {
+            self.dropped += 1;
+            return;
+        }
+        self.events.push(ev);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(frame: u64, dir: Dir, len: u32) -> Event {
+        Event {
+            frame,
+            ts: Ts(frame as i64 * 1000),
+            dir,
+            kind: EventKind::Segment {
+                flags: TcpFlags(TcpFlags::ACK),
+                seq_rel: 0,
+                ack_rel: 0,
+                len,
+                window: 100,
+                analysis: Analysis::default(),
+                idle_before_ms: None,
+            },
+        }
+    }
+
+    #[test]
+    fn ordinary_segments_collapse_into_runs() {
+        let mut t = Timeline::new(TimelineMode::Collapsed, 100);
+        t.push(seg(1, Dir::FromClient, 0), true);
+        for f in 2..=1000 {
+            let dir = if f % 2 == 0 {
+                Dir::FromServer
+            } else {
+                Dir::FromClient
+            };
+            t.push(
+                seg(f, dir, if dir == Dir::FromServer { 1448 } else { 0 }),
+                false,
+            );
+        }
+        t.push(seg(1001, Dir::FromServer, 0), true);
+        t.push(seg(1002, Dir::FromClient, 10), false);
+        assert_eq!(t.events.len(), 4);
+        let EventKind::Run(run) = t.events[1].kind else {
+            panic!()
+        };
+        assert_eq!(run.last_frame, 1000);
+        assert_eq!(run.packets, [499, 500]);
+        assert_eq!(run.bytes, [0, 500 * 1448]);
+    }
+
+    #[test]
+    fn full_mode_keeps_everything_and_cap_holds() {
+        let mut t = Timeline::new(TimelineMode::Full, 10);
+        for f in 1..=20 {
+            t.push(seg(f, Dir::FromClient, 1), false);
+        }
+        assert_eq!(t.events.len(), 10);
+        assert_eq!(t.dropped, 10);
+    }
+}

@@ -1,0 +1,15 @@
+//! tcpdiag: what is wrong with the TCP connections on a Linux server.
+//!
+//! Data flows one way: `source` (pcap files; later live capture, sock_diag, host)
+//! -> `decode` -> `flow` (connection tracking) -> `analyze` (findings) -> `report`.
+//! `engine` wires the pipeline; `cli` and `commands` are the command-line front.
+
+pub mod analyze;
+pub mod cli;
+pub mod commands;
+pub mod decode;
+pub mod engine;
+pub mod flow;
+pub mod model;
+pub mod report;
+pub mod source;

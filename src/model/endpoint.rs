@@ -1,0 +1,100 @@
+//! Endpoints, directions and the flow key that identifies a 4-tuple regardless of
+//! which side sent a packet.
+
+use std::fmt;
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub fn new(ip: IpAddr, port: u16) -> Endpoint {
+        Endpoint { ip, port }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// "ip:port", IPv6 as "[addr]:port" (the JSON contract's form).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(a) => write!(f, "{}:{}", a, self.port),
+            IpAddr::V6(a) => write!(f, "[{}]:{}", a, self.port),
+        }
+    }
+}
+
+/// Direction of a packet within a flow: from the client (originator, Zeek "orig")
+/// or from the server (responder, Zeek "resp").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dir {
+    FromClient = 0,
+    FromServer = 1,
+}
+
+impl Dir {
+    pub fn idx(self) -> usize {
+        self as usize
+    }
+    pub fn other(self) -> Dir {
+        match self {
+            Dir::FromClient => Dir::FromServer,
+            Dir::FromServer => Dir::FromClient,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Dir::FromClient => "c>s",
+            Dir::FromServer => "s>c",
+        }
+    }
+    pub fn side(self) -> &'static str {
+        match self {
+            Dir::FromClient => "client",
+            Dir::FromServer => "server",
+        }
+    }
+}
+
+/// A 4-tuple with its two endpoints in a canonical order, so both directions of a
+/// connection map to the same key. `lo` is the smaller endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub lo: Endpoint,
+    pub hi: Endpoint,
+}
+
+impl FlowKey {
+    /// Returns the key and whether `src` is the `lo` endpoint.
+    #[inline]
+    pub fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, bool) {
+        if src <= dst {
+            (FlowKey { lo: src, hi: dst }, true)
+        } else {
+            (FlowKey { lo: dst, hi: src }, false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_direction_independent() {
+        let a = Endpoint::new("192.0.2.1".parse().unwrap(), 40000);
+        let b = Endpoint::new("198.51.100.2".parse().unwrap(), 80);
+        let (k1, a_is_lo) = FlowKey::of(a, b);
+        let (k2, b_is_lo) = FlowKey::of(b, a);
+        assert_eq!(k1, k2);
+        assert_ne!(a_is_lo, b_is_lo);
+    }
+
+    #[test]
+    fn ipv6_display_uses_brackets() {
+        let e = Endpoint::new("2001:db8::1".parse().unwrap(), 443);
+        assert_eq!(e.to_string(), "[2001:db8::1]:443");
+    }
+}

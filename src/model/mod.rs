@@ -1,0 +1,10 @@
+//! Typed values that are easy to get wrong as plain integers: sequence numbers,
+//! timestamps, directions and flow keys. Everything above the decoder speaks these.
+
+pub mod endpoint;
+pub mod seq;
+pub mod time;
+
+pub use endpoint::{Dir, Endpoint, FlowKey};
+pub use seq::SeqNum;
+pub use time::Ts;

@@ -1,0 +1,146 @@
+//! JSON document and NDJSON stream (contract in docs/json.md). Both write each flow
+//! as it finishes, through a buffered writer, so a multi-GB capture streams.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::record::FlowRecord;
+use super::{ReportEnd, Sink};
+use crate::analyze::Finding;
+use crate::flow::Connection;
+
+pub const TOOL: &str = "tcpdiag";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `{"tool","version","source","flows":[...],"findings":[...],"dns":[...],"summary":{...}}`
+pub struct JsonSink<W: Write> {
+    out: W,
+    flows_written: u64,
+    findings_only: bool,
+    with_timeline: bool,
+    started: bool,
+    sources: Vec<String>,
+}
+
+impl<W: Write> JsonSink<W> {
+    pub fn new(out: W, sources: Vec<String>, findings_only: bool, with_timeline: bool) -> Self {
+        JsonSink {
+            out,
+            flows_written: 0,
+            findings_only,
+            with_timeline,
+            started: false,
+            sources,
+        }
+    }
+
+    fn start(&mut self) -> io::Result<()> {
+        if !self.started {
+            self.started = true;
+            write!(
+                self.out,
+                "{{\"tool\":\"{TOOL}\",\"version\":\"{VERSION}\",\"source\":"
+            )?;
+            serde_json::to_writer(&mut self.out, &self.sources)?;
+            write!(self.out, ",\"flows\":[")?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Sink for JsonSink<W> {
+    fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
+        self.start()?;
+        if self.findings_only && findings.is_empty() {
+            return Ok(());
+        }
+        if self.flows_written > 0 {
+            self.out.write_all(b",\n")?;
+        } else {
+            self.out.write_all(b"\n")?;
+        }
+        self.flows_written += 1;
+        serde_json::to_writer(
+            &mut self.out,
+            &FlowRecord::new(conn, findings, self.with_timeline),
+        )?;
+        Ok(())
+    }
+
+    fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
+        self.start()?;
+        write!(self.out, "\n],\"findings\":")?;
+        serde_json::to_writer(&mut self.out, end.findings)?;
+        write!(self.out, ",\"dns\":")?;
+        serde_json::to_writer(&mut self.out, end.dns)?;
+        write!(self.out, ",\"summary\":")?;
+        serde_json::to_writer(&mut self.out, end.summary)?;
+        writeln!(self.out, "}}")?;
+        self.out.flush()
+    }
+}
+
+/// One JSON object per line: `{"type":"flow",...}` as each flow finishes, then
+/// `{"type":"finding",...}` for capture-wide findings, then `{"type":"summary",...}`.
+pub struct NdjsonSink<W: Write> {
+    out: W,
+    findings_only: bool,
+    with_timeline: bool,
+}
+
+impl<W: Write> NdjsonSink<W> {
+    pub fn new(out: W, findings_only: bool, with_timeline: bool) -> Self {
+        NdjsonSink {
+            out,
+            findings_only,
+            with_timeline,
+        }
+    }
+
+    fn line<T: Serialize>(&mut self, kind: &str, value: &T) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Tagged<'a, T> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            #[serde(flatten)]
+            value: &'a T,
+        }
+        serde_json::to_writer(&mut self.out, &Tagged { kind, value })?;
+        self.out.write_all(b"\n")
+    }
+}
+
+impl<W: Write> Sink for NdjsonSink<W> {
+    fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
+        if self.findings_only {
+            for f in findings {
+                self.line("finding", f)?;
+            }
+            return Ok(());
+        }
+        self.line("flow", &FlowRecord::new(conn, findings, self.with_timeline))
+    }
+
+    fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
+        for f in end.findings.iter().filter(|f| f.flow.is_none()) {
+            self.line("finding", f)?;
+        }
+        #[derive(Serialize)]
+        struct Tail<'a> {
+            tool: &'a str,
+            version: &'a str,
+            #[serde(flatten)]
+            summary: &'a super::Summary,
+        }
+        self.line(
+            "summary",
+            &Tail {
+                tool: TOOL,
+                version: VERSION,
+                summary: end.summary,
+            },
+        )?;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,67 @@
+//! Reports: table, JSON document and NDJSON stream. Each is a `Sink` that receives
+//! flows as they finish (so output streams and memory stays bounded) and the
+//! capture-wide end: summary, all findings, DNS.
+
+pub mod json;
+pub mod record;
+pub mod table;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::io;
+
+use serde::{Serialize, Serializer};
+
+use crate::analyze::context::DnsRecord;
+use crate::analyze::Finding;
+use crate::engine::DecodeStats;
+use crate::flow::{Connection, TableStats};
+use crate::model::Ts;
+use crate::source::pcap_file::FileSummary;
+use crate::source::SourceError;
+
+pub fn ser_ts<S: Serializer>(t: &Ts, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(crate::model::time::round_us(t.secs_f64()))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+}
+
+#[derive(Serialize, Default)]
+pub struct FindingCounts {
+    pub info: u64,
+    pub warning: u64,
+    pub error: u64,
+}
+
+#[derive(Serialize)]
+pub struct Summary {
+    /// False when an input could not be read to its end (see `errors`).
+    pub complete: bool,
+    pub inputs: Vec<FileSummary>,
+    pub errors: Vec<SourceError>,
+    pub first_packet: Option<f64>,
+    pub last_packet: Option<f64>,
+    pub packets: DecodeStats,
+    pub flows: TableStats,
+    pub conn_states: BTreeMap<&'static str, u64>,
+    pub findings: FindingCounts,
+    pub dns_dropped: u64,
+}
+
+/// Everything known once the input ended.
+pub struct ReportEnd<'a> {
+    pub summary: &'a Summary,
+    /// All findings: per-flow ones (bounded) and capture-wide ones, most severe first.
+    pub findings: &'a [Finding],
+    pub dns: &'a [DnsRecord],
+}
+
+pub trait Sink {
+    fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()>;
+    fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()>;
+}

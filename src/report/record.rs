@@ -1,0 +1,340 @@
+//! The serializable view of a finished connection: the JSON contract's flow object
+//! (docs/json.md). Built once per flow when it finishes.
+
+use serde::Serialize;
+
+use crate::analyze::Finding;
+use crate::flow::side::{AnalysisCounts, Side, SynOptions};
+use crate::flow::{Analysis, Connection, EventKind};
+use crate::model::time::round_us;
+use crate::model::{Dir, Ts};
+
+#[derive(Serialize)]
+pub struct FlowRecord<'a> {
+    pub id: u64,
+    pub client: String,
+    pub server: String,
+    pub conn_state: &'static str,
+    pub history: &'a str,
+    pub start: f64,
+    pub end: f64,
+    pub duration_s: f64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// How the client was decided: syn | syn_ack | port_heuristic.
+    pub roles: crate::flow::RoleSource,
+    pub end_reason: crate::flow::EndReason,
+    pub handshake: HandshakeRecord,
+    pub client_stats: SideRecord,
+    pub server_stats: SideRecord,
+    pub closed_by: Option<ClosedBy>,
+    pub longest_idle: Option<IdleRecord>,
+    /// Start of the previous connection's close on this 4-tuple, when reused.
+    pub reused_tuple_after_s: Option<f64>,
+    pub timeline: Vec<EventRecord>,
+    pub timeline_dropped: u64,
+    pub findings: &'a [Finding],
+}
+
+#[derive(Serialize)]
+pub struct HandshakeRecord {
+    pub syn_count: u32,
+    pub syn_ack_count: u32,
+    pub syn_frame: Option<u64>,
+    pub syn_ack_frame: Option<u64>,
+    pub ack_frame: Option<u64>,
+    /// Last SYN before the SYN-ACK -> SYN-ACK (the server-side half of the RTT
+    /// when captured at the client).
+    pub syn_to_synack_s: Option<f64>,
+    /// SYN-ACK -> the client's ACK.
+    pub synack_to_ack_s: Option<f64>,
+    pub rtt_s: Option<f64>,
+    pub completed: bool,
+}
+
+#[derive(Serialize)]
+pub struct SideRecord {
+    pub packets: u64,
+    pub payload_bytes: u64,
+    /// Zeek-style size from sequence numbers (orig_bytes / resp_bytes).
+    pub seq_bytes: u64,
+    pub isn: Option<u32>,
+    pub syn_options: Option<SynOptions>,
+    pub window_scale_applied: Option<u8>,
+    pub last_window: Option<u32>,
+    pub ttl: Option<TtlRecord>,
+    pub last_ip_id: Option<u16>,
+    pub mac: Option<String>,
+    pub mac_mismatches: u32,
+    pub packets_with_timestamps: u64,
+    pub first_payload_rel: Option<f64>,
+    pub first_payload_frame: Option<u64>,
+    pub analysis: AnalysisCounts,
+    pub oversize_segments: u32,
+    pub max_payload: u32,
+}
+
+#[derive(Serialize)]
+pub struct TtlRecord {
+    pub first: u8,
+    pub min: u8,
+    pub max: u8,
+}
+
+#[derive(Serialize)]
+pub struct ClosedBy {
+    pub side: &'static str,
+    pub how: crate::flow::CloseHow,
+    pub frame: u64,
+    pub at_rel: f64,
+}
+
+#[derive(Serialize)]
+pub struct IdleRecord {
+    pub seconds: f64,
+    pub after_frame: u64,
+    pub resumed_frame: u64,
+}
+
+#[derive(Serialize)]
+pub struct EventRecord {
+    pub frame: u64,
+    pub at: f64,
+    pub at_rel: f64,
+    pub dir: &'static str,
+    pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flags: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub len: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub win: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub analysis: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_before_s: Option<f64>,
+    /// Collapsed run: last frame, segments and bytes per direction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunRecord>,
+}
+
+#[derive(Serialize)]
+pub struct RunRecord {
+    pub last_frame: u64,
+    pub end_rel: f64,
+    pub client_packets: u64,
+    pub client_bytes: u64,
+    pub server_packets: u64,
+    pub server_bytes: u64,
+}
+
+fn rel(t: Ts, start: Ts) -> f64 {
+    round_us(t.since(start))
+}
+
+fn side_record(s: &Side, seq_bytes: u64, start: Ts) -> SideRecord {
+    SideRecord {
+        packets: s.packets,
+        payload_bytes: s.payload_bytes,
+        seq_bytes,
+        isn: s.isn.map(|i| i.0),
+        syn_options: s.syn_options,
+        window_scale_applied: s.window_shift,
+        last_window: s.last_window,
+        ttl: s.ttl_first.map(|first| TtlRecord {
+            first,
+            min: s.ttl_min,
+            max: s.ttl_max,
+        }),
+        last_ip_id: s.last_ip_id,
+        mac: s.mac.map(|m| format_mac(&m)),
+        mac_mismatches: s.mac_mismatches,
+        packets_with_timestamps: s.packets_with_timestamps,
+        first_payload_rel: s.first_payload.map(|a| rel(a.ts, start)),
+        first_payload_frame: s.first_payload.map(|a| a.frame),
+        analysis: s.counts,
+        oversize_segments: s.oversize_segments,
+        max_payload: s.max_payload,
+    }
+}
+
+pub fn format_mac(m: &[u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// "SYN", "SYN-ACK", "FIN-ACK", "RST", "ACK", "data len 120", ...
+pub fn segment_label(flags: crate::decode::TcpFlags, len: u32) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if flags.syn() {
+        parts.push(if flags.ack() {
+            "SYN-ACK".into()
+        } else {
+            "SYN".into()
+        });
+    }
+    if flags.fin() {
+        parts.push("FIN".into());
+    }
+    if flags.rst() {
+        parts.push(if flags.ack() {
+            "RST-ACK".into()
+        } else {
+            "RST".into()
+        });
+    }
+    if len > 0 {
+        parts.push(format!("data len {len}"));
+    }
+    if parts.is_empty() {
+        parts.push(if flags.ack() {
+            "ACK".into()
+        } else {
+            "no flags".into()
+        });
+    }
+    parts.join(" + ")
+}
+
+pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
+    let start = conn.start;
+    conn.timeline
+        .events
+        .iter()
+        .map(|ev| {
+            let base = EventRecord {
+                frame: ev.frame,
+                at: round_us(ev.ts.secs_f64()),
+                at_rel: rel(ev.ts, start),
+                dir: ev.dir.label(),
+                label: String::new(),
+                flags: None,
+                seq: None,
+                ack: None,
+                len: None,
+                win: None,
+                analysis: Vec::new(),
+                idle_before_s: None,
+                run: None,
+            };
+            match ev.kind {
+                EventKind::Segment {
+                    flags,
+                    seq_rel,
+                    ack_rel,
+                    len,
+                    window,
+                    analysis,
+                    idle_before_ms,
+                } => EventRecord {
+                    label: event_label(flags, len, analysis),
+                    flags: Some(flags.tcpdump()),
+                    seq: Some(seq_rel),
+                    ack: flags.ack().then_some(ack_rel),
+                    len: Some(len),
+                    win: Some(window),
+                    analysis: analysis.labels().collect(),
+                    idle_before_s: idle_before_ms.map(|ms| f64::from(ms) / 1000.0),
+                    ..base
+                },
+                EventKind::Run(run) => EventRecord {
+                    label: run_label(&run),
+                    run: Some(RunRecord {
+                        last_frame: run.last_frame,
+                        end_rel: rel(run.end, start),
+                        client_packets: run.packets[Dir::FromClient.idx()],
+                        client_bytes: run.bytes[Dir::FromClient.idx()],
+                        server_packets: run.packets[Dir::FromServer.idx()],
+                        server_bytes: run.bytes[Dir::FromServer.idx()],
+                    }),
+                    ..base
+                },
+            }
+        })
+        .collect()
+}
+
+pub fn event_label(flags: crate::decode::TcpFlags, len: u32, analysis: Analysis) -> String {
+    let mut label = segment_label(flags, len);
+    let notes: Vec<&str> = analysis.labels().collect();
+    if !notes.is_empty() {
+        label.push_str(" [");
+        label.push_str(&notes.join(", "));
+        label.push(']');
+    }
+    label
+}
+
+fn run_label(run: &crate::flow::timeline::RunInfo) -> String {
+    let total = run.packets[0] + run.packets[1];
+    format!(
+        "{total} segments: client {} pkts / {} B, server {} pkts / {} B",
+        run.packets[0], run.bytes[0], run.packets[1], run.bytes[1]
+    )
+}
+
+impl<'a> FlowRecord<'a> {
+    pub fn new(
+        conn: &'a Connection,
+        findings: &'a [Finding],
+        with_timeline: bool,
+    ) -> FlowRecord<'a> {
+        let hs = &conn.handshake;
+        let start = conn.start;
+        let sizes = conn.zeek.sizes();
+        let s2sa = hs.syn_to_synack();
+        let sa2a = hs.synack_to_ack();
+        FlowRecord {
+            id: conn.id,
+            client: conn.client.to_string(),
+            server: conn.server.to_string(),
+            conn_state: conn.zeek.conn_state(),
+            history: conn.zeek.history(),
+            start: round_us(start.secs_f64()),
+            end: round_us(conn.end.secs_f64()),
+            duration_s: round_us(conn.duration()),
+            first_frame: conn.first_frame,
+            last_frame: conn.last_frame,
+            roles: conn.roles,
+            end_reason: conn.end_reason,
+            handshake: HandshakeRecord {
+                syn_count: hs.syn_count,
+                syn_ack_count: hs.syn_ack_count,
+                syn_frame: hs.syns.first().map(|a| a.frame),
+                syn_ack_frame: hs.syn_acks.first().map(|a| a.frame),
+                ack_frame: hs.ack.map(|a| a.frame),
+                syn_to_synack_s: s2sa.map(round_us),
+                synack_to_ack_s: sa2a.map(round_us),
+                rtt_s: s2sa.zip(sa2a).map(|(a, b)| round_us(a + b)),
+                completed: hs.ack.is_some(),
+            },
+            client_stats: side_record(&conn.sides[0], sizes[0], start),
+            server_stats: side_record(&conn.sides[1], sizes[1], start),
+            closed_by: conn.close.map(|c| ClosedBy {
+                side: c.by.side(),
+                how: c.how,
+                frame: c.frame,
+                at_rel: rel(c.ts, start),
+            }),
+            longest_idle: conn.longest_idle.map(|g| IdleRecord {
+                seconds: round_us(g.after.ts.since(g.before.ts)),
+                after_frame: g.before.frame,
+                resumed_frame: g.after.frame,
+            }),
+            reused_tuple_after_s: conn.reused_after.map(|t| round_us(start.since(t))),
+            timeline: if with_timeline {
+                timeline_records(conn)
+            } else {
+                Vec::new()
+            },
+            timeline_dropped: conn.timeline.dropped,
+            findings,
+        }
+    }
+}

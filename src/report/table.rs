@@ -1,0 +1,193 @@
+//! The terminal table: one line per flow, then each flow's findings under it and,
+//! with --timeline, its events. Rows are kept (bounded) until the end so they can be
+//! printed in start order.
+
+use std::io::{self, Write};
+
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+use super::text::{finding_text, timeline_text};
+use super::{ReportEnd, Sink};
+use crate::analyze::Finding;
+use crate::flow::Connection;
+
+/// Rows kept for printing; flows with findings are always kept.
+pub const MAX_TABLE_ROWS: usize = 2000;
+
+#[derive(Tabled)]
+struct Row {
+    #[tabled(rename = "ID")]
+    id: u64,
+    #[tabled(rename = "CLIENT")]
+    client: String,
+    #[tabled(rename = "SERVER")]
+    server: String,
+    #[tabled(rename = "STATE")]
+    state: &'static str,
+    #[tabled(rename = "HISTORY")]
+    history: String,
+    #[tabled(rename = "DURATION")]
+    duration: String,
+    #[tabled(rename = "PKTS c/s")]
+    packets: String,
+    #[tabled(rename = "BYTES c/s")]
+    bytes: String,
+    #[tabled(rename = "CLOSED")]
+    closed: String,
+    #[tabled(rename = "FINDINGS")]
+    findings: String,
+}
+
+struct Kept {
+    row: Row,
+    findings: Vec<Finding>,
+    timeline: Option<String>,
+}
+
+pub struct TableSink<W: Write> {
+    out: W,
+    rows: Vec<Kept>,
+    omitted: u64,
+    findings_only: bool,
+    timeline: bool,
+}
+
+impl<W: Write> TableSink<W> {
+    pub fn new(out: W, findings_only: bool, timeline: bool) -> Self {
+        TableSink {
+            out,
+            rows: Vec::new(),
+            omitted: 0,
+            findings_only,
+            timeline,
+        }
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+pub fn human_secs(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{:.0}us", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.1}ms", s * 1e3)
+    } else {
+        format!("{s:.2}s")
+    }
+}
+
+impl<W: Write> Sink for TableSink<W> {
+    fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
+        if self.findings_only && findings.is_empty() {
+            return Ok(());
+        }
+        if self.rows.len() >= MAX_TABLE_ROWS && findings.is_empty() {
+            self.omitted += 1;
+            return Ok(());
+        }
+        let [c, s] = &conn.sides;
+        let mut ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
+        ids.dedup();
+        let row = Row {
+            id: conn.id,
+            client: conn.client.to_string(),
+            server: conn.server.to_string(),
+            state: conn.zeek.conn_state(),
+            history: conn.zeek.history().to_string(),
+            duration: human_secs(conn.duration()),
+            packets: format!("{}/{}", c.packets, s.packets),
+            bytes: format!(
+                "{}/{}",
+                human_bytes(c.payload_bytes),
+                human_bytes(s.payload_bytes)
+            ),
+            closed: conn
+                .close
+                .map(|cl| format!("{} {:?}", cl.by.side(), cl.how).to_lowercase())
+                .unwrap_or_else(|| "-".into()),
+            findings: ids.join(" "),
+        };
+        self.rows.push(Kept {
+            row,
+            findings: findings.to_vec(),
+            timeline: self.timeline.then(|| timeline_text(conn)),
+        });
+        Ok(())
+    }
+
+    fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
+        self.rows.sort_by_key(|k| k.row.id);
+        let sum = end.summary;
+        if !self.rows.is_empty() {
+            let rows: Vec<&Row> = self.rows.iter().map(|k| &k.row).collect();
+            let mut table = Table::new(rows);
+            table.with(Style::sharp());
+            writeln!(self.out, "{table}")?;
+        } else if !self.findings_only {
+            writeln!(self.out, "no TCP connections")?;
+        }
+        if self.omitted > 0 {
+            writeln!(
+                self.out,
+                "({} more flows without findings not shown; use --format json or ndjson for all)",
+                self.omitted
+            )?;
+        }
+        for k in &self.rows {
+            if !k.findings.is_empty() {
+                writeln!(
+                    self.out,
+                    "\nflow {}  {} -> {}",
+                    k.row.id, k.row.client, k.row.server
+                )?;
+                for f in &k.findings {
+                    write!(self.out, "{}", finding_text(f))?;
+                }
+            }
+        }
+        let capture_wide: Vec<&Finding> =
+            end.findings.iter().filter(|f| f.flow.is_none()).collect();
+        if !capture_wide.is_empty() {
+            writeln!(self.out, "\ncapture-wide findings")?;
+            for f in capture_wide {
+                write!(self.out, "{}", finding_text(f))?;
+            }
+        }
+        if self.timeline {
+            for k in &self.rows {
+                if let Some(t) = &k.timeline {
+                    writeln!(self.out)?;
+                    write!(self.out, "{t}")?;
+                }
+            }
+        }
+        let p = &sum.packets;
+        writeln!(
+            self.out,
+            "\n{} frames, {} TCP segments, {} flows ({} evicted), findings: {} error, {} warning, {} info{}",
+            p.frames,
+            p.tcp_segments,
+            sum.flows.flows,
+            sum.flows.evicted,
+            sum.findings.error,
+            sum.findings.warning,
+            sum.findings.info,
+            if sum.complete { "" } else { "  [INPUT INCOMPLETE: see errors]" }
+        )?;
+        self.out.flush()
+    }
+}

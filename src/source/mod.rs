@@ -1,0 +1,38 @@
+//! Sources of packets and state: saved captures (and, later, live interfaces,
+//! sock_diag and host sysctls). They hand raw frames downstream and know nothing
+//! of TCP.
+
+pub mod pcap_file;
+
+use crate::decode::LinkType;
+use crate::model::Ts;
+
+/// One captured frame, borrowed from the source's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct RawFrame<'a> {
+    /// 1-based frame number, counted across all inputs in order (as `mergecap -a`).
+    pub number: u64,
+    pub ts: Ts,
+    pub link: LinkType,
+    /// Length on the wire; `data.len()` is what was captured.
+    pub wire_len: u32,
+    pub data: &'a [u8],
+}
+
+/// Where a source stopped early, for the one-line error and the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceError {
+    pub file: String,
+    /// The frame that could not be read (the last good one is `frame - 1`).
+    pub frame: Option<u64>,
+    pub message: String,
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.frame {
+            Some(n) => write!(f, "{}: frame {}: {}", self.file, n, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
