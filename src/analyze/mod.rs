@@ -2,9 +2,16 @@
 //! One file per finding family; each sees only the flow model and the context,
 //! never the packet source.
 
+pub mod capture;
 pub mod catalog;
+pub mod close;
 pub mod context;
 pub mod finding;
+pub mod handshake;
+pub mod hosts;
+pub mod reset;
+pub mod stall;
+pub mod timers;
 
 pub use finding::{Confidence, Finding, Severity};
 
@@ -56,6 +63,11 @@ pub const MAX_KEPT_FINDINGS: usize = 20_000;
 
 pub struct Analyzers {
     pub cfg: AnalyzerConfig,
+    hosts: hosts::HostProfiles,
+    floods: handshake::FloodTracker,
+    idle_resets: reset::IdleResetTracker,
+    time_waits: close::TimeWaitTracker,
+    capture: capture::CaptureTracker,
     /// Per-flow findings kept for the report's top-level list.
     pub flow_findings: Vec<Finding>,
     pub findings_not_kept: u64,
@@ -66,6 +78,11 @@ impl Analyzers {
     pub fn new(cfg: AnalyzerConfig) -> Analyzers {
         Analyzers {
             cfg,
+            hosts: hosts::HostProfiles::default(),
+            floods: handshake::FloodTracker::default(),
+            idle_resets: reset::IdleResetTracker::default(),
+            time_waits: close::TimeWaitTracker::default(),
+            capture: capture::CaptureTracker::default(),
             flow_findings: Vec::new(),
             findings_not_kept: 0,
             counts: [0; 3],
@@ -74,8 +91,18 @@ impl Analyzers {
 
     /// Runs the per-flow analyzers on a finished connection.
     pub fn on_flow(&mut self, conn: &Connection, ctx: &CaptureContext) -> Vec<Finding> {
-        let _ = (conn, ctx);
-        let found: Vec<Finding> = Vec::new();
+        let cfg = &self.cfg;
+        let mut found: Vec<Finding> = Vec::new();
+        handshake::analyze(conn, cfg, &self.hosts, &mut found);
+        stall::analyze(conn, cfg, ctx, &mut found);
+        reset::analyze(conn, cfg, &self.hosts, &mut found);
+        close::analyze(conn, cfg, &mut found);
+        timers::analyze(conn, cfg, &mut found);
+        self.hosts.learn(conn);
+        self.floods.on_flow(conn, cfg.flood_window_s);
+        self.idle_resets.on_flow(conn, cfg);
+        self.time_waits.on_flow(conn, cfg);
+        self.capture.on_flow(conn);
         for f in &found {
             self.counts[f.severity as usize] += 1;
             if self.flow_findings.len() < MAX_KEPT_FINDINGS {
@@ -103,7 +130,44 @@ impl Analyzers {
         table: &TableStats,
         decode: &DecodeStats,
     ) -> Vec<Finding> {
-        let _ = (ctx, table, decode);
-        Vec::new()
+        let _ = ctx;
+        let mut out = Vec::new();
+        self.floods.findings(&self.cfg, &mut out);
+        self.idle_resets.findings(&mut out);
+        self.time_waits.findings(&self.cfg, &mut out);
+        self.capture.findings(table, decode, &mut out);
+        for f in &out {
+            self.counts[f.severity as usize] += 1;
+        }
+        out
     }
+}
+
+/// Seconds from `t0` to `t`, rounded to microseconds.
+pub fn rel(t: crate::model::Ts, t0: crate::model::Ts) -> f64 {
+    crate::model::time::round_us(t.since(t0))
+}
+
+/// Rounded to the millisecond, for evidence values meant for people.
+pub fn round_ms(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// "0, 1.0, 3.0": numbers for a summary sentence.
+pub fn fmt_list(v: &[f64]) -> String {
+    let shown: Vec<String> = v
+        .iter()
+        .take(12)
+        .map(|x| {
+            format!("{x:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        })
+        .collect();
+    let mut s = shown.join(", ");
+    if v.len() > 12 {
+        s.push_str(&format!(", ... ({} in all)", v.len()));
+    }
+    s
 }

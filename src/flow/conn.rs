@@ -133,8 +133,17 @@ pub struct Connection {
     /// Data segment bookkeeping for request/response waits.
     last_data: Option<(Dir, At)>,
     exchanges: u32,
-    /// The connection was reused from a closed 4-tuple (new SYN, new ISN).
-    pub reused_after: Option<Ts>,
+    /// The 4-tuple carried an earlier connection that ended just before this one.
+    pub previous: Option<PreviousConn>,
+}
+
+/// What ended on the same 4-tuple before this connection started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreviousConn {
+    pub id: u64,
+    /// Its first FIN/RST (or its last packet when it never closed).
+    pub ended: Ts,
+    pub close: Option<CloseInfo>,
 }
 
 /// Settings that shape per-connection analysis.
@@ -182,7 +191,7 @@ impl Connection {
             longest_idle: None,
             last_data: None,
             exchanges: 0,
-            reused_after: None,
+            previous: None,
         }
     }
 

@@ -72,6 +72,40 @@ pub struct At {
     pub ts: Ts,
 }
 
+/// A RST as it was on the wire, for attributing it to its real sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RstInfo {
+    pub at: At,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    /// IP ID of this side's previous packet.
+    pub prev_ip_id: Option<u16>,
+    pub mac: Option<[u8; 6]>,
+    pub has_timestamps: bool,
+    pub ack_flag: bool,
+    /// Offset of the RST's sequence number from this side's next expected one
+    /// (0 = exactly where the sender's stream stood).
+    pub seq_offset: Option<i64>,
+    /// Packets this side had sent before the RST.
+    pub packets_before: u64,
+    pub window: u16,
+}
+
+/// One resent segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resend {
+    pub at: At,
+    pub seq_rel: u32,
+    pub len: u32,
+    /// RETRANSMISSION, FAST_RETRANSMISSION or SPURIOUS_RETRANSMISSION.
+    pub kind: u32,
+    /// Time since the sender last made progress (new data into an empty pipe, or an
+    /// ACK that moved snd_una): what the kernel's retransmission timer measured.
+    pub since_progress_ns: i64,
+}
+
+pub const MAX_RESENDS: usize = 256;
+
 /// The kind of 0/1-byte probe a side sent last, so the peer's answer can be named.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Probe {
@@ -120,6 +154,12 @@ pub struct Side {
     /// Consecutive duplicate ACKs this side sent for `last_ack`.
     pub dup_ack_run: u32,
     last_probe: Option<Probe>,
+    pub first_rst_info: Option<RstInfo>,
+    /// Retransmissions in order (capped at MAX_RESENDS; `resends_dropped` counts the rest).
+    pub resends: Vec<Resend>,
+    pub resends_dropped: u32,
+    /// When this side last made progress (see Resend::since_progress_ns).
+    progress: Ts,
     /// Segments whose payload exceeded the negotiated MSS (offloads at capture point).
     pub oversize_segments: u32,
     pub max_payload: u32,
@@ -174,7 +214,11 @@ impl Side {
             }
             let probe = a.has(Analysis::KEEP_ALIVE | Analysis::ZERO_WINDOW_PROBE);
             if seq_len > 0 && !probe && !f.rst() && seg.seq.lt(next) {
-                a.set(self.classify_resend(seg, peer, ooo_threshold_ns));
+                let kind = self.classify_resend(seg, peer, ooo_threshold_ns);
+                a.set(kind);
+                if kind != Analysis::OUT_OF_ORDER {
+                    self.note_resend(seg, kind);
+                }
             }
             let pure_ack = seq_len == 0 && !control && f.ack() && seg.seq == next;
             if pure_ack && Some(seg.ack) == self.last_ack {
@@ -198,6 +242,37 @@ impl Side {
                 }
             }
         }
+        if f.rst() && self.first_rst_info.is_none() {
+            self.first_rst_info = Some(RstInfo {
+                at: At {
+                    frame: seg.frame,
+                    ts: seg.ts,
+                },
+                ttl: seg.ttl,
+                ip_id: seg.ip_id,
+                prev_ip_id: self.last_ip_id,
+                mac: seg.src_mac,
+                has_timestamps: seg.opts.timestamps.is_some(),
+                ack_flag: f.ack(),
+                seq_offset: self.next_seq.map(|n| seg.seq.diff(n)),
+                packets_before: self.packets,
+                window: seg.window,
+            });
+        }
+        // Progress for the retransmission timer: new data into an empty pipe starts it,
+        // an ACK that advances snd_una restarts the peer's.
+        if seq_len > 0 && !f.rst() {
+            let pipe_empty = match (self.next_seq, peer.max_ack) {
+                (Some(next), Some(acked)) => !acked.lt(next),
+                _ => true,
+            };
+            if pipe_empty && self.next_seq.is_none_or(|n| seg.seq.add(seq_len).gt(n)) {
+                self.progress = seg.ts;
+            }
+        }
+        if f.ack() && !f.rst() && self.max_ack.is_none_or(|m| seg.ack.gt(m)) {
+            peer.progress = seg.ts;
+        }
         if f.ack() && !f.rst() {
             if let Some(pnext) = peer.next_seq {
                 if seg.ack.gt(pnext) && peer.packets > 0 {
@@ -207,6 +282,23 @@ impl Side {
         }
         self.record(seg, a, window);
         a
+    }
+
+    fn note_resend(&mut self, seg: &Segment, kind: u32) {
+        if self.resends.len() >= MAX_RESENDS {
+            self.resends_dropped += 1;
+            return;
+        }
+        self.resends.push(Resend {
+            at: At {
+                frame: seg.frame,
+                ts: seg.ts,
+            },
+            seq_rel: self.rel(seg.seq),
+            len: seg.payload_len,
+            kind,
+            since_progress_ns: seg.ts.nanos_since(self.progress),
+        });
     }
 
     /// A segment that starts below next_seq: which kind of resend is it?

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use super::conn::{ConnConfig, Connection, EndReason};
+use super::conn::{ConnConfig, Connection, EndReason, PreviousConn};
 use super::segment::Segment;
 use crate::model::{FlowKey, Ts};
 
@@ -71,10 +71,14 @@ impl FlowTable {
         }
         self.expire(done);
         let (key, _) = FlowKey::of(seg.src, seg.dst);
-        let mut reused_after = None;
+        let mut previous = None;
         if let Some(conn) = self.live.get(&key) {
             if starts_new_connection(conn, seg) {
-                reused_after = conn.close.map(|c| c.ts).or(Some(conn.end));
+                previous = Some(PreviousConn {
+                    id: conn.id,
+                    ended: conn.close.map_or(conn.end, |c| c.ts),
+                    close: conn.close,
+                });
                 let old = self.live.remove(&key).expect("present");
                 self.finish(*old, EndReason::Reused, done);
             }
@@ -84,7 +88,7 @@ impl FlowTable {
                 self.evict(seg, done);
             }
             let mut conn = Connection::new(self.next_id, seg, &self.cfg.conn);
-            conn.reused_after = reused_after;
+            conn.previous = previous;
             self.next_id += 1;
             self.stats.flows += 1;
             self.live.insert(key, Box::new(conn));

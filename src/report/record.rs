@@ -29,8 +29,8 @@ pub struct FlowRecord<'a> {
     pub server_stats: SideRecord,
     pub closed_by: Option<ClosedBy>,
     pub longest_idle: Option<IdleRecord>,
-    /// Start of the previous connection's close on this 4-tuple, when reused.
-    pub reused_tuple_after_s: Option<f64>,
+    /// The earlier connection on this 4-tuple, when it was reused.
+    pub previous_on_tuple: Option<PreviousRecord>,
     pub timeline: Vec<EventRecord>,
     pub timeline_dropped: u64,
     pub findings: &'a [Finding],
@@ -87,6 +87,14 @@ pub struct ClosedBy {
     pub how: crate::flow::CloseHow,
     pub frame: u64,
     pub at_rel: f64,
+}
+
+#[derive(Serialize)]
+pub struct PreviousRecord {
+    pub flow: u64,
+    pub closed_by: Option<&'static str>,
+    /// From its close (or last packet) to this connection's first packet.
+    pub seconds_before: f64,
 }
 
 #[derive(Serialize)]
@@ -327,7 +335,11 @@ impl<'a> FlowRecord<'a> {
                 after_frame: g.before.frame,
                 resumed_frame: g.after.frame,
             }),
-            reused_tuple_after_s: conn.reused_after.map(|t| round_us(start.since(t))),
+            previous_on_tuple: conn.previous.map(|p| PreviousRecord {
+                flow: p.id,
+                closed_by: p.close.map(|c| c.by.side()),
+                seconds_before: round_us(start.since(p.ended)),
+            }),
             timeline: if with_timeline {
                 timeline_records(conn)
             } else {

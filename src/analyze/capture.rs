@@ -1,0 +1,113 @@
+//! Capture quality: what the capture itself hides or distorts.
+
+use super::{Confidence, Finding, Severity};
+use crate::engine::DecodeStats;
+use crate::flow::conn::{Connection, RoleSource};
+use crate::flow::TableStats;
+
+#[derive(Default)]
+pub struct CaptureTracker {
+    oversize_segments: u64,
+    oversize_flows: u64,
+    largest: u32,
+    mss: Option<u16>,
+    example_frame: Option<u64>,
+    midstream: u64,
+    midstream_examples: Vec<u64>,
+    first_ts: Option<f64>,
+}
+
+impl CaptureTracker {
+    pub fn on_flow(&mut self, conn: &Connection) {
+        let t = conn.start.secs_f64();
+        self.first_ts = Some(self.first_ts.map_or(t, |f| f.min(t)));
+        for side in &conn.sides {
+            if side.oversize_segments > 0 {
+                self.oversize_segments += u64::from(side.oversize_segments);
+                self.oversize_flows += 1;
+                if side.max_payload > self.largest {
+                    self.largest = side.max_payload;
+                    self.mss = side.mss;
+                    self.example_frame = side.first_payload.map(|a| a.frame);
+                }
+            }
+        }
+        if matches!(
+            conn.roles,
+            RoleSource::PortHeuristic | RoleSource::FirstPacket
+        ) {
+            self.midstream += 1;
+            if self.midstream_examples.len() < 10 {
+                self.midstream_examples.push(conn.id);
+            }
+        }
+    }
+
+    pub fn findings(&self, table: &TableStats, decode: &DecodeStats, out: &mut Vec<Finding>) {
+        let at = self.first_ts.unwrap_or(0.0);
+        if self.oversize_segments > 0 {
+            out.push(
+                Finding::new("capture.offload", Severity::Info, None, at)
+                    .summary(format!(
+                        "{} segments in {} flows are larger than the MSS (largest {} bytes, MSS {}): offloads \
+                         (GRO/LRO on receive, TSO/GSO on send) merged them at the capture point, so segment \
+                         sizes and counts are not what crossed the wire",
+                        self.oversize_segments,
+                        self.oversize_flows,
+                        self.largest,
+                        self.mss.map_or("unknown".into(), |m| m.to_string())
+                    ))
+                    .evidence("oversize_segments", self.oversize_segments)
+                    .evidence("flows", self.oversize_flows)
+                    .evidence("largest_payload", self.largest)
+                    .evidence("mss", self.mss)
+                    .evidence("example_frame", self.example_frame)
+                    .confidence(Confidence::High)
+                    .hint("For wire-accurate captures: ethtool -K IFACE gro off lro off tso off gso off (on a test host), or capture on a switch mirror port."),
+            );
+        }
+        if decode.truncated_segments > 0 {
+            out.push(
+                Finding::new("capture.truncated", Severity::Info, None, at)
+                    .summary(format!(
+                        "{} TCP segments were cut by the capture's snaplen: sizes and sequence analysis use the \
+                         IP header lengths, but payload contents (e.g. application data) are incomplete",
+                        decode.truncated_segments
+                    ))
+                    .evidence("truncated_segments", decode.truncated_segments)
+                    .confidence(Confidence::High)
+                    .hint("Capture with a larger snaplen (tcpdump -s 0) when payload contents matter."),
+            );
+        }
+        if self.midstream > 0 {
+            out.push(
+                Finding::new("capture.midstream", Severity::Info, None, at)
+                    .summary(format!(
+                        "{} flows started before the capture (no SYN seen): their roles come from port numbers \
+                         and their handshake facts are unknown",
+                        self.midstream
+                    ))
+                    .evidence("flows", self.midstream)
+                    .evidence("example_flows", &self.midstream_examples)
+                    .confidence(Confidence::High)
+                    .hint("Start the capture before the connections of interest open."),
+            );
+        }
+        if table.evicted > 0 {
+            let (frame, ts) = table.first_eviction.unwrap_or((0, crate::model::Ts::ZERO));
+            out.push(
+                Finding::new("capture.flow_limit", Severity::Warning, None, ts.secs_f64())
+                    .summary(format!(
+                        "{} connections were finished early to stay under the live-flow cap (peak {} live, first \
+                         eviction at frame {frame}): they appear split, and their later packets as midstream flows",
+                        table.evicted, table.peak_live
+                    ))
+                    .evidence("evicted", table.evicted)
+                    .evidence("peak_live", table.peak_live)
+                    .evidence("first_eviction_frame", frame)
+                    .confidence(Confidence::High)
+                    .hint("Raise --max-flows if memory allows; a SYN flood or scan also causes this."),
+            );
+        }
+    }
+}

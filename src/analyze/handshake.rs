@@ -1,0 +1,385 @@
+//! Handshake findings: SYN / SYN-ACK retransmissions, unanswered and rejected SYNs,
+//! and (capture-wide) floods of handshakes that never complete.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
+
+use super::hosts::HostProfiles;
+use super::{fmt_list, rel, AnalyzerConfig, Confidence, Finding, Severity};
+use crate::flow::conn::Connection;
+use crate::flow::side::At;
+use crate::model::{Dir, Endpoint, Ts};
+
+/// Linux defaults when the host's sysctls are unknown.
+pub const DEFAULT_SYN_RETRIES: u32 = 6;
+pub const DEFAULT_SYNACK_RETRIES: u32 = 5;
+
+/// How retransmission intervals grew.
+#[derive(Debug, PartialEq)]
+pub enum Backoff {
+    /// Each interval double the one before, starting near `first` seconds.
+    Exponential {
+        first: f64,
+    },
+    /// `linear` intervals of ~1 s, then doubling (tcp_syn_linear_timeouts).
+    LinearThenExponential {
+        linear: usize,
+    },
+    Irregular,
+}
+
+fn near(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 0.25 * b.max(0.2)
+}
+
+pub fn classify_backoff(intervals: &[f64]) -> Backoff {
+    if intervals.is_empty() {
+        return Backoff::Irregular;
+    }
+    let linear = intervals.iter().take_while(|&&i| near(i, 1.0)).count();
+    let doubles = |from: usize| {
+        intervals
+            .windows(2)
+            .skip(from)
+            .all(|w| near(w[1], 2.0 * w[0]))
+    };
+    if linear >= 2
+        && (linear == intervals.len() || (doubles(linear - 1) && near(intervals[linear], 2.0)))
+    {
+        return Backoff::LinearThenExponential { linear };
+    }
+    if doubles(0) {
+        return Backoff::Exponential {
+            first: intervals[0],
+        };
+    }
+    Backoff::Irregular
+}
+
+/// When connect() gives up, in seconds after the first SYN. Linux bounds SYN_SENT by
+/// time, not by count: tcp_model_timeout(tcp_syn_retries) with a 1 s base, the same
+/// whether or not the first retries were linear (tcp_syn_linear_timeouts only packs
+/// more SYNs into that time).
+pub fn syn_give_up_after(retries: u32) -> f64 {
+    let thresh = 6; // ilog2(TCP_RTO_MAX 120 s / 1 s)
+    if retries <= thresh {
+        f64::from((2u32 << retries) - 1)
+    } else {
+        f64::from((2u32 << thresh) - 1) + f64::from(retries - thresh) * 120.0
+    }
+}
+
+fn times_rel(list: &[At], t0: Ts) -> Vec<f64> {
+    list.iter().map(|a| rel(a.ts, t0)).collect()
+}
+
+fn intervals(list: &[At]) -> Vec<f64> {
+    list.windows(2)
+        .map(|w| super::round_ms(w[1].ts.since(w[0].ts)))
+        .collect()
+}
+
+pub fn analyze(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    hosts: &HostProfiles,
+    out: &mut Vec<Finding>,
+) {
+    let hs = &conn.handshake;
+    let state = conn.zeek.conn_state();
+    let flow = Some(conn.id);
+    let server = conn.server;
+    if hs.syns.len() > 1 {
+        let iv = intervals(&hs.syns);
+        let backoff = classify_backoff(&iv);
+        let (retries, assumed) = match cfg.tcp_syn_retries {
+            Some(r) => (r, false),
+            None => (DEFAULT_SYN_RETRIES, true),
+        };
+        let schedule = match backoff {
+            Backoff::Exponential { first } => format!("exponential backoff from a {first:.1} s initial RTO"),
+            Backoff::LinearThenExponential { linear } => {
+                format!("{linear} retries 1 s apart (net.ipv4.tcp_syn_linear_timeouts), then exponential")
+            }
+            Backoff::Irregular => {
+                "irregular intervals (not the kernel's backoff: an application retrying, or several clients?)".into()
+            }
+        };
+        let give_up = syn_give_up_after(retries);
+        let answered = !hs.syn_acks.is_empty();
+        let first = hs.syns[0];
+        let mut f = Finding::new(
+            "handshake.syn_retransmit",
+            if answered { Severity::Warning } else { Severity::Error },
+            flow,
+            first.ts.secs_f64(),
+        )
+        .summary(format!(
+            "{} sent its SYN to {} {} times (at {} s): {}; {}",
+            conn.client,
+            server,
+            hs.syn_count,
+            fmt_list(&times_rel(&hs.syns, conn.start)),
+            schedule,
+            if answered {
+                format!(
+                    "answered after {:.3} s",
+                    hs.syn_acks[0].ts.since(first.ts)
+                )
+            } else {
+                format!(
+                    "with tcp_syn_retries={retries}{} connect() fails {give_up:.0} s after the first SYN",
+                    if assumed { " (Linux default, assumed)" } else { "" }
+                )
+            }
+        ))
+        .evidence("frames", hs.syns.iter().map(|a| a.frame).collect::<Vec<_>>())
+        .evidence("times_rel_s", times_rel(&hs.syns, conn.start))
+        .evidence("intervals_s", &iv)
+        .evidence("schedule", format!("{backoff:?}"))
+        .evidence("tcp_syn_retries", retries)
+        .evidence("tcp_syn_retries_assumed", assumed)
+        .evidence("give_up_after_s", give_up)
+        .evidence("answered", answered)
+        .hint(format!(
+            "SYNs to {server} are lost or dropped: check that the server listens and its accept queue \
+             (ss -ltn, ListenOverflows), and firewalls/security groups on the path (nft list ruleset). \
+             The client's retry count is net.ipv4.tcp_syn_retries."
+        ));
+        if matches!(backoff, Backoff::Irregular) {
+            f = f.confidence(Confidence::Medium);
+        }
+        out.push(f);
+    }
+    if state == "S0" && hs.syn_count > 0 {
+        let first = hs.syns[0];
+        let last = *hs.syns.last().unwrap_or(&first);
+        out.push(
+            Finding::new("handshake.unanswered", Severity::Error, flow, first.ts.secs_f64())
+                .summary(format!(
+                    "{}'s SYN to {} was never answered in the capture ({} attempt{} over {:.3} s)",
+                    conn.client,
+                    server,
+                    hs.syn_count,
+                    if hs.syn_count == 1 { "" } else { "s" },
+                    last.ts.since(first.ts)
+                ))
+                .evidence("first_syn_frame", first.frame)
+                .evidence("last_syn_frame", last.frame)
+                .evidence("attempts", hs.syn_count)
+                .confidence(Confidence::High)
+                .hint(format!(
+                    "Nothing answered at {server}: the host is down or unreachable, or a firewall drops \
+                     the SYNs silently (DROP rather than REJECT). Capture on the server side to see \
+                     whether the SYNs arrive."
+                )),
+        );
+    }
+    if state == "REJ" {
+        if let Some(rst) = conn.side(Dir::FromServer).first_rst_info {
+            let (attribution, confidence) =
+                hosts.rst_attribution(server.ip, rst.ttl, rst.mac, conn.id);
+            out.push(
+                Finding::new(
+                    "handshake.rejected",
+                    Severity::Warning,
+                    flow,
+                    rst.at.ts.secs_f64(),
+                )
+                .summary(format!(
+                    "{server} answered {}'s SYN with a RST (frame {}, {:.3} ms after the SYN): \
+                         connection refused; {attribution}",
+                    conn.client,
+                    rst.at.frame,
+                    hs.syns.last().map_or(0.0, |s| rst.at.ts.since(s.ts) * 1e3)
+                ))
+                .evidence("rst_frame", rst.at.frame)
+                .evidence("rst_ttl", rst.ttl)
+                .evidence("attempts", hs.syn_count)
+                .evidence("attribution", attribution)
+                .confidence(confidence)
+                .hint(format!(
+                    "Nothing listens on port {} at {} (ss -ltn on the server), or a firewall \
+                         rejects with tcp reset (nft list ruleset | grep reject).",
+                    server.port, server.ip
+                )),
+            );
+        }
+    }
+    if hs.syn_acks.len() > 1 {
+        let iv = intervals(&hs.syn_acks);
+        let completed = hs.ack.is_some();
+        let first = hs.syn_acks[0];
+        out.push(
+            Finding::new(
+                "handshake.synack_retransmit",
+                Severity::Warning,
+                flow,
+                first.ts.secs_f64(),
+            )
+            .summary(format!(
+                "{server} sent its SYN-ACK {} times (at {} s): the client's final ACK was lost or \
+                     never sent; {}",
+                hs.syn_ack_count,
+                fmt_list(&times_rel(&hs.syn_acks, conn.start)),
+                if completed {
+                    "the handshake completed in the end".to_string()
+                } else {
+                    format!(
+                        "the handshake never completed (the server gives up after \
+                             net.ipv4.tcp_synack_retries, default {DEFAULT_SYNACK_RETRIES})"
+                    )
+                }
+            ))
+            .evidence(
+                "frames",
+                hs.syn_acks.iter().map(|a| a.frame).collect::<Vec<_>>(),
+            )
+            .evidence("times_rel_s", times_rel(&hs.syn_acks, conn.start))
+            .evidence("intervals_s", iv)
+            .evidence("completed", completed)
+            .evidence("ack_frame", hs.ack.map(|a| a.frame))
+            .hint(
+                "The third packet of the handshake did not reach the server: look for drops of \
+                     client->server ACKs (firewall state tables, asymmetric routing). The server's \
+                     retry count is net.ipv4.tcp_synack_retries.",
+            ),
+        );
+    }
+}
+
+/// Unfinished handshakes per server endpoint, for handshake.half_open_flood.
+#[derive(Default)]
+pub struct FloodTracker {
+    servers: HashMap<Endpoint, FloodState>,
+}
+
+const MAX_TRACKED_SERVERS: usize = 10_000;
+const MAX_SOURCES: usize = 10_000;
+
+#[derive(Default)]
+struct FloodState {
+    window: VecDeque<Ts>,
+    peak: usize,
+    peak_at: Option<Ts>,
+    total: u64,
+    sources: HashSet<IpAddr>,
+    first: Option<Ts>,
+    last: Option<Ts>,
+    example_flows: Vec<u64>,
+}
+
+impl FloodTracker {
+    pub fn on_flow(&mut self, conn: &Connection, window_s: f64) {
+        let hs = &conn.handshake;
+        let Some(syn) = hs.syns.first() else { return };
+        let state = conn.zeek.conn_state();
+        // Half-open: SYN sent, not refused, and the client never completed it.
+        if hs.ack.is_some() || state == "REJ" || conn.side(Dir::FromClient).payload_bytes > 0 {
+            return;
+        }
+        if !self.servers.contains_key(&conn.server) && self.servers.len() >= MAX_TRACKED_SERVERS {
+            return;
+        }
+        let st = self.servers.entry(conn.server).or_default();
+        st.total += 1;
+        if st.sources.len() < MAX_SOURCES {
+            st.sources.insert(conn.client.ip);
+        }
+        st.first = Some(st.first.map_or(syn.ts, |t| t.min(syn.ts)));
+        st.last = Some(st.last.map_or(syn.ts, |t| t.max(syn.ts)));
+        if st.example_flows.len() < 10 {
+            st.example_flows.push(conn.id);
+        }
+        // Flows finish roughly in time order; keep the window sorted by insertion.
+        st.window.push_back(syn.ts);
+        let horizon = (window_s * 1e9) as i64;
+        while let Some(&front) = st.window.front() {
+            if syn.ts.nanos_since(front) > horizon {
+                st.window.pop_front();
+            } else {
+                break;
+            }
+        }
+        if st.window.len() > st.peak {
+            st.peak = st.window.len();
+            st.peak_at = Some(syn.ts);
+        }
+    }
+
+    pub fn findings(&self, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
+        for (server, st) in &self.servers {
+            if st.peak < cfg.flood_min {
+                continue;
+            }
+            let span = st.last.zip(st.first).map_or(0.0, |(l, f)| l.since(f));
+            let rate = if span > 0.0 {
+                st.total as f64 / span
+            } else {
+                st.total as f64
+            };
+            out.push(
+                Finding::new(
+                    "handshake.half_open_flood",
+                    Severity::Error,
+                    None,
+                    st.peak_at.map_or(0.0, |t| t.secs_f64()),
+                )
+                .summary(format!(
+                    "{} handshakes to {server} never completed ({} within {:.0} s at the peak, \
+                     {rate:.0}/s overall, from {} source address{}): SYN flood or backlog exhaustion",
+                    st.total,
+                    st.peak,
+                    cfg.flood_window_s,
+                    st.sources.len(),
+                    if st.sources.len() == 1 { "" } else { "es" }
+                ))
+                .evidence("server", server.to_string())
+                .evidence("half_open", st.total)
+                .evidence("peak_in_window", st.peak)
+                .evidence("window_s", cfg.flood_window_s)
+                .evidence("rate_per_s", super::round_ms(rate))
+                .evidence("distinct_sources", st.sources.len())
+                .evidence("example_flows", &st.example_flows)
+                .confidence(if st.sources.len() > 1 { Confidence::High } else { Confidence::Medium })
+                .hint(
+                    "Check net.ipv4.tcp_syncookies (1 = cookies when the SYN queue overflows), \
+                     net.ipv4.tcp_max_syn_backlog and net.core.somaxconn / the listen() backlog, and \
+                     ListenOverflows / ListenDrops in /proc/net/netstat. If the sources are spoofed or \
+                     few, rate-limit SYNs upstream.",
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_shapes() {
+        assert_eq!(
+            classify_backoff(&[1.0, 2.0, 4.0]),
+            Backoff::Exponential { first: 1.0 }
+        );
+        assert_eq!(
+            classify_backoff(&[1.0, 1.0, 1.0, 1.0, 2.0, 4.0]),
+            Backoff::LinearThenExponential { linear: 4 }
+        );
+        assert_eq!(
+            classify_backoff(&[1.0, 1.0, 1.0]),
+            Backoff::LinearThenExponential { linear: 3 }
+        );
+        assert_eq!(classify_backoff(&[0.5, 3.0]), Backoff::Irregular);
+    }
+
+    #[test]
+    fn give_up_times() {
+        // 6 retries: 1+2+4+8+16+32+64 = 127 s; 3 retries: 15 s (SYNs at 0,1,3,7, or
+        // 0,1,2,3,4,5,7,11 with linear timeouts).
+        assert_eq!(syn_give_up_after(6), 127.0);
+        assert_eq!(syn_give_up_after(3), 15.0);
+        assert_eq!(syn_give_up_after(8), 127.0 + 240.0);
+    }
+}

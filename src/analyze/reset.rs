@@ -1,0 +1,360 @@
+//! Resets: who sent them and in what context (rst.client / rst.server), RSTs that
+//! probably did not come from the endpoint whose address they carry (rst.injected),
+//! and RSTs after long silence (idle.reset, aggregated across flows).
+
+use super::hosts::HostProfiles;
+use super::{round_ms, AnalyzerConfig, Confidence, Finding, Severity};
+use crate::flow::conn::Connection;
+use crate::flow::side::{RstInfo, Side};
+use crate::model::Dir;
+use crate::report::record::format_mac;
+
+/// The usual initial TTLs; a TTL's hop distance is counted from the next one up.
+fn hops(ttl: u8) -> u8 {
+    [32u8, 64, 128, 255]
+        .into_iter()
+        .find(|&i| i >= ttl)
+        .unwrap_or(255)
+        - ttl
+}
+
+fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String) {
+    let me = conn.side(by);
+    let peer = conn.side(by.other());
+    if conn.handshake.ack.is_none() && conn.payload_bytes() == 0 {
+        return ("handshake", "during the handshake".into());
+    }
+    if rst.packets_before == 0 {
+        return (
+            "unknown_connection",
+            "as its first packet in this connection: answering a segment for a connection it does not know".into(),
+        );
+    }
+    if let Some(fin) = me.first_fin {
+        if fin.ts <= rst.at.ts {
+            let after_peer = peer
+                .last_seen
+                .is_some_and(|p| p.ts >= fin.ts && p.frame < rst.at.frame);
+            return if after_peer {
+                (
+                    "after_own_fin",
+                    "after it had closed (its FIN at frame {}) and the peer kept sending: the socket was gone or had unread data"
+                        .replace("{}", &fin.frame.to_string()),
+                )
+            } else {
+                (
+                    "after_own_fin",
+                    format!("after its own FIN (frame {})", fin.frame),
+                )
+            };
+        }
+    }
+    if peer.first_fin.is_some_and(|f| f.ts <= rst.at.ts) {
+        return ("after_peer_fin", "after the peer's FIN".into());
+    }
+    if me.payload_bytes > 0 || peer.payload_bytes > 0 {
+        return (
+            "abortive_close",
+            format!(
+                "after {} + {} payload bytes, instead of a FIN: an abortive close (SO_LINGER 0, or close() with unread data)",
+                conn.sides[0].payload_bytes, conn.sides[1].payload_bytes
+            ),
+        );
+    }
+    (
+        "established",
+        "on an established connection without data".into(),
+    )
+}
+
+/// Independent signs that the RST was forged by another box.
+fn injection_signs(
+    side: &Side,
+    rst: &RstInfo,
+    hosts: &HostProfiles,
+    ip: std::net::IpAddr,
+    flow: u64,
+) -> (Vec<String>, u32, serde_json::Map<String, serde_json::Value>) {
+    let mut signs = Vec::new();
+    let mut score = 0;
+    let mut ev = serde_json::Map::new();
+    let own = side.ttl_first.is_some();
+    let (ttl_lo, ttl_hi, basis) = if own {
+        (side.ttl_min, side.ttl_max, "this flow")
+    } else if let Some(p) = hosts.get(ip).filter(|p| p.last_flow != flow || p.flows > 1) {
+        (p.ttl_min, p.ttl_max, "other flows")
+    } else {
+        (0, 255, "")
+    };
+    ev.insert("rst_ttl".into(), rst.ttl.into());
+    if !basis.is_empty() {
+        ev.insert(
+            "endpoint_ttl_range".into(),
+            serde_json::json!([ttl_lo, ttl_hi]),
+        );
+        ev.insert("ttl_baseline_from".into(), basis.into());
+        if !(ttl_lo..=ttl_hi).contains(&rst.ttl) {
+            score += 2;
+            signs.push(format!(
+                "TTL {} vs {}{} on the endpoint's packets in {basis} (~{} vs ~{} hops away)",
+                rst.ttl,
+                ttl_lo,
+                if ttl_hi != ttl_lo {
+                    format!("-{ttl_hi}")
+                } else {
+                    String::new()
+                },
+                hops(rst.ttl),
+                hops(ttl_lo)
+            ));
+        }
+    }
+    let usual_mac = side.mac.or_else(|| hosts.get(ip).and_then(|p| p.mac));
+    if let (Some(m), Some(u)) = (rst.mac, usual_mac) {
+        ev.insert("rst_mac".into(), format_mac(&m).into());
+        ev.insert("endpoint_mac".into(), format_mac(&u).into());
+        if m != u {
+            score += 2;
+            signs.push(format!(
+                "source MAC {} vs the endpoint's {}",
+                format_mac(&m),
+                format_mac(&u)
+            ));
+        }
+    }
+    let non_rst = side.packets.saturating_sub(1);
+    if non_rst > 0 {
+        ev.insert("rst_has_timestamps".into(), rst.has_timestamps.into());
+        ev.insert(
+            "endpoint_packets_with_timestamps".into(),
+            side.packets_with_timestamps.into(),
+        );
+        if !rst.has_timestamps
+            && side.packets_with_timestamps >= 2
+            && side.packets_with_timestamps == non_rst
+            && rst.ack_flag
+        {
+            score += 1;
+            signs.push(format!(
+                "no TCP timestamps option while all {non_rst} of the endpoint's other packets carry one"
+            ));
+        }
+    }
+    if let (Some(id), Some(prev)) = (rst.ip_id, rst.prev_ip_id) {
+        ev.insert("rst_ip_id".into(), id.into());
+        ev.insert("previous_ip_id".into(), prev.into());
+        let step = id.wrapping_sub(prev);
+        if prev != 0 && !(1..=64).contains(&step) {
+            score += 1;
+            signs.push(format!(
+                "IP ID {id} does not follow the endpoint's previous {prev}"
+            ));
+        }
+    }
+    if let Some(off) = rst.seq_offset {
+        ev.insert("rst_seq_offset".into(), off.into());
+        if off != 0 && !(-65535..=0).contains(&off) {
+            score += 1;
+            signs.push(format!(
+                "sequence number {off:+} from where the endpoint's stream stood"
+            ));
+        }
+    }
+    (signs, score, ev)
+}
+
+pub fn analyze(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    hosts: &HostProfiles,
+    out: &mut Vec<Finding>,
+) {
+    let state = conn.zeek.conn_state();
+    for by in [Dir::FromClient, Dir::FromServer] {
+        let side = conn.side(by);
+        let Some(rst) = side.first_rst_info else {
+            continue;
+        };
+        let ep = if by == Dir::FromClient {
+            conn.client
+        } else {
+            conn.server
+        };
+        let (signs, score, ev) = injection_signs(side, &rst, hosts, ep.ip, conn.id);
+        if score >= 2 {
+            let confidence = match score {
+                2 => Confidence::Medium,
+                _ => Confidence::High,
+            };
+            let mut f = Finding::new("rst.injected", Severity::Error, Some(conn.id), rst.at.ts.secs_f64())
+                .summary(format!(
+                    "The RST at frame {} claiming to come from {ep} ({}) probably came from another box: {}",
+                    rst.at.frame,
+                    by.side(),
+                    signs.join("; ")
+                ))
+                .evidence("rst_frame", rst.at.frame)
+                .evidence("claimed_sender", ep.to_string())
+                .evidence("signs", &signs)
+                .confidence(confidence)
+                .hint(
+                    "A firewall, load balancer or IPS between the hosts reset the connection in the \
+                     endpoint's name. Find the box whose hop distance (TTL) or MAC matches the RST, \
+                     check its session timeouts and reset/reject rules, and capture on the real \
+                     endpoint: if it never sent this RST, the path did.",
+                );
+            for (k, v) in ev {
+                f.evidence.insert(k, v);
+            }
+            out.push(f);
+        }
+        if state == "REJ" && by == Dir::FromServer {
+            continue; // handshake.rejected says it
+        }
+        let (ctx_id, ctx_text) = context(conn, by, &rst);
+        let id = if by == Dir::FromClient {
+            "rst.client"
+        } else {
+            "rst.server"
+        };
+        let mut f = Finding::new(id, Severity::Warning, Some(conn.id), rst.at.ts.secs_f64())
+            .summary(format!("{} {ep} reset the connection {ctx_text} (frame {})", by.side(), rst.at.frame))
+            .evidence("rst_frame", rst.at.frame)
+            .evidence("at_rel", round_ms(rst.at.ts.since(conn.start)))
+            .evidence("context", ctx_id)
+            .evidence("payload_bytes", [conn.sides[0].payload_bytes, conn.sides[1].payload_bytes])
+            .evidence("rst_ttl", rst.ttl)
+            .evidence("injection_signs", &signs)
+            .confidence(if score >= 2 { Confidence::Low } else { Confidence::High })
+            .hint(match ctx_id {
+                "abortive_close" => "An application closed with SO_LINGER {1,0} or with unread data in its \
+                                     receive buffer (the kernel then sends RST instead of FIN); check how it \
+                                     closes sockets and whether it reads the whole request.",
+                "unknown_connection" | "after_own_fin" => "The RST answers a segment for a socket that no \
+                     longer exists (process exited or closed, conntrack/NAT state lost, or a restart): check \
+                     the peer's timeouts against this side's.",
+                "handshake" => "The handshake was aborted: scanners, connect timeouts in the application, or a \
+                                middle box.",
+                _ => "Check the application logs on that side at this time.",
+            });
+        if score == 1 {
+            f = f.confidence(Confidence::Medium);
+        }
+        out.push(f);
+    }
+    idle_reset(conn, cfg, out);
+}
+
+/// The RST and the silence before it, when the silence was long.
+pub fn idle_before_rst(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+) -> Option<(f64, Dir, RstInfo, u64)> {
+    let gap = conn.longest_idle?;
+    let idle = gap.after.ts.since(gap.before.ts);
+    if idle < cfg.idle_reset_s {
+        return None;
+    }
+    // The RST is the packet that ended the silence, or answers it within a second.
+    [Dir::FromClient, Dir::FromServer]
+        .into_iter()
+        .filter_map(|d| conn.side(d).first_rst_info.map(|r| (d, r)))
+        .filter(|(_, r)| r.at.ts >= gap.after.ts && r.at.ts.since(gap.after.ts) <= 1.0)
+        .min_by_key(|(_, r)| r.at.frame)
+        .map(|(d, r)| (idle, d, r, gap.after.frame))
+}
+
+fn idle_reset(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
+    let Some((idle, by, rst, resumed)) = idle_before_rst(conn, cfg) else {
+        return;
+    };
+    out.push(
+        Finding::new("idle.reset", Severity::Warning, Some(conn.id), rst.at.ts.secs_f64())
+            .summary(format!(
+                "RST (from the {}'s address) {:.3} s after {idle:.1} s of silence: the signature of an idle timeout \
+                 in a load balancer, firewall or NAT",
+                by.side(),
+                rst.at.ts.since(conn.side(by.other()).last_seen.map_or(rst.at.ts, |a| a.ts).min(rst.at.ts)),
+            ))
+            .evidence("idle_s", round_ms(idle))
+            .evidence("resumed_frame", resumed)
+            .evidence("rst_frame", rst.at.frame)
+            .evidence("rst_from", by.side())
+            .confidence(Confidence::Medium)
+            .hint(
+                "Compare the idle time with the session/idle timeouts of load balancers, firewalls and NAT \
+                 on the path; keep connections alive below it (TCP keepalive with TCP_KEEPIDLE shorter than \
+                 the timeout, or application pings) or raise the timeout.",
+            ),
+    );
+}
+
+/// Idle resets across flows: "9 resets after 30.0 +/- 0.4 s idle".
+#[derive(Default)]
+pub struct IdleResetTracker {
+    idles: Vec<f64>,
+    flows: Vec<u64>,
+    first: Option<f64>,
+}
+
+impl IdleResetTracker {
+    pub fn on_flow(&mut self, conn: &Connection, cfg: &AnalyzerConfig) {
+        if let Some((idle, _, rst, _)) = idle_before_rst(conn, cfg) {
+            if self.idles.len() < 100_000 {
+                self.idles.push(idle);
+                self.flows.push(conn.id);
+            }
+            let t = rst.at.ts.secs_f64();
+            self.first = Some(self.first.map_or(t, |f: f64| f.min(t)));
+        }
+    }
+
+    pub fn findings(&self, out: &mut Vec<Finding>) {
+        let n = self.idles.len();
+        if n < 2 {
+            return;
+        }
+        let mean = self.idles.iter().sum::<f64>() / n as f64;
+        let sd = (self.idles.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+        let (lo, hi) = self
+            .idles
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        let consistent = sd <= 0.1 * mean.max(1.0);
+        out.push(
+            Finding::new("idle.reset", Severity::Warning, None, self.first.unwrap_or(0.0))
+                .summary(format!(
+                    "{n} resets after {mean:.1} +/- {sd:.1} s idle (range {lo:.1}-{hi:.1} s){}",
+                    if consistent {
+                        ": a consistent idle timeout on the path"
+                    } else {
+                        ": idle durations vary, a fixed timeout is less likely"
+                    }
+                ))
+                .evidence("resets", n)
+                .evidence("idle_mean_s", round_ms(mean))
+                .evidence("idle_stddev_s", round_ms(sd))
+                .evidence("idle_min_s", round_ms(lo))
+                .evidence("idle_max_s", round_ms(hi))
+                .evidence("flows", self.flows.iter().take(50).collect::<Vec<_>>())
+                .confidence(if consistent { Confidence::High } else { Confidence::Low })
+                .hint(format!(
+                    "Look for an idle/session timeout of about {mean:.0} s in load balancers, firewalls or NAT \
+                     between the hosts, and keep connections alive more often than that."
+                )),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_estimates() {
+        assert_eq!(hops(64), 0);
+        assert_eq!(hops(63), 1);
+        assert_eq!(hops(120), 8);
+        assert_eq!(hops(250), 5);
+    }
+}

@@ -1,0 +1,214 @@
+//! Stalls: a fast handshake followed by a slow first byte (and the DNS lookups the
+//! server made meanwhile), and slow responses later in a connection.
+
+use super::context::CaptureContext;
+use super::{round_ms, AnalyzerConfig, Confidence, Finding, Severity};
+use crate::decode::dns::reverse_name_target;
+use crate::flow::conn::Connection;
+use crate::flow::side::At;
+use crate::model::Dir;
+
+/// The wait before the first payload after the handshake: (from, to, banner?).
+fn first_byte_wait(conn: &Connection) -> Option<(At, At, bool)> {
+    let ack = conn.handshake.ack?;
+    let client_first = conn.side(Dir::FromClient).first_payload;
+    let server_first = conn.side(Dir::FromServer).first_payload;
+    match (client_first, server_first) {
+        // Server speaks first (banner protocols: FTP, SMTP, SSH).
+        (None, Some(s)) => Some((ack, s, true)),
+        (Some(c), Some(s)) if s.ts < c.ts => Some((ack, s, true)),
+        // Client asks first: the first response.
+        (Some(_), _) => conn
+            .first_wait
+            .filter(|w| w.request_dir == Dir::FromClient)
+            .map(|w| (w.request, w.response, false)),
+        (None, None) => None,
+    }
+}
+
+pub fn analyze(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    ctx: &CaptureContext,
+    out: &mut Vec<Finding>,
+) {
+    let mut first_reported = None;
+    if let Some((from, to, banner)) = first_byte_wait(conn) {
+        let wait = to.ts.since(from.ts);
+        let rtt = conn.handshake.syn_to_synack().unwrap_or(0.0)
+            + conn.handshake.synack_to_ack().unwrap_or(0.0);
+        if wait > cfg.stall_threshold_s && rtt < cfg.stall_threshold_s {
+            first_reported = Some(to.frame);
+            out.push(first_byte_finding(
+                conn, cfg, ctx, from, to, banner, wait, rtt,
+            ));
+        }
+    }
+    if let Some(w) = conn.longest_wait {
+        let wait = w.secs();
+        if w.request_dir == Dir::FromClient
+            && wait > cfg.stall_threshold_s
+            && first_reported != Some(w.response.frame)
+        {
+            out.push(
+                Finding::new("stall.response", Severity::Warning, Some(conn.id), w.request.ts.secs_f64())
+                    .summary(format!(
+                        "A request from {} waited {wait:.3} s for {}'s response (frames {} -> {}), the \
+                         longest wait in this connection",
+                        conn.client, conn.server, w.request.frame, w.response.frame
+                    ))
+                    .evidence("request_frame", w.request.frame)
+                    .evidence("response_frame", w.response.frame)
+                    .evidence("wait_s", round_ms(wait))
+                    .evidence("threshold_s", cfg.stall_threshold_s)
+                    .confidence(Confidence::High)
+                    .hint(
+                        "The network delivered the request and stayed quiet: the time is spent in the \
+                         server application (slow backend, lock, GC pause, DNS or other lookups). Check \
+                         the server's logs and its own outbound traffic during the wait.",
+                    ),
+            );
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn first_byte_finding(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    ctx: &CaptureContext,
+    from: At,
+    to: At,
+    banner: bool,
+    wait: f64,
+    rtt: f64,
+) -> Finding {
+    let server_ip = conn.server.ip;
+    let client_ip = conn.client.ip;
+    // DNS the server host sent during the stall (and PTRs of the client from anywhere).
+    let mut queries: Vec<serde_json::Value> = Vec::new();
+    let mut ptr_of_client = 0;
+    let mut ptr_unanswered = 0;
+    let mut ptr_times = Vec::new();
+    for rec in ctx
+        .dns
+        .iter()
+        .filter(|r| !r.message.response && r.at >= from.ts && r.at <= to.ts)
+    {
+        let is_ptr_of_client = reverse_name_target(&rec.message.qname) == Some(client_ip);
+        if rec.src != server_ip && !is_ptr_of_client {
+            continue;
+        }
+        let answer = ctx.dns.iter().find(|a| {
+            a.message.response
+                && a.message.id == rec.message.id
+                && a.dst == rec.src
+                && a.message.qname == rec.message.qname
+                && a.at >= rec.at
+        });
+        if is_ptr_of_client {
+            ptr_of_client += 1;
+            ptr_times.push(rec.at);
+            if answer.is_none() {
+                ptr_unanswered += 1;
+            }
+        }
+        queries.push(serde_json::json!({
+            "frame": rec.frame,
+            "at_rel": round_ms(rec.at.since(conn.start)),
+            "from": rec.src.to_string(),
+            "to": rec.dst.to_string(),
+            "name": rec.message.qname,
+            "type": rec.message.qtype,
+            "ptr_of_client": is_ptr_of_client,
+            "answer": answer.map(|a| serde_json::json!({
+                "frame": a.frame,
+                "after_s": round_ms(a.at.since(rec.at)),
+                "rcode": a.message.rcode,
+                "answers": a.message.answers,
+            })),
+        }));
+    }
+    // Resolver timeouts: intervals between retried PTR queries, and whether the stall
+    // is a whole multiple of them.
+    let retry_intervals: Vec<f64> = ptr_times
+        .windows(2)
+        .map(|w| round_ms(w[1].since(w[0])))
+        .collect();
+    let mut timeout_note = String::new();
+    if let Some(&first_q) = ptr_times.first() {
+        let lookup_time = to.ts.since(first_q);
+        if !retry_intervals.is_empty() {
+            let sum: f64 = retry_intervals.iter().sum();
+            timeout_note = format!(
+                "; PTR queries retried after {} s (resolver timeouts), and the reply came {:.2} s after \
+                 the first query{}",
+                super::fmt_list(&retry_intervals),
+                lookup_time,
+                if lookup_time >= sum { " (the lookups account for the delay)" } else { "" }
+            );
+        }
+    }
+    let what = if banner {
+        "first byte (banner)"
+    } else {
+        "response to the first request"
+    };
+    let mut summary = format!(
+        "The handshake took {:.1} ms but {}'s {what} came {wait:.3} s later (frame {} -> {})",
+        rtt * 1e3,
+        conn.server,
+        from.frame,
+        to.frame
+    );
+    let mut confidence = Confidence::Medium;
+    let hint;
+    if ptr_of_client > 0 {
+        confidence = Confidence::High;
+        summary.push_str(&format!(
+            ": meanwhile the server looked up the client's name ({ptr_of_client} PTR quer{} for {client_ip}, \
+             {ptr_unanswered} unanswered){timeout_note}",
+            if ptr_of_client == 1 { "y" } else { "ies" }
+        ));
+        hint = "The server resolves the client's address before answering. Turn reverse DNS off in the \
+                daemon (sshd: UseDNS no; in.ftpd/vsftpd: -n / reverse_lookup_enable=NO; proftpd: \
+                UseReverseDNS off; Apache: HostnameLookups Off) or fix the resolver it uses \
+                (/etc/resolv.conf nameserver, options timeout:/attempts:)."
+            .to_string();
+    } else if !queries.is_empty() {
+        summary.push_str(&format!(
+            "; the server made {} DNS quer{} meanwhile",
+            queries.len(),
+            if queries.len() == 1 { "y" } else { "ies" }
+        ));
+        hint =
+            "The server waited on DNS before answering: check its resolver (/etc/resolv.conf) and \
+                what it looks up per connection."
+                .to_string();
+    } else {
+        hint = format!(
+            "The network was idle: the server application took {wait:.1} s before sending. Check what it \
+             does per connection (DNS/ident lookups, auth backends, thread pool); strace -f -tt -e \
+             trace=network on the server shows the blocking call."
+        );
+    }
+    let _ = cfg;
+    Finding::new(
+        "stall.first_byte",
+        Severity::Warning,
+        Some(conn.id),
+        from.ts.secs_f64(),
+    )
+    .summary(summary)
+    .evidence("handshake_rtt_s", round_ms(rtt))
+    .evidence("wait_from_frame", from.frame)
+    .evidence("first_byte_frame", to.frame)
+    .evidence("wait_s", round_ms(wait))
+    .evidence("server_speaks_first", banner)
+    .evidence("dns_queries", queries)
+    .evidence("ptr_queries_for_client", ptr_of_client)
+    .evidence("ptr_unanswered", ptr_unanswered)
+    .evidence("ptr_retry_intervals_s", retry_intervals)
+    .confidence(confidence)
+    .hint(hint)
+}

@@ -1,0 +1,400 @@
+//! Timers seen on the wire: keepalive probes, zero windows and persist probes,
+//! retransmissions by timeout or after duplicate ACKs, and connections that gave up.
+
+use super::{fmt_list, round_ms, AnalyzerConfig, Confidence, Finding, Severity};
+use crate::flow::analysis::Analysis;
+use crate::flow::conn::Connection;
+use crate::flow::side::Resend;
+use crate::flow::{Event, EventKind};
+use crate::model::{Dir, Ts};
+
+/// Linux's retransmission timeout model (tcp_model_timeout) with TCP_RTO_MIN 200 ms
+/// and TCP_RTO_MAX 120 s: how long `retries` retransmissions take before giving up.
+pub fn retries_timeout(retries: u32) -> f64 {
+    let rto_base = 0.2;
+    let thresh = 9u32; // ilog2(TCP_RTO_MAX / TCP_RTO_MIN)
+    if retries <= thresh {
+        f64::from((2u32 << retries) - 1) * rto_base
+    } else {
+        f64::from((2u32 << thresh) - 1) * rto_base + f64::from(retries - thresh) * 120.0
+    }
+}
+
+/// The tcp_retries2 whose timeout is closest to `secs`.
+fn retries_for(secs: f64) -> u32 {
+    (1..=15)
+        .min_by(|&a, &b| {
+            (retries_timeout(a) - secs)
+                .abs()
+                .total_cmp(&(retries_timeout(b) - secs).abs())
+        })
+        .unwrap_or(15)
+}
+
+fn segment_events(conn: &Connection, dir: Dir, flag: u32) -> Vec<(Event, Analysis)> {
+    conn.timeline
+        .events
+        .iter()
+        .filter(|e| e.dir == dir)
+        .filter_map(|e| match e.kind {
+            EventKind::Segment { analysis, .. } if analysis.has(flag) => Some((*e, analysis)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn idle_before(e: &Event) -> Option<f64> {
+    match e.kind {
+        EventKind::Segment { idle_before_ms, .. } => {
+            idle_before_ms.map(|ms| f64::from(ms) / 1000.0)
+        }
+        _ => None,
+    }
+}
+
+pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
+    for dir in [Dir::FromClient, Dir::FromServer] {
+        keepalive(conn, dir, out);
+        zero_window(conn, dir, out);
+        retransmissions(conn, dir, cfg, out);
+    }
+}
+
+fn keepalive(conn: &Connection, prober: Dir, out: &mut Vec<Finding>) {
+    let probes = segment_events(conn, prober, Analysis::KEEP_ALIVE);
+    if probes.is_empty() {
+        return;
+    }
+    let acks = segment_events(conn, prober.other(), Analysis::KEEP_ALIVE_ACK);
+    let times: Vec<Ts> = probes.iter().map(|(e, _)| e.ts).collect();
+    let intervals: Vec<f64> = times
+        .windows(2)
+        .map(|w| round_ms(w[1].since(w[0])))
+        .collect();
+    let idle = idle_before(&probes[0].0);
+    let last_ack = acks.last().map(|(e, _)| e.ts);
+    let unanswered_tail = probes
+        .iter()
+        .filter(|(e, _)| last_ack.is_none_or(|a| e.ts > a))
+        .count();
+    let who = if prober == Dir::FromClient {
+        conn.client
+    } else {
+        conn.server
+    };
+    let rst_after = conn
+        .side(prober)
+        .first_rst_info
+        .filter(|r| r.at.ts >= *times.last().unwrap_or(&r.at.ts));
+    let frames: Vec<u64> = probes.iter().map(|(e, _)| e.frame).collect();
+    let median_interval = {
+        let mut v = intervals.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let dead = unanswered_tail >= 2
+        && (rst_after.is_some()
+            || conn
+                .side(prober.other())
+                .last_seen
+                .is_none_or(|s| s.ts < times[times.len() - unanswered_tail]));
+    let settings = format!(
+        "TCP_KEEPIDLE ~{} s, TCP_KEEPINTVL ~{} s",
+        idle.map_or("?".into(), |i| format!("{i:.0}")),
+        median_interval.map_or("?".into(), |i| format!("{i:.0}"))
+    );
+    if dead {
+        out.push(
+            Finding::new("keepalive.dead_peer", Severity::Error, Some(conn.id), times[times.len() - unanswered_tail].secs_f64())
+                .summary(format!(
+                    "{} {who} sent {} keepalive probes{} that went unanswered{}: the peer is dead or unreachable ({settings}, TCP_KEEPCNT ~{})",
+                    prober.side(),
+                    unanswered_tail,
+                    if intervals.is_empty() { String::new() } else { format!(" {} s apart", fmt_list(&intervals)) },
+                    rst_after.map_or(String::new(), |r| format!(", then reset the connection (frame {})", r.at.frame)),
+                    unanswered_tail
+                ))
+                .evidence("probe_frames", &frames)
+                .evidence("idle_before_first_s", idle)
+                .evidence("intervals_s", &intervals)
+                .evidence("unanswered", unanswered_tail)
+                .evidence("answered", acks.len())
+                .evidence("rst_frame", rst_after.map(|r| r.at.frame))
+                .confidence(Confidence::High)
+                .hint("Keepalive declared the peer dead: check whether the peer host or a stateful box between (firewall/NAT idle timeout) dropped the connection. The schedule is TCP_KEEPIDLE/KEEPINTVL/KEEPCNT on the socket or net.ipv4.tcp_keepalive_time/intvl/probes."),
+        );
+    } else {
+        out.push(
+            Finding::new("keepalive.probe", Severity::Info, Some(conn.id), times[0].secs_f64())
+                .summary(format!(
+                    "{} {who} sent {} keepalive probe{} ({settings}), {} answered",
+                    prober.side(),
+                    probes.len(),
+                    if probes.len() == 1 { "" } else { "s" },
+                    acks.len()
+                ))
+                .evidence("probe_frames", &frames)
+                .evidence("idle_before_first_s", idle)
+                .evidence("intervals_s", &intervals)
+                .evidence("answered", acks.len())
+                .confidence(Confidence::High)
+                .hint("Informational: keepalive is on for this socket; probes answered mean the peer is alive."),
+        );
+    }
+}
+
+fn zero_window(conn: &Connection, receiver: Dir, out: &mut Vec<Finding>) {
+    let zeros = segment_events(conn, receiver, Analysis::ZERO_WINDOW);
+    if zeros.is_empty() {
+        return;
+    }
+    let first = zeros[0].0;
+    // Reopened: the receiver's next segment advertising a non-zero window.
+    let reopened = conn.timeline.events.iter().find(|e| {
+        e.dir == receiver
+            && e.frame > first.frame
+            && matches!(e.kind, EventKind::Segment { window, flags, .. } if window > 0 && !flags.rst())
+    });
+    let stuck_s = reopened.map_or(conn.end.since(first.ts), |r| r.ts.since(first.ts));
+    let who = if receiver == Dir::FromClient {
+        conn.client
+    } else {
+        conn.server
+    };
+    out.push(
+        Finding::new(
+            "window.zero",
+            if stuck_s >= 1.0 || reopened.is_none() { Severity::Warning } else { Severity::Info },
+            Some(conn.id),
+            first.ts.secs_f64(),
+        )
+        .summary(format!(
+            "{} {who} advertised a zero window {} time{} (first at frame {}); {}",
+            receiver.side(),
+            zeros.len(),
+            if zeros.len() == 1 { "" } else { "s" },
+            first.frame,
+            match reopened {
+                Some(r) => format!("it reopened after {stuck_s:.3} s (frame {})", r.frame),
+                None => format!("it never reopened in the capture ({stuck_s:.3} s until its end)"),
+            }
+        ))
+        .evidence("zero_window_frames", zeros.iter().map(|(e, _)| e.frame).take(50).collect::<Vec<_>>())
+        .evidence("count", zeros.len())
+        .evidence("reopened_frame", reopened.map(|r| r.frame))
+        .evidence("zero_for_s", round_ms(stuck_s))
+        .confidence(Confidence::High)
+        .hint("The receiving application is not reading its socket fast enough (busy, blocked, or a small SO_RCVBUF): look at the reader on that host, its Recv-Q in ss, and net.ipv4.tcp_rmem."),
+    );
+    let probes = segment_events(conn, receiver.other(), Analysis::ZERO_WINDOW_PROBE);
+    if !probes.is_empty() {
+        let times: Vec<f64> = probes
+            .iter()
+            .map(|(e, _)| round_ms(e.ts.since(conn.start)))
+            .collect();
+        let intervals: Vec<f64> = times.windows(2).map(|w| round_ms(w[1] - w[0])).collect();
+        let backoff = intervals.windows(2).all(|w| w[1] >= w[0] * 1.5);
+        out.push(
+            Finding::new("window.persist_probe", Severity::Info, Some(conn.id), probes[0].0.ts.secs_f64())
+                .summary(format!(
+                    "{} sent {} zero-window (persist) probe{} at {} s{}; Wireshark labels these \"Keep-Alive\", but the peer's window was 0",
+                    receiver.other().side(),
+                    probes.len(),
+                    if probes.len() == 1 { "" } else { "s" },
+                    fmt_list(&times),
+                    if intervals.len() >= 2 && backoff { ", backing off exponentially" } else { "" }
+                ))
+                .evidence("probe_frames", probes.iter().map(|(e, _)| e.frame).collect::<Vec<_>>())
+                .evidence("times_rel_s", &times)
+                .evidence("intervals_s", &intervals)
+                .evidence("exponential_backoff", backoff)
+                .confidence(Confidence::High)
+                .hint("The sender waits for the receiver to drain its buffer; the persist timer never gives up by itself while probes are answered (tcp_retries2 / TCP_USER_TIMEOUT bound it only when they are not)."),
+        );
+    }
+}
+
+/// Chains of resends of the same sequence number, in order.
+fn chains(resends: &[Resend]) -> Vec<Vec<Resend>> {
+    let mut out: Vec<Vec<Resend>> = Vec::new();
+    for r in resends {
+        match out.last_mut() {
+            Some(c) if c[0].seq_rel == r.seq_rel => c.push(*r),
+            _ => out.push(vec![*r]),
+        }
+    }
+    out
+}
+
+fn retransmissions(conn: &Connection, dir: Dir, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
+    let side = conn.side(dir);
+    let peer = conn.side(dir.other());
+    // SYN retransmissions are the handshake analyzer's.
+    let data: Vec<Resend> = side
+        .resends
+        .iter()
+        .filter(|r| !(r.seq_rel == 0 && side.isn.is_some()))
+        .copied()
+        .collect();
+    if data.is_empty() {
+        return;
+    }
+    let who = if dir == Dir::FromClient {
+        conn.client
+    } else {
+        conn.server
+    };
+    let rto: Vec<Resend> = data
+        .iter()
+        .filter(|r| r.kind == Analysis::RETRANSMISSION)
+        .copied()
+        .collect();
+    let fast: Vec<Resend> = data
+        .iter()
+        .filter(|r| r.kind == Analysis::FAST_RETRANSMISSION)
+        .copied()
+        .collect();
+    if !rto.is_empty() {
+        let all = chains(&rto);
+        let worst = all.iter().max_by_key(|c| c.len()).expect("non-empty");
+        let first_rto = worst[0].since_progress_ns as f64 / 1e9;
+        let intervals: Vec<f64> = worst
+            .windows(2)
+            .map(|w| round_ms(w[1].at.ts.since(w[0].at.ts)))
+            .collect();
+        let doubling = intervals.len() >= 1
+            && std::iter::once(first_rto)
+                .chain(intervals.iter().copied())
+                .collect::<Vec<_>>()
+                .windows(2)
+                .all(|w| w[1] >= w[0] * 1.6 && w[1] <= w[0] * 2.5);
+        out.push(
+            Finding::new("retransmit.timeout", Severity::Warning, Some(conn.id), rto[0].at.ts.secs_f64())
+                .summary(format!(
+                    "{} {who} retransmitted {} time{} after timeouts (worst: seq {} resent {} time{}, first {:.3} s after the last progress{}{})",
+                    dir.side(),
+                    rto.len(),
+                    if rto.len() == 1 { "" } else { "s" },
+                    worst[0].seq_rel,
+                    worst.len(),
+                    if worst.len() == 1 { "" } else { "s" },
+                    first_rto,
+                    if intervals.is_empty() { String::new() } else { format!(", then after {} s", fmt_list(&intervals)) },
+                    if doubling { ": exponential RTO backoff" } else { "" }
+                ))
+                .evidence("retransmissions", rto.len())
+                .evidence("frames", rto.iter().map(|r| r.at.frame).take(50).collect::<Vec<_>>())
+                .evidence("worst_chain_frames", worst.iter().map(|r| r.at.frame).collect::<Vec<_>>())
+                .evidence("first_rto_s", round_ms(first_rto))
+                .evidence("backoff_intervals_s", &intervals)
+                .evidence("exponential_backoff", doubling)
+                .confidence(Confidence::High)
+                .hint("Segments or their ACKs were lost and only the retransmission timer recovered them: look for drops on the path (interface drops in /sys/class/net/*/statistics, firewall drops, full queues) and at RetransSegs / TCPTimeouts in /proc/net/snmp and netstat."),
+        );
+        give_up(conn, dir, cfg, worst, out);
+    }
+    if !fast.is_empty() {
+        let resent_bytes: u64 = data.iter().map(|r| u64::from(r.len)).sum();
+        let loss = resent_bytes as f64 / side.payload_bytes.max(1) as f64;
+        out.push(
+            Finding::new(
+                "retransmit.fast",
+                if loss >= 0.01 { Severity::Warning } else { Severity::Info },
+                Some(conn.id),
+                fast[0].at.ts.secs_f64(),
+            )
+            .summary(format!(
+                "{} {who} fast-retransmitted {} segment{} after duplicate ACKs ({} dup ACKs from the peer); {:.2}% of its bytes were resent",
+                dir.side(),
+                fast.len(),
+                if fast.len() == 1 { "" } else { "s" },
+                peer.counts.dup_acks,
+                loss * 100.0
+            ))
+            .evidence("fast_retransmissions", fast.len())
+            .evidence("frames", fast.iter().map(|r| r.at.frame).take(50).collect::<Vec<_>>())
+            .evidence("peer_dup_acks", peer.counts.dup_acks)
+            .evidence("resent_bytes", resent_bytes)
+            .evidence("resent_share", round_ms(loss))
+            .confidence(Confidence::High)
+            .hint("Packet loss on the path, recovered quickly by duplicate ACKs/SACK: check for congestion or a lossy link (interface errors and drops, qdisc drops with tc -s qdisc)."),
+        );
+    }
+}
+
+/// A retransmission chain that ends in the sender's RST or in silence, with the data
+/// never acknowledged.
+fn give_up(
+    conn: &Connection,
+    dir: Dir,
+    cfg: &AnalyzerConfig,
+    chain: &[Resend],
+    out: &mut Vec<Finding>,
+) {
+    let side = conn.side(dir);
+    let peer = conn.side(dir.other());
+    let last = chain[chain.len() - 1];
+    let acked_later = peer.last_seen.is_some_and(|p| p.ts > last.at.ts);
+    if acked_later {
+        return;
+    }
+    let rst = side.first_rst_info.filter(|r| r.at.ts >= last.at.ts);
+    let silent = rst.is_none()
+        && conn.end.since(last.at.ts) >= 0.0
+        && side.last_seen.is_some_and(|s| s.frame == last.at.frame);
+    if rst.is_none() && !silent {
+        return;
+    }
+    let first_send = chain[0].at.ts.nanos_since(crate::model::Ts(0)) - chain[0].since_progress_ns;
+    let end_ts = rst.map_or(last.at.ts, |r| r.at.ts);
+    let total = (end_ts.0 - first_send) as f64 / 1e9;
+    let (retries2, assumed) = cfg.tcp_retries2.map_or((15, true), |r| (r, false));
+    let allowed = retries_timeout(retries2);
+    let short = total < allowed * 0.5;
+    out.push(
+        Finding::new("retransmit.give_up", Severity::Error, Some(conn.id), end_ts.secs_f64())
+            .summary(format!(
+                "{} {} gave up after {} retransmissions of unacknowledged data, {total:.1} s after it was first sent, {}; tcp_retries2={retries2}{} allows ~{allowed:.1} s{}",
+                dir.side(),
+                if dir == Dir::FromClient { conn.client } else { conn.server },
+                chain.len(),
+                match rst {
+                    Some(r) => format!("ending with a RST (frame {})", r.at.frame),
+                    None => "then fell silent".to_string(),
+                },
+                if assumed { " (Linux default, assumed)" } else { "" },
+                if short {
+                    format!(
+                        ": much shorter, so TCP_USER_TIMEOUT ~{:.0} ms or tcp_retries2 ~{} is in effect",
+                        total * 1000.0,
+                        retries_for(total)
+                    )
+                } else {
+                    String::new()
+                }
+            ))
+            .evidence("retransmissions", chain.len())
+            .evidence("frames", chain.iter().map(|r| r.at.frame).collect::<Vec<_>>())
+            .evidence("unacked_for_s", round_ms(total))
+            .evidence("ended_with", if rst.is_some() { "rst" } else { "silence" })
+            .evidence("tcp_retries2", retries2)
+            .evidence("tcp_retries2_assumed", assumed)
+            .evidence("retries2_allows_s", round_ms(allowed))
+            .evidence("suggested_user_timeout_ms", short.then(|| (total * 1000.0).round()))
+            .confidence(if rst.is_some() { Confidence::High } else { Confidence::Medium })
+            .hint("The peer stopped acknowledging (dead host, blackholed path, or a firewall dropping this flow). The kernel gives up after net.ipv4.tcp_retries2 (~924.6 s at 15) unless TCP_USER_TIMEOUT is set; applications that need faster failure set TCP_USER_TIMEOUT."),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linux_retries_model() {
+        assert!((retries_timeout(15) - 924.6).abs() < 1e-6);
+        assert!((retries_timeout(3) - 3.0).abs() < 1e-9);
+        assert!((retries_timeout(8) - 102.2).abs() < 1e-9);
+        assert_eq!(retries_for(3.1), 3);
+    }
+}
