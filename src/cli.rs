@@ -30,6 +30,9 @@ pub enum Command {
     Explain {
         /// A finding id (e.g. rst.injected); all when omitted.
         id: Option<String>,
+        /// Print the whole catalog as Markdown (docs/findings.md).
+        #[arg(long, conflicts_with = "id")]
+        markdown: bool,
     },
 }
 

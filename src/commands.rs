@@ -20,7 +20,15 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay(args),
-        Command::Explain { id } => explain(id.as_deref()),
+        Command::Explain { id, markdown } => {
+            if markdown {
+                let _ = io::stdout()
+                    .lock()
+                    .write_all(catalog::markdown().as_bytes());
+                return ExitCode::SUCCESS;
+            }
+            explain(id.as_deref())
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The finding catalog behind `tcpdiag explain` and docs/findings.md.
+//! The finding catalog behind `tcpdiag explain` and docs/findings.md (generated
+//! from this table by `tcpdiag explain --markdown`; a test keeps them equal).
 
 pub struct Entry {
     pub id: &'static str,
@@ -9,7 +10,200 @@ pub struct Entry {
     pub check: &'static str,
 }
 
-pub const CATALOG: &[Entry] = &[];
+pub const CATALOG: &[Entry] = &[
+    Entry {
+        id: "handshake.syn_retransmit",
+        severity: "warning (error when never answered)",
+        meaning: "The client sent the same SYN (same ISN) more than once: the first ones got no answer.",
+        evidence: "SYN frames and times, intervals, the backoff shape (exponential from 1 s, or linear 1 s steps from net.ipv4.tcp_syn_linear_timeouts, or irregular), tcp_syn_retries used (given with --syn-retries, else the Linux default 6, marked as assumed) and when connect() gives up (Linux bounds SYN_SENT by time: (2^(retries+1) - 1) s, 127 s at 6).",
+        causes: "SYNs dropped by a firewall or security group, a server that is down, a full accept queue with tcp_abort_on_overflow=0, loss on the path.",
+        check: "Whether the SYNs reach the server (capture there), nft/iptables rules, ss -ltn and ListenOverflows on the server.",
+    },
+    Entry {
+        id: "handshake.unanswered",
+        severity: "error",
+        meaning: "A SYN was never answered in the capture (Zeek conn_state S0).",
+        evidence: "First and last SYN frames, number of attempts and their span.",
+        causes: "Host down or unreachable, a firewall that drops (not rejects), routing asymmetry, capture taken where replies do not pass.",
+        check: "Capture on the server side; firewall DROP rules; routing back to the client.",
+    },
+    Entry {
+        id: "handshake.rejected",
+        severity: "warning",
+        meaning: "The SYN was answered by a RST: connection refused (Zeek REJ).",
+        evidence: "RST frame and TTL, and whether that TTL/MAC matches the server host's other packets (the kernel's own RST) or not (a firewall rejecting with tcp reset).",
+        causes: "Nothing listening on the port, a service that crashed or is restarting, a firewall 'reject with tcp reset' rule.",
+        check: "ss -ltn on the server; the service's status; nft list ruleset | grep reject.",
+    },
+    Entry {
+        id: "handshake.synack_retransmit",
+        severity: "warning",
+        meaning: "The server repeated its SYN-ACK: the client's final ACK did not arrive (or was never sent).",
+        evidence: "SYN-ACK frames, times and intervals; whether the handshake completed; the ACK frame.",
+        causes: "Client->server ACKs dropped (stateful firewall, asymmetric routing), a client that vanished after its SYN, SYN floods.",
+        check: "Drops of client->server packets; net.ipv4.tcp_synack_retries on the server (default 5).",
+    },
+    Entry {
+        id: "handshake.half_open_flood",
+        severity: "error",
+        meaning: "Many handshakes to one server ip:port never completed within a short window (capture-wide).",
+        evidence: "Number of half-open handshakes, peak within the window (default 10 s, at least --flood-min), rate, distinct sources, example flows.",
+        causes: "A SYN flood, a scan, or a listener whose backlog is exhausted so SYN-ACKs are not completed.",
+        check: "net.ipv4.tcp_syncookies, net.ipv4.tcp_max_syn_backlog, net.core.somaxconn and the listen() backlog, ListenOverflows/ListenDrops, SyncookiesSent in /proc/net/netstat.",
+    },
+    Entry {
+        id: "stall.first_byte",
+        severity: "warning",
+        meaning: "The handshake completed quickly but the first payload byte (a server banner, or the response to the first request) came more than the threshold (--stall-threshold, default 1 s) later.",
+        evidence: "Handshake RTT, the frames bounding the wait, the wait, DNS queries the server host sent during it (PTR lookups of the client's own address called out, answered or not, with their retry intervals, i.e. resolver timeouts).",
+        causes: "Reverse DNS of the client by the daemon (sshd UseDNS, ftpd without -n, ident lookups) against a slow or dead resolver; slow authentication backends; an overloaded server.",
+        check: "sshd: UseDNS no; in.ftpd -n / vsftpd reverse_lookup_enable=NO; proftpd UseReverseDNS off; /etc/resolv.conf (nameserver, options timeout: attempts:); strace -f -tt on the daemon.",
+    },
+    Entry {
+        id: "stall.response",
+        severity: "warning",
+        meaning: "Later in a connection, a client request waited more than the threshold for the server's response; reported once per flow with the worst wait.",
+        evidence: "Request and response frames and the wait.",
+        causes: "Server think time: slow backend or database, lock contention, GC pauses, per-request lookups.",
+        check: "Server application logs and metrics at that time, its own outbound traffic during the wait.",
+    },
+    Entry {
+        id: "rst.client",
+        severity: "warning",
+        meaning: "The client reset the connection, with the context: during the handshake, an abortive close after data (RST instead of FIN), after its own FIN, or answering a segment for a connection it no longer knows.",
+        evidence: "RST frame and relative time, context, payload bytes each way, RST TTL, any weak signs of injection.",
+        causes: "SO_LINGER {1,0}, close() with unread data, a process that exited, timeouts in the application.",
+        check: "How the client application closes sockets; its logs at that moment.",
+    },
+    Entry {
+        id: "rst.server",
+        severity: "warning",
+        meaning: "The server reset the connection (same contexts as rst.client). Refused SYNs are reported as handshake.rejected instead.",
+        evidence: "As rst.client.",
+        causes: "Server closing with unread request data, worker restarts, connection limits, a socket that no longer exists.",
+        check: "Server logs, restarts, connection limits; whether the client sent after the server closed.",
+    },
+    Entry {
+        id: "rst.injected",
+        severity: "error",
+        meaning: "A RST that probably did not come from the endpoint whose address it carries: a firewall, load balancer or IPS reset the connection in its name.",
+        evidence: "Each independent sign: TTL/hop limit outside the endpoint's range in this flow (or in its other flows when this one has none), a source MAC other than the endpoint's, no TCP timestamps when all the endpoint's other packets carry them, an IP ID that does not follow the endpoint's sequence, a sequence number away from where the endpoint's stream stood. Confidence grows with the number of signs (TTL and MAC count double).",
+        causes: "Firewall HA pairs where the passive box resets sessions it does not know, IPS/DPI resets, load balancer or NAT timeouts, TCP reset injection.",
+        check: "Which box is that many hops away (TTL) or owns that MAC; its session table and reset rules; a capture on the real endpoint proving it sent no RST.",
+    },
+    Entry {
+        id: "idle.reset",
+        severity: "warning",
+        meaning: "A RST that ends (or answers the packet that ended) a long silence (--idle-reset, default 10 s): the signature of an idle timeout in a load balancer, firewall or NAT. Across flows it reports the common idle duration ('9 resets after 30.0 +/- 0.4 s idle').",
+        evidence: "Idle seconds, the frame that resumed, the RST frame and its sender; capture-wide: count, mean, standard deviation, range, flows.",
+        causes: "Middlebox idle/session timeouts shorter than the application's idle periods.",
+        check: "Idle timeouts of the boxes on the path; enable TCP keepalive (TCP_KEEPIDLE below the timeout) or application pings.",
+    },
+    Entry {
+        id: "close.port_reuse",
+        severity: "info",
+        meaning: "A new SYN on a 4-tuple less than TIME_WAIT (60 s) after the previous connection on it closed.",
+        evidence: "Previous flow, seconds since its close, which side held TIME_WAIT, whether TCP timestamps were on.",
+        causes: "A small or busy ephemeral port range on the client, net.ipv4.tcp_tw_reuse, or clients that bind fixed ports.",
+        check: "net.ipv4.ip_local_port_range, tcp_tw_reuse (needs tcp_timestamps), connection reuse in the client.",
+    },
+    Entry {
+        id: "timewait.buildup",
+        severity: "warning (error at half the port range)",
+        meaning: "A client address actively closed many connections (at least --timewait-min) to one server ip:port, so it holds many TIME_WAIT entries; the peak concurrent count (each close + 60 s) is compared with the ephemeral port range (--port-range, default 32768-60999 = 28232 ports).",
+        evidence: "Active closes, peak concurrent TIME_WAIT, distinct local ports, port range, example flows.",
+        causes: "Short-lived connections without keep-alive or pooling, closed by the client.",
+        check: "Connection reuse; net.ipv4.ip_local_port_range; net.ipv4.tcp_tw_reuse=1 with net.ipv4.tcp_timestamps=1; EADDRNOTAVAIL ('Cannot assign requested address') in client logs.",
+    },
+    Entry {
+        id: "keepalive.probe",
+        severity: "info",
+        meaning: "Keepalive probes (0/1-byte segments at snd_nxt - 1 while the peer's window is open) and their answers.",
+        evidence: "Probe frames, idle time before the first probe (TCP_KEEPIDLE), intervals (TCP_KEEPINTVL), answered count.",
+        causes: "SO_KEEPALIVE on the socket.",
+        check: "Nothing to fix: informational.",
+    },
+    Entry {
+        id: "keepalive.dead_peer",
+        severity: "error",
+        meaning: "Keepalive probes went unanswered (and the connection was then reset or went silent): the peer is dead or unreachable.",
+        evidence: "Probe frames, idle before the first, intervals, unanswered count (TCP_KEEPCNT), the RST frame.",
+        causes: "Peer host crashed or rebooted, a firewall/NAT dropped the state, network partition.",
+        check: "Peer health; middlebox idle timeouts; keepalive settings (TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, net.ipv4.tcp_keepalive_*).",
+    },
+    Entry {
+        id: "window.zero",
+        severity: "warning (info when it reopened within 1 s)",
+        meaning: "A receiver advertised a zero window; how long until it reopened.",
+        evidence: "Zero-window frames, count, the frame that reopened it, seconds at zero.",
+        causes: "The receiving application reads too slowly or is blocked; a small SO_RCVBUF.",
+        check: "The reader on that host, Recv-Q in ss, net.ipv4.tcp_rmem.",
+    },
+    Entry {
+        id: "window.persist_probe",
+        severity: "info",
+        meaning: "The sender's zero-window (persist) probes. Linux sends them as 0-byte segments at snd_una - 1, exactly like keepalives (Wireshark labels both 'Keep-Alive'); tcpdiag calls them persist probes because the peer's last window was 0.",
+        evidence: "Probe frames, times, intervals, whether they back off exponentially.",
+        causes: "A receiver with a zero window.",
+        check: "See window.zero.",
+    },
+    Entry {
+        id: "retransmit.timeout",
+        severity: "warning",
+        meaning: "Retransmissions by the retransmission timer (no duplicate ACKs triggered them), with the backoff schedule.",
+        evidence: "Count, frames, the worst chain (same sequence number resent), the first timeout measured from the sender's last progress, the intervals after it, whether they double.",
+        causes: "Loss of segments or of their ACKs, tail loss, a blackholed path.",
+        check: "Interface and qdisc drops, firewall drops, RetransSegs/TCPTimeouts in /proc/net/snmp and netstat.",
+    },
+    Entry {
+        id: "retransmit.fast",
+        severity: "info (warning when over 1% of the bytes were resent)",
+        meaning: "Fast retransmissions after duplicate ACKs (Wireshark tcp.analysis.fast_retransmission).",
+        evidence: "Count, frames, the peer's dup ACKs, bytes resent and their share.",
+        causes: "Packet loss from congestion or a lossy link.",
+        check: "tc -s qdisc, interface errors, path capacity.",
+    },
+    Entry {
+        id: "retransmit.give_up",
+        severity: "error",
+        meaning: "Retransmissions of unacknowledged data that end in a RST from the sender or in silence: the connection gave up.",
+        evidence: "Retransmissions, frames, how long the data stayed unacknowledged, how it ended, what tcp_retries2 allows (~924.6 s at 15; --retries2 when known) and, when much shorter, the TCP_USER_TIMEOUT or tcp_retries2 it suggests.",
+        causes: "Dead peer, blackholed path, firewall dropping the flow; an application TCP_USER_TIMEOUT.",
+        check: "Peer health and the path; TCP_USER_TIMEOUT in the application; net.ipv4.tcp_retries2.",
+    },
+    Entry {
+        id: "capture.offload",
+        severity: "info",
+        meaning: "Segments larger than the MSS: GRO/LRO or TSO/GSO merged them at the capture point, so sizes and counts are not wire sizes.",
+        evidence: "Oversize segments, flows, largest payload vs MSS, an example frame.",
+        causes: "Capturing on a host with offloads on (the default).",
+        check: "ethtool -k IFACE; capture with offloads off or on a mirror port when segment sizes matter.",
+    },
+    Entry {
+        id: "capture.truncated",
+        severity: "info",
+        meaning: "Segments were cut by the snaplen. Sizes and sequence analysis still use the IP header lengths; payload contents are incomplete.",
+        evidence: "Count of cut segments.",
+        causes: "A small snaplen (tcpdump -s).",
+        check: "Capture with -s 0 when payload matters.",
+    },
+    Entry {
+        id: "capture.midstream",
+        severity: "info",
+        meaning: "Flows without their handshake in the capture: roles come from port numbers (Zeek's likely-server-port rule) and handshake facts are unknown.",
+        evidence: "Count and example flows.",
+        causes: "The capture started after the connections opened.",
+        check: "Start captures earlier.",
+    },
+    Entry {
+        id: "capture.flow_limit",
+        severity: "warning",
+        meaning: "Connections were finished early to keep the live-flow table under its cap (--max-flows).",
+        evidence: "Evicted count, peak live flows, first eviction frame.",
+        causes: "SYN floods, scans, or very many concurrent connections.",
+        check: "Raise --max-flows if memory allows; look for a flood (handshake.half_open_flood).",
+    },
+];
 
 pub fn explain(id: &str) -> Option<String> {
     CATALOG.iter().find(|e| e.id == id).map(render)
@@ -24,4 +218,35 @@ fn render(e: &Entry) -> String {
         "{} ({})\n  meaning:  {}\n  evidence: {}\n  causes:   {}\n  check:    {}\n",
         e.id, e.severity, e.meaning, e.evidence, e.causes, e.check
     )
+}
+
+/// docs/findings.md.
+pub fn markdown() -> String {
+    let mut s = String::from(
+        "# Findings\n\nGenerated by `tcpdiag explain --markdown`; the ids are part of the public interface.\n\
+         Every finding carries `id`, `severity`, `flow` (null for capture-wide findings), `at` (epoch seconds),\n\
+         `summary`, `evidence` (frames, times and values), `confidence` (high | medium | low) and `hint`.\n",
+    );
+    for e in CATALOG {
+        s.push_str(&format!(
+            "\n## `{}`\n\n*Severity:* {}\n\n{}\n\n- **Evidence:** {}\n- **Common causes:** {}\n- **What to check:** {}\n",
+            e.id, e.severity, e.meaning, e.evidence, e.causes, e.check
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_documented_in_source() {
+        let mut ids: Vec<&str> = CATALOG.iter().map(|e| e.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOG.len());
+        assert!(explain("rst.injected").unwrap().contains("TTL"));
+        assert!(explain("no.such").is_none());
+    }
 }

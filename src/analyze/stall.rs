@@ -141,8 +141,8 @@ fn first_byte_finding(
         if !retry_intervals.is_empty() {
             let sum: f64 = retry_intervals.iter().sum();
             timeout_note = format!(
-                "; PTR queries retried after {} s (resolver timeouts), and the reply came {:.2} s after \
-                 the first query{}",
+                "; PTR queries retried after {} s (resolver timeouts), and the answer to the client came \
+                 {:.2} s after the first query{}",
                 super::fmt_list(&retry_intervals),
                 lookup_time,
                 if lookup_time >= sum { " (the lookups account for the delay)" } else { "" }
@@ -155,8 +155,8 @@ fn first_byte_finding(
         "response to the first request"
     };
     let mut summary = format!(
-        "The handshake took {:.1} ms but {}'s {what} came {wait:.3} s later (frame {} -> {})",
-        rtt * 1e3,
+        "The handshake took {} but {}'s {what} came {wait:.3} s later (frame {} -> {})",
+        crate::report::table::human_secs(rtt),
         conn.server,
         from.frame,
         to.frame

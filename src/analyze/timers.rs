@@ -262,7 +262,7 @@ fn retransmissions(conn: &Connection, dir: Dir, cfg: &AnalyzerConfig, out: &mut 
             .windows(2)
             .map(|w| round_ms(w[1].at.ts.since(w[0].at.ts)))
             .collect();
-        let doubling = intervals.len() >= 1
+        let doubling = !intervals.is_empty()
             && std::iter::once(first_rto)
                 .chain(intervals.iter().copied())
                 .collect::<Vec<_>>()

@@ -258,7 +258,7 @@ impl Connection {
             && self.handshake.ack.is_none()
             && f.ack()
             && !f.rst()
-            && self.sides[1].isn.is_some_and(|isn| seg.ack == isn.add(1))
+            && self.sides[1].isn.is_some_and(|isn| seg.ack == isn.plus(1))
         {
             self.handshake.ack = Some(At {
                 frame: seg.frame,

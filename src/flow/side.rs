@@ -196,7 +196,7 @@ impl Side {
         }
         if let Some(next) = self.next_seq {
             let peer_window_zero = peer.last_window == Some(0);
-            if seq_len <= 1 && !control && seg.seq == next.sub(1) {
+            if seq_len <= 1 && !control && seg.seq == next.minus(1) {
                 // 0/1-byte segment one below snd_nxt: a probe. Which kind depends on
                 // the window the peer last advertised.
                 if peer_window_zero {
@@ -236,8 +236,8 @@ impl Side {
         }
         if seq_len > 0 && !f.syn() {
             if let (Some(pack), Some(pwin)) = (peer.last_ack, peer.last_window) {
-                let end = seg.seq.add(seq_len);
-                if pwin > 0 && end == pack.add(pwin) {
+                let end = seg.seq.plus(seq_len);
+                if pwin > 0 && end == pack.plus(pwin) {
                     a.set(Analysis::WINDOW_FULL);
                 }
             }
@@ -266,7 +266,7 @@ impl Side {
                 (Some(next), Some(acked)) => !acked.lt(next),
                 _ => true,
             };
-            if pipe_empty && self.next_seq.is_none_or(|n| seg.seq.add(seq_len).gt(n)) {
+            if pipe_empty && self.next_seq.is_none_or(|n| seg.seq.plus(seq_len).gt(n)) {
                 self.progress = seg.ts;
             }
         }
@@ -303,7 +303,7 @@ impl Side {
 
     /// A segment that starts below next_seq: which kind of resend is it?
     fn classify_resend(&self, seg: &Segment, peer: &Side, ooo_threshold_ns: i64) -> u32 {
-        let end = seg.seq.add(seg.seq_len());
+        let end = seg.seq.plus(seg.seq_len());
         if peer.dup_ack_run >= 2 && peer.last_ack == Some(seg.seq) {
             return Analysis::FAST_RETRANSMISSION;
         }
@@ -330,7 +330,7 @@ impl Side {
         if self.base.is_none() {
             self.base = Some(seg.seq);
         }
-        let end = seg.seq.add(seg.seq_len());
+        let end = seg.seq.plus(seg.seq_len());
         match self.next_seq {
             Some(next) if !end.gt(next) => {}
             _ if f.rst() && self.next_seq.is_some() => {}

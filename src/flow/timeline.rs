@@ -52,6 +52,8 @@ pub struct Event {
 #[derive(Clone, Debug)]
 pub struct Timeline {
     pub events: Vec<Event>,
+    /// The last event is an ordinary segment that a following one may fold into a run.
+    last_ordinary: bool,
     mode: TimelineMode,
     cap: usize,
     /// Events that did not fit under the cap (they are still counted in runs).
@@ -62,6 +64,7 @@ impl Timeline {
     pub fn new(mode: TimelineMode, cap: usize) -> Timeline {
         Timeline {
             events: Vec::new(),
+            last_ordinary: false,
             mode,
             cap,
             dropped: 0,
@@ -75,39 +78,50 @@ impl Timeline {
             return;
         };
         if self.mode == TimelineMode::Collapsed && !notable {
-            if let Some(Event {
-                kind: EventKind::Run(run),
-                ..
-            }) = self.events.last_mut()
-            {
-                run.last_frame = ev.frame;
-                run.end = ev.ts;
-                run.packets[ev.dir.idx()] += 1;
-                run.bytes[ev.dir.idx()] += u64::from(len);
-                return;
+            match self.events.last_mut() {
+                Some(Event {
+                    kind: EventKind::Run(run),
+                    ..
+                }) => {
+                    run.last_frame = ev.frame;
+                    run.end = ev.ts;
+                    run.packets[ev.dir.idx()] += 1;
+                    run.bytes[ev.dir.idx()] += u64::from(len);
+                    return;
+                }
+                // A second ordinary segment: the first one becomes a run of two.
+                Some(last) if self.last_ordinary => {
+                    if let EventKind::Segment { len: first_len, .. } = last.kind {
+                        let mut run = RunInfo {
+                            last_frame: ev.frame,
+                            end: ev.ts,
+                            ..RunInfo::default()
+                        };
+                        run.packets[last.dir.idx()] += 1;
+                        run.bytes[last.dir.idx()] += u64::from(first_len);
+                        run.packets[ev.dir.idx()] += 1;
+                        run.bytes[ev.dir.idx()] += u64::from(len);
+                        last.kind = EventKind::Run(run);
+                        return;
+                    }
+                }
+                _ => {}
             }
-            let mut run = RunInfo {
-                last_frame: ev.frame,
-                end: ev.ts,
-                ..RunInfo::default()
-            };
-            run.packets[ev.dir.idx()] = 1;
-            run.bytes[ev.dir.idx()] = u64::from(len);
-            self.add(Event {
-                kind: EventKind::Run(run),
-                ..ev
-            });
+            self.last_ordinary = self.add(ev);
             return;
         }
+        self.last_ordinary = false;
         self.add(ev);
     }
 
-    fn add(&mut self, ev: Event) {
+    /// Appends `ev` unless the cap is reached; true when it was kept.
+    fn add(&mut self, ev: Event) -> bool {
         if self.events.len() >= self.cap {
             self.dropped += 1;
-            return;
+            return false;
         }
         self.events.push(ev);
+        true
     }
 }
 

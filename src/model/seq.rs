@@ -14,12 +14,12 @@ impl SeqNum {
     }
 
     #[inline]
-    pub fn add(self, n: u32) -> SeqNum {
+    pub fn plus(self, n: u32) -> SeqNum {
         SeqNum(self.0.wrapping_add(n))
     }
 
     #[inline]
-    pub fn sub(self, n: u32) -> SeqNum {
+    pub fn minus(self, n: u32) -> SeqNum {
         SeqNum(self.0.wrapping_sub(n))
     }
 
@@ -66,7 +66,7 @@ mod tests {
     #[test]
     fn wraps_around_2_32() {
         let near_end = SeqNum(u32::MAX - 10);
-        let after_wrap = near_end.add(20);
+        let after_wrap = near_end.plus(20);
         assert_eq!(after_wrap, SeqNum(9));
         assert!(near_end.lt(after_wrap));
         assert!(after_wrap.gt(near_end));
@@ -82,6 +82,6 @@ mod tests {
         assert!(a.le(a));
         assert!(!a.lt(a));
         assert_eq!(a.serial_cmp(SeqNum(999)), Ordering::Greater);
-        assert_eq!(a.sub(1001), SeqNum(u32::MAX));
+        assert_eq!(a.minus(1001), SeqNum(u32::MAX));
     }
 }
