@@ -262,12 +262,9 @@ fn retransmissions(conn: &Connection, dir: Dir, cfg: &AnalyzerConfig, out: &mut 
             .windows(2)
             .map(|w| round_ms(w[1].at.ts.since(w[0].at.ts)))
             .collect();
-        let doubling = !intervals.is_empty()
-            && std::iter::once(first_rto)
-                .chain(intervals.iter().copied())
-                .collect::<Vec<_>>()
-                .windows(2)
-                .all(|w| w[1] >= w[0] * 1.6 && w[1] <= w[0] * 2.5);
+        // The first resend may be a tail loss probe; the timer's doubling shows in the
+        // intervals between the resends that follow.
+        let doubling = intervals.len() >= 2 && intervals.windows(2).all(|w| w[1] >= w[0] * 1.6 && w[1] <= w[0] * 2.5);
         out.push(
             Finding::new("retransmit.timeout", Severity::Warning, Some(conn.id), rto[0].at.ts.secs_f64())
                 .summary(format!(
