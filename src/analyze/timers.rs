@@ -264,7 +264,10 @@ fn retransmissions(conn: &Connection, dir: Dir, cfg: &AnalyzerConfig, out: &mut 
             .collect();
         // The first resend may be a tail loss probe; the timer's doubling shows in the
         // intervals between the resends that follow.
-        let doubling = intervals.len() >= 2 && intervals.windows(2).all(|w| w[1] >= w[0] * 1.6 && w[1] <= w[0] * 2.5);
+        let doubling = intervals.len() >= 2
+            && intervals
+                .windows(2)
+                .all(|w| w[1] >= w[0] * 1.6 && w[1] <= w[0] * 2.5);
         out.push(
             Finding::new("retransmit.timeout", Severity::Warning, Some(conn.id), rto[0].at.ts.secs_f64())
                 .summary(format!(

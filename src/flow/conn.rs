@@ -266,8 +266,13 @@ impl Connection {
             });
         }
 
+        // Wireshark's out-of-order window: the handshake's SYN -> ACK time when known.
+        let ooo_threshold_ns = match (self.handshake.syns.first(), self.handshake.ack) {
+            (Some(syn), Some(ack)) => ack.ts.nanos_since(syn.ts).max(1),
+            _ => cfg.ooo_threshold_ns,
+        };
         let (this, peer) = split_sides(&mut self.sides, dir);
-        let analysis = this.analyze(seg, peer, cfg.ooo_threshold_ns);
+        let analysis = this.analyze(seg, peer, ooo_threshold_ns);
         let seq_rel = this.rel(seg.seq);
         let ack_rel = if f.ack() { peer.rel(seg.ack) } else { 0 };
         let window = this.last_window.unwrap_or(u32::from(seg.window));

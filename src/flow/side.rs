@@ -127,6 +127,7 @@ pub struct Side {
     /// Highest acknowledgement number this side sent.
     pub max_ack: Option<SeqNum>,
     last_ack: Option<SeqNum>,
+    last_ack_ts: Ts,
     /// Last advertised window, scaled when the handshake negotiated scaling.
     pub last_window: Option<u32>,
     pub syn_options: Option<SynOptions>,
@@ -301,19 +302,25 @@ impl Side {
         });
     }
 
-    /// A segment that starts below next_seq: which kind of resend is it?
+    /// A segment that starts below next_seq: which kind of resend is it? Wireshark's
+    /// order: fast retransmission (>= 2 dup ACKs for this seq, within 20 ms of the
+    /// last), out-of-order (within the handshake RTT, or 3 ms, of the highest
+    /// segment), spurious (all of it already acknowledged), else retransmission.
     fn classify_resend(&self, seg: &Segment, peer: &Side, ooo_threshold_ns: i64) -> u32 {
         let end = seg.seq.plus(seg.seq_len());
-        if peer.dup_ack_run >= 2 && peer.last_ack == Some(seg.seq) {
+        if peer.dup_ack_run >= 2
+            && peer.last_ack == Some(seg.seq)
+            && seg.ts.nanos_since(peer.last_ack_ts) < 20_000_000
+        {
             return Analysis::FAST_RETRANSMISSION;
-        }
-        if let Some(acked) = peer.max_ack {
-            if end.le(acked) && !seg.flags.syn() {
-                return Analysis::SPURIOUS_RETRANSMISSION;
-            }
         }
         if seg.ts.nanos_since(self.next_seq_advanced) < ooo_threshold_ns && !seg.flags.syn() {
             return Analysis::OUT_OF_ORDER;
+        }
+        if let Some(acked) = peer.last_ack {
+            if seg.payload_len > 0 && end.le(acked) {
+                return Analysis::SPURIOUS_RETRANSMISSION;
+            }
         }
         Analysis::RETRANSMISSION
     }
@@ -348,6 +355,7 @@ impl Side {
                 self.dup_ack_run = 0;
             }
             self.last_ack = Some(seg.ack);
+            self.last_ack_ts = seg.ts;
             self.max_ack = Some(self.max_ack.map_or(seg.ack, |m| m.max(seg.ack)));
         }
         if !f.rst() {
