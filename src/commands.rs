@@ -66,6 +66,7 @@ pub fn table_config(args: &ReplayArgs) -> TableConfig {
         idle_timeout_ns: t.idle_timeout.as_nanos().min(i64::MAX as u128) as i64,
         close_linger_ns: 5_000_000_000,
         max_flows: t.max_flows.max(1),
+        recent_ns: 60_000_000_000,
     }
 }
 

@@ -271,8 +271,12 @@ impl Connection {
             (Some(syn), Some(ack)) => ack.ts.nanos_since(syn.ts).max(1),
             _ => cfg.ooo_threshold_ns,
         };
+        let fresh = self.packets() == 0;
         let (this, peer) = split_sides(&mut self.sides, dir);
-        let analysis = this.analyze(seg, peer, ooo_threshold_ns);
+        let mut analysis = this.analyze(seg, peer, ooo_threshold_ns);
+        if fresh && self.previous.is_some() {
+            analysis.set(Analysis::REUSED_PORTS);
+        }
         let seq_rel = this.rel(seg.seq);
         let ack_rel = if f.ack() { peer.rel(seg.ack) } else { 0 };
         let window = this.last_window.unwrap_or(u32::from(seg.window));

@@ -21,7 +21,12 @@ pub struct TableConfig {
     pub idle_timeout_ns: i64,
     pub close_linger_ns: i64,
     pub max_flows: usize,
+    /// How long a finished connection's 4-tuple is remembered (TIME_WAIT, 60 s).
+    pub recent_ns: i64,
 }
+
+/// Most remembered 4-tuples; the oldest go first beyond it.
+const MAX_RECENT: usize = 200_000;
 
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct TableStats {
@@ -41,6 +46,10 @@ pub struct FlowTable {
     live: FxHashMap<FlowKey, Box<Connection>>,
     /// Closed connections in close order: (time of closing, key, id).
     closing: VecDeque<(Ts, FlowKey, u64)>,
+    /// Finished connections remembered for `recent_ns` so a new connection on the same
+    /// 4-tuple knows what came before it (TIME_WAIT reuse).
+    recent: FxHashMap<FlowKey, PreviousConn>,
+    recent_order: VecDeque<(Ts, FlowKey, u64)>,
     next_id: u64,
     now: Ts,
     last_idle_sweep: Ts,
@@ -53,6 +62,8 @@ impl FlowTable {
             cfg,
             live: FxHashMap::default(),
             closing: VecDeque::new(),
+            recent: FxHashMap::default(),
+            recent_order: VecDeque::new(),
             next_id: 1,
             now: Ts::ZERO,
             last_idle_sweep: Ts::ZERO,
@@ -84,6 +95,9 @@ impl FlowTable {
             }
         }
         if !self.live.contains_key(&key) {
+            if previous.is_none() && seg.flags.syn() && !seg.flags.ack() {
+                previous = self.recent.remove(&key);
+            }
             if self.live.len() >= self.cfg.max_flows {
                 self.evict(seg, done);
             }
@@ -119,6 +133,15 @@ impl FlowTable {
                 // Still talking after the close (retransmitted FIN, late RST): look again later.
                 let end = self.live[&key].end;
                 self.closing.push_back((end, key, id));
+            }
+        }
+        while let Some(&(ended, key, id)) = self.recent_order.front() {
+            if self.now.nanos_since(ended) < self.cfg.recent_ns {
+                break;
+            }
+            self.recent_order.pop_front();
+            if self.recent.get(&key).is_some_and(|p| p.id == id) {
+                self.recent.remove(&key);
             }
         }
         let sweep_every = (self.cfg.idle_timeout_ns / 4).max(1_000_000_000);
@@ -161,6 +184,24 @@ impl FlowTable {
         done: &mut dyn FnMut(Connection),
     ) {
         conn.end_reason = reason;
+        if reason == EndReason::Closed && self.cfg.recent_ns > 0 {
+            let (key, _) = FlowKey::of(conn.client, conn.server);
+            let ended = conn.close.map_or(conn.end, |c| c.ts);
+            if self.recent.len() >= MAX_RECENT {
+                if let Some((_, old, _)) = self.recent_order.pop_front() {
+                    self.recent.remove(&old);
+                }
+            }
+            self.recent.insert(
+                key,
+                PreviousConn {
+                    id: conn.id,
+                    ended,
+                    close: conn.close,
+                },
+            );
+            self.recent_order.push_back((ended, key, conn.id));
+        }
         match reason {
             EndReason::Closed => self.stats.finished_closed += 1,
             EndReason::Idle => self.stats.finished_idle += 1,
@@ -190,4 +231,108 @@ impl FlowTable {
 /// starts a new connection on the same 4-tuple (port reuse, TIME_WAIT reuse).
 fn starts_new_connection(conn: &Connection, seg: &Segment) -> bool {
     conn.zeek.is_reuse(conn.dir_of(seg), seg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{TcpFlags, TcpOptions};
+    use crate::flow::conn::ConnConfig;
+    use crate::flow::TimelineMode;
+    use crate::model::{Endpoint, SeqNum};
+
+    fn cfg() -> TableConfig {
+        TableConfig {
+            conn: ConnConfig {
+                timeline: TimelineMode::Collapsed,
+                timeline_cap: 100,
+                idle_mark_ns: 1_000_000_000,
+                ooo_threshold_ns: 3_000_000,
+            },
+            idle_timeout_ns: 300_000_000_000,
+            close_linger_ns: 5_000_000_000,
+            max_flows: 4,
+            recent_ns: 60_000_000_000,
+        }
+    }
+
+    fn seg(frame: u64, secs: f64, from_client: bool, flags: u8, seq: u32, ack: u32) -> Segment {
+        let c = Endpoint::new("192.0.2.1".parse().unwrap(), 40000);
+        let s = Endpoint::new("198.51.100.2".parse().unwrap(), 80);
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        Segment {
+            frame,
+            ts: Ts::from_secs_f64(secs),
+            src,
+            dst,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags: TcpFlags(flags),
+            window: 1000,
+            payload_len: 0,
+            captured_len: 0,
+            opts: TcpOptions::default(),
+            ttl: 64,
+            ip_id: None,
+            src_mac: None,
+            link_dir: None,
+        }
+    }
+
+    const S: u8 = TcpFlags::SYN;
+    const A: u8 = TcpFlags::ACK;
+    const F: u8 = TcpFlags::FIN;
+
+    fn connection(t: &mut FlowTable, at: f64, isn: u32, out: &mut Vec<Connection>) {
+        let frames = [
+            seg(1, at, true, S, isn, 0),
+            seg(2, at + 0.001, false, S | A, 9000, isn + 1),
+            seg(3, at + 0.002, true, A, isn + 1, 9001),
+            seg(4, at + 0.003, true, F | A, isn + 1, 9001),
+            seg(5, at + 0.004, false, F | A, 9001, isn + 2),
+            seg(6, at + 0.005, true, A, isn + 2, 9002),
+        ];
+        for s in &frames {
+            t.on_segment(s, &mut |c| out.push(c));
+        }
+    }
+
+    #[test]
+    fn reuse_within_time_wait_links_the_previous_connection() {
+        let mut t = FlowTable::new(cfg());
+        let mut done = Vec::new();
+        connection(&mut t, 0.0, 100, &mut done);
+        // 1 s later: the first one is still live (close linger) and is replaced.
+        connection(&mut t, 1.0, 5000, &mut done);
+        // 30 s later: the second was finished by the linger but is remembered.
+        connection(&mut t, 31.0, 90000, &mut done);
+        // 100 s later: beyond TIME_WAIT, nothing is linked.
+        connection(&mut t, 131.0, 700000, &mut done);
+        t.finish_all(&mut |c| done.push(c));
+        done.sort_by_key(|c| c.id);
+        assert_eq!(done.len(), 4);
+        assert_eq!(done[0].end_reason, EndReason::Reused);
+        assert_eq!(done[1].previous.map(|p| p.id), Some(1));
+        assert_eq!(done[2].previous.map(|p| p.id), Some(2));
+        assert!(done[3].previous.is_none());
+        assert!(done.iter().all(|c| c.zeek.conn_state() == "SF"));
+    }
+
+    #[test]
+    fn the_live_table_stays_under_its_cap() {
+        let mut t = FlowTable::new(cfg());
+        let mut evicted = 0;
+        for i in 0..100u16 {
+            let mut s = seg(u64::from(i), f64::from(i) * 0.01, true, S, 1, 0);
+            s.src.port = 1000 + i;
+            t.on_segment(&s, &mut |c| {
+                if c.end_reason == EndReason::Evicted {
+                    evicted += 1
+                }
+            });
+            assert!(t.live() <= 4);
+        }
+        assert!(evicted >= 96);
+        assert!(t.stats.first_eviction.is_some());
+    }
 }
