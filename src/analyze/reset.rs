@@ -144,7 +144,9 @@ fn injection_signs(
         ev.insert("rst_ip_id".into(), id.into());
         ev.insert("previous_ip_id".into(), prev.into());
         let step = id.wrapping_sub(prev);
-        if prev != 0 && !(1..=64).contains(&step) {
+        // Linux sends its own RSTs (and SYN-ACKs) with IP ID 0: only a non-zero ID that
+        // breaks the endpoint's sequence counts.
+        if prev != 0 && id != 0 && !(1..=64).contains(&step) {
             score += 1;
             signs.push(format!(
                 "IP ID {id} does not follow the endpoint's previous {prev}"
@@ -271,10 +273,11 @@ fn idle_reset(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
     out.push(
         Finding::new("idle.reset", Severity::Warning, Some(conn.id), rst.at.ts.secs_f64())
             .summary(format!(
-                "RST (from the {}'s address) {:.3} s after {idle:.1} s of silence: the signature of an idle timeout \
-                 in a load balancer, firewall or NAT",
+                "RST from the {}'s address (frame {}) {:.3} s after a {idle:.1} s silence ended at frame {resumed}: \
+                 the signature of an idle timeout in a load balancer, firewall or NAT",
                 by.side(),
-                rst.at.ts.since(conn.side(by.other()).last_seen.map_or(rst.at.ts, |a| a.ts).min(rst.at.ts)),
+                rst.at.frame,
+                rst.at.ts.since(conn.longest_idle.map_or(rst.at.ts, |g| g.after.ts)),
             ))
             .evidence("idle_s", round_ms(idle))
             .evidence("resumed_frame", resumed)
