@@ -69,14 +69,21 @@ impl Run {
     pub fn code(&self) -> i32 {
         match self.code {
             Some(c) => c,
-            None => panic!("tcpdiag {:?} was killed by a signal\n{}", self.args, self.describe()),
+            None => panic!(
+                "tcpdiag {:?} was killed by a signal\n{}",
+                self.args,
+                self.describe()
+            ),
         }
     }
 
     pub fn describe(&self) -> String {
         let out = self.stdout_str();
         let out = if out.len() > 2000 {
-            format!("{}...", &out[..out.char_indices().nth(2000).map_or(out.len(), |(i, _)| i)])
+            format!(
+                "{}...",
+                &out[..out.char_indices().nth(2000).map_or(out.len(), |(i, _)| i)]
+            )
         } else {
             out
         };
@@ -108,9 +115,8 @@ impl Run {
 
     /// stdout as one JSON document.
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not valid JSON: {e}\n{}", self.describe())
-        })
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not valid JSON: {e}\n{}", self.describe()))
     }
 
     /// stdout as NDJSON: one JSON value per non-empty line.
@@ -127,7 +133,10 @@ impl Run {
 
     /// Non-empty stderr lines.
     pub fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr.lines().filter(|l| !l.trim().is_empty()).collect()
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
     }
 }
 
@@ -328,7 +337,12 @@ pub fn tempdir() -> tempfile::TempDir {
 /// or a run, and segments plus run counts add up to the flow's packets per side.
 pub fn check_timeline_accounting(flow: &Value) {
     let tl = timeline(flow);
-    assert_eq!(num(flow, "/timeline_dropped"), 0, "timeline dropped events: {}", short(flow));
+    assert_eq!(
+        num(flow, "/timeline_dropped"),
+        0,
+        "timeline dropped events: {}",
+        short(flow)
+    );
     let mut counted = [0u64; 2];
     let mut last_frame = 0u64;
     for ev in tl {

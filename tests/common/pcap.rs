@@ -51,13 +51,20 @@ fn rd32(b: &[u8], at: usize, be: bool) -> u32 {
 
 impl Pcap {
     pub fn parse(d: &[u8]) -> Pcap {
-        assert!(d.len() >= 24, "pcap shorter than its header");
+        Pcap::try_parse(d).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Parses a classic pcap file; Err for anything else (pcapng, cut files).
+    pub fn try_parse(d: &[u8]) -> Result<Pcap, String> {
+        if d.len() < 24 {
+            return Err("pcap shorter than its header".into());
+        }
         let (big_endian, nanos) = match d[..4] {
             [0xd4, 0xc3, 0xb2, 0xa1] => (false, false),
             [0x4d, 0x3c, 0xb2, 0xa1] => (false, true),
             [0xa1, 0xb2, 0xc3, 0xd4] => (true, false),
             [0xa1, 0xb2, 0x3c, 0x4d] => (true, true),
-            _ => panic!("not a classic pcap file"),
+            _ => return Err("not a classic pcap file".into()),
         };
         let be = big_endian;
         let version = (rd16(d, 4, be), rd16(d, 6, be));
@@ -65,13 +72,18 @@ impl Pcap {
         let linktype = rd32(d, 20, be) & 0x0fff_ffff;
         let mut records = Vec::new();
         let mut off = 24;
-        while off + 16 <= d.len() {
+        while off < d.len() {
+            if off + 16 > d.len() {
+                return Err(format!("record header cut short at {off}"));
+            }
             let ts_sec = rd32(d, off, be);
             let ts_frac = rd32(d, off + 4, be);
             let caplen = rd32(d, off + 8, be) as usize;
             let orig_len = rd32(d, off + 12, be);
             let start = off + 16;
-            assert!(start + caplen <= d.len(), "fixture record cut short at {off}");
+            if start + caplen > d.len() {
+                return Err(format!("record cut short at {off}"));
+            }
             records.push(Record {
                 ts_sec,
                 ts_frac,
@@ -80,19 +92,24 @@ impl Pcap {
             });
             off = start + caplen;
         }
-        Pcap {
+        Ok(Pcap {
             big_endian,
             nanos,
             version,
             snaplen,
             linktype,
             records,
-        }
+        })
     }
 
     pub fn read(path: &Path) -> Pcap {
         let d = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-        Pcap::parse(&d)
+        Pcap::try_parse(&d).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// None when the file cannot be read or is not a complete classic pcap.
+    pub fn try_read(path: &Path) -> Option<Pcap> {
+        Pcap::try_parse(&std::fs::read(path).ok()?).ok()
     }
 
     fn w16(&self, out: &mut Vec<u8>, v: u16) {
@@ -304,7 +321,13 @@ pub fn ref_decode(linktype: u32, frame: &[u8]) -> Option<RefSeg> {
             let src = std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
             let dst = std::net::Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
             let tcp = ip.get(ihl..)?;
-            tcp_part(tcp, total.checked_sub(ihl)?, &src.to_string(), &dst.to_string(), false)
+            tcp_part(
+                tcp,
+                total.checked_sub(ihl)?,
+                &src.to_string(),
+                &dst.to_string(),
+                false,
+            )
         }
         6 => {
             let plen = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
@@ -592,4 +615,179 @@ pub fn clean_trace_history(p: &Pcap, client: &str, server: &str) -> String {
         }
     }
     h
+}
+
+// ---------------------------------------------------------------------------------
+// Building synthetic captures
+
+fn checksum16(b: &[u8]) -> u16 {
+    let mut s: u32 = 0;
+    for ch in b.chunks(2) {
+        let w = if ch.len() == 2 {
+            u16::from_be_bytes([ch[0], ch[1]])
+        } else {
+            u16::from_be_bytes([ch[0], 0])
+        };
+        s += u32::from(w);
+    }
+    while s > 0xffff {
+        s = (s >> 16) + (s & 0xffff);
+    }
+    !(s as u16)
+}
+
+/// TCP flags from letters: S F R P A U (any order).
+pub fn flag_bits(flags: &str) -> u8 {
+    flags.chars().fold(0u8, |acc, ch| {
+        acc | match ch {
+            'F' => 0x01,
+            'S' => 0x02,
+            'R' => 0x04,
+            'P' => 0x08,
+            'A' => 0x10,
+            'U' => 0x20,
+            _ => panic!("unknown flag letter {ch}"),
+        }
+    })
+}
+
+fn split_endpoint(ep: &str) -> (std::net::IpAddr, u16) {
+    let (ip, port) = ep.rsplit_once(':').expect("ip:port");
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    (ip.parse().expect("ip"), port.parse().expect("port"))
+}
+
+/// An Ethernet frame carrying one TCP segment (IPv4 or IPv6 from the addresses,
+/// "[2001:db8::1]:80" for IPv6), `len` payload bytes, no TCP options. The IPv4
+/// header checksum is valid; the TCP checksum is left 0 (nothing checks it).
+pub fn tcp_frame(
+    src: &str,
+    dst: &str,
+    flags: &str,
+    seq: u32,
+    ack: u32,
+    len: usize,
+    win: u16,
+) -> Vec<u8> {
+    let (sip, sport) = split_endpoint(src);
+    let (dip, dport) = split_endpoint(dst);
+    let mut tcp = Vec::with_capacity(20 + len);
+    tcp.extend_from_slice(&sport.to_be_bytes());
+    tcp.extend_from_slice(&dport.to_be_bytes());
+    tcp.extend_from_slice(&seq.to_be_bytes());
+    tcp.extend_from_slice(&ack.to_be_bytes());
+    tcp.push(5 << 4);
+    tcp.push(flag_bits(flags));
+    tcp.extend_from_slice(&win.to_be_bytes());
+    tcp.extend_from_slice(&[0, 0, 0, 0]);
+    tcp.extend((0..len).map(|i| b'a' + (i % 26) as u8));
+    let ip = match (sip, dip) {
+        (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) => {
+            let mut h = vec![0x45, 0];
+            h.extend_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
+            h.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
+            h.extend_from_slice(&s.octets());
+            h.extend_from_slice(&d.octets());
+            let c = checksum16(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            h.extend(tcp);
+            h
+        }
+        (std::net::IpAddr::V6(s), std::net::IpAddr::V6(d)) => {
+            let mut h = vec![0x60, 0, 0, 0];
+            h.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+            h.extend_from_slice(&[6, 64]);
+            h.extend_from_slice(&s.octets());
+            h.extend_from_slice(&d.octets());
+            h.extend(tcp);
+            h
+        }
+        _ => panic!("mixed address families"),
+    };
+    let mac_last = match sip {
+        std::net::IpAddr::V4(a) => a.octets()[3],
+        std::net::IpAddr::V6(a) => a.octets()[15],
+    };
+    ethernet_frame([2, 0, 0, 0, 0, mac_last], &ip).unwrap()
+}
+
+/// A conversation written packet by packet: `c(..)` from the client, `s(..)` from the
+/// server, 10 ms apart unless `wait` says otherwise; `pcap()` gives the capture
+/// (Ethernet, nanosecond timestamps).
+pub struct Talk {
+    pub client: String,
+    pub server: String,
+    t_ns: i64,
+    next_gap_ns: i64,
+    records: Vec<Record>,
+}
+
+impl Talk {
+    pub fn new(client: &str, server: &str) -> Talk {
+        Talk {
+            client: client.into(),
+            server: server.into(),
+            t_ns: 1_700_000_000_000_000_000,
+            next_gap_ns: 0,
+            records: Vec::new(),
+        }
+    }
+
+    /// The next packet comes `secs` after the previous one (instead of 10 ms).
+    pub fn wait(&mut self, secs: f64) -> &mut Talk {
+        self.next_gap_ns = (secs * 1e9) as i64;
+        self
+    }
+
+    pub fn frame(&mut self, data: Vec<u8>) -> &mut Talk {
+        if !self.records.is_empty() {
+            self.t_ns += if self.next_gap_ns > 0 {
+                self.next_gap_ns
+            } else {
+                10_000_000
+            };
+        }
+        self.next_gap_ns = 0;
+        self.records.push(Record {
+            ts_sec: (self.t_ns / 1_000_000_000) as u32,
+            ts_frac: (self.t_ns % 1_000_000_000) as u32,
+            orig_len: data.len() as u32,
+            data,
+        });
+        self
+    }
+
+    /// Client -> server segment with `len` payload bytes and window 502.
+    pub fn c(&mut self, flags: &str, seq: u32, ack: u32, len: usize) -> &mut Talk {
+        let f = tcp_frame(&self.client, &self.server, flags, seq, ack, len, 502);
+        self.frame(f)
+    }
+
+    /// Server -> client segment.
+    pub fn s(&mut self, flags: &str, seq: u32, ack: u32, len: usize) -> &mut Talk {
+        let f = tcp_frame(&self.server, &self.client, flags, seq, ack, len, 502);
+        self.frame(f)
+    }
+
+    /// Segment with an explicit window.
+    pub fn cw(&mut self, flags: &str, seq: u32, ack: u32, len: usize, win: u16) -> &mut Talk {
+        let f = tcp_frame(&self.client, &self.server, flags, seq, ack, len, win);
+        self.frame(f)
+    }
+
+    pub fn sw(&mut self, flags: &str, seq: u32, ack: u32, len: usize, win: u16) -> &mut Talk {
+        let f = tcp_frame(&self.server, &self.client, flags, seq, ack, len, win);
+        self.frame(f)
+    }
+
+    pub fn pcap(&self) -> Pcap {
+        Pcap {
+            big_endian: false,
+            nanos: true,
+            version: (2, 4),
+            snaplen: 262_144,
+            linktype: LINKTYPE_ETHERNET,
+            records: self.records.clone(),
+        }
+    }
 }
