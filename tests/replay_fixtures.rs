@@ -949,3 +949,84 @@ fn output_formats_agree() {
         t.assert_code(0);
     }
 }
+
+#[test]
+fn every_fixture_report_is_consistent() {
+    // Invariants on every capture in fixtures/: the summary agrees with the flows,
+    // each flow's timeline accounts for its packets, and each 4-tuple's packets add
+    // up to the reference decoder's count for classic pcaps.
+    let mut problems = Vec::new();
+    for name in all_fixtures() {
+        let r = replay(&name, &[]);
+        r.assert_sane();
+        if r.code() != 0 {
+            problems.push(format!("{name}: exit {}: {}", r.code(), r.stderr.trim()));
+            continue;
+        }
+        let doc = r.json();
+        let fl = flows(&doc);
+        let s = &doc["summary"];
+        if num(s, "/flows/flows") != fl.len() as u64 {
+            problems.push(format!(
+                "{name}: summary.flows.flows {} but {} flows listed",
+                num(s, "/flows/flows"),
+                fl.len()
+            ));
+        }
+        let states: u64 = s["conn_states"]
+            .as_object()
+            .map(|o| o.values().filter_map(Value::as_u64).sum())
+            .unwrap_or(0);
+        if states != fl.len() as u64 {
+            problems.push(format!(
+                "{name}: conn_states add up to {states}, {} flows",
+                fl.len()
+            ));
+        }
+        let pkts: u64 = fl.iter().map(flow_packets).sum();
+        if pkts != num(s, "/packets/tcp_segments") {
+            problems.push(format!(
+                "{name}: flows hold {pkts} packets, tcp_segments {}",
+                num(s, "/packets/tcp_segments")
+            ));
+        }
+        for f in fl {
+            if num(f, "/timeline_dropped") == 0 {
+                if let Err(e) = std::panic::catch_unwind(|| check_timeline_accounting(f)) {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .unwrap_or_else(|| "timeline accounting".into());
+                    problems.push(format!("{name}: {}", msg.lines().next().unwrap_or("")));
+                }
+            }
+            if num(f, "/first_frame") > num(f, "/last_frame") {
+                problems.push(format!(
+                    "{name}: first_frame after last_frame: {}",
+                    short(f)
+                ));
+            }
+        }
+        if let Some(p) = Pcap::try_read(&fixture(&name)) {
+            let mut per_tuple = std::collections::BTreeMap::<(String, String), u64>::new();
+            for seg in p.tcp_frames().into_iter().flatten() {
+                *per_tuple.entry(seg.key()).or_default() += 1;
+            }
+            let mut ours = std::collections::BTreeMap::<(String, String), u64>::new();
+            for f in fl {
+                let (a, b) = (
+                    text(f, "/client").to_string(),
+                    text(f, "/server").to_string(),
+                );
+                let k = if a < b { (a, b) } else { (b, a) };
+                *ours.entry(k).or_default() += flow_packets(f);
+            }
+            if per_tuple != ours {
+                problems.push(format!(
+                    "{name}: packets per 4-tuple differ from the reference decoder:\n  ref  {per_tuple:?}\n  ours {ours:?}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

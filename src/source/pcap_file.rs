@@ -59,12 +59,16 @@ pub fn read(
         return (summary, Some(fail(None, msg)));
     };
     summary.link_type = link.name().to_string();
-    if let Some(expr) = filter {
-        if let Err(e) = cap.filter(expr, true) {
+    // The filter runs here rather than inside libpcap so that frame numbers stay the
+    // file's own (as in Wireshark and tcpdump -r), filtered or not.
+    let program = match filter.map(|expr| (expr, cap.compile(expr, true))) {
+        None => None,
+        Some((_, Ok(p))) => Some(p),
+        Some((expr, Err(e))) => {
             let msg = format!("bad filter '{expr}': {}", clean_pcap_error(&e));
             return (summary, Some(fail(None, msg)));
         }
-    }
+    };
     let mut number = first_frame;
     loop {
         match cap.next_packet() {
@@ -74,6 +78,10 @@ pub fn read(
                 summary.bytes += u64::from(p.header.caplen);
                 if p.header.caplen < p.header.len {
                     summary.cut_frames += 1;
+                }
+                if program.as_ref().is_some_and(|prog| !prog.filter(p.data)) {
+                    number += 1;
+                    continue;
                 }
                 sink(RawFrame {
                     number,
