@@ -126,8 +126,9 @@ pub fn run_frames(
         2 => Box::new(TableSink::new(io::sink(), false, true)),
         _ => Box::new(TableSink::new(io::sink(), true, false)),
     };
-    let analyzers = Analyzers::new(commands::analyzer_config(&replay_args(knobs)));
-    let mut engine = Engine::new(table_config(knobs), analyzers, &mut *sink);
+    let args = replay_args(knobs);
+    let analyzers = Analyzers::new(commands::analyzer_config(&args));
+    let mut engine = Engine::new(commands::table_config(&args), analyzers, &mut *sink);
     let mut number = 0u64;
     for f in frames {
         number += 1;
