@@ -12,7 +12,7 @@ use crate::model::Ts;
 #[derive(Clone, Debug, Serialize)]
 pub struct DnsRecord {
     pub frame: u64,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::model::units::ser_ts")]
     pub at: Ts,
     pub src: IpAddr,
     pub dst: IpAddr,

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::Confidence;
 use crate::flow::conn::Connection;
-use crate::report::record::format_mac;
+use crate::model::units::format_mac;
 
 const MAX_HOSTS: usize = 100_000;
 

@@ -6,8 +6,8 @@ use super::hosts::HostProfiles;
 use super::{round_ms, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::conn::Connection;
 use crate::flow::side::{RstInfo, Side};
+use crate::model::units::format_mac;
 use crate::model::Dir;
-use crate::report::record::format_mac;
 
 /// The usual initial TTLs; a TTL's hop distance is counted from the next one up.
 fn hops(ttl: u8) -> u8 {

@@ -156,7 +156,7 @@ fn first_byte_finding(
     };
     let mut summary = format!(
         "The handshake took {} but {}'s {what} came {wait:.3} s later (frame {} -> {})",
-        crate::report::table::human_secs(rtt),
+        crate::model::units::human_secs(rtt),
         conn.server,
         from.frame,
         to.frame

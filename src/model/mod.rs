@@ -4,6 +4,7 @@
 pub mod endpoint;
 pub mod seq;
 pub mod time;
+pub mod units;
 
 pub use endpoint::{Dir, Endpoint, FlowKey};
 pub use seq::SeqNum;

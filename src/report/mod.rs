@@ -10,19 +10,14 @@ pub mod text;
 use std::collections::BTreeMap;
 use std::io;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::analyze::context::DnsRecord;
 use crate::analyze::Finding;
 use crate::engine::DecodeStats;
 use crate::flow::{Connection, TableStats};
-use crate::model::Ts;
 use crate::source::pcap_file::FileSummary;
 use crate::source::SourceError;
-
-pub fn ser_ts<S: Serializer>(t: &Ts, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(crate::model::time::round_us(t.secs_f64()))
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -7,6 +7,7 @@ use crate::analyze::Finding;
 use crate::flow::side::{AnalysisCounts, Side, SynOptions};
 use crate::flow::{Analysis, Connection, EventKind};
 use crate::model::time::round_us;
+use crate::model::units::format_mac;
 use crate::model::{Dir, Ts};
 
 #[derive(Serialize)]
@@ -168,13 +169,6 @@ fn side_record(s: &Side, seq_bytes: u64, start: Ts) -> SideRecord {
         oversize_segments: s.oversize_segments,
         max_payload: s.max_payload,
     }
-}
-
-pub fn format_mac(m: &[u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
 }
 
 /// "SYN", "SYN-ACK", "FIN-ACK", "RST", "ACK", "data len 120", ...

@@ -11,6 +11,7 @@ use super::text::{finding_text, timeline_text};
 use super::{ReportEnd, Sink};
 use crate::analyze::Finding;
 use crate::flow::Connection;
+use crate::model::units::{human_bytes, human_secs};
 
 /// Rows kept for printing; flows with findings are always kept.
 pub const MAX_TABLE_ROWS: usize = 2000;
@@ -62,31 +63,6 @@ impl<W: Write> TableSink<W> {
             findings_only,
             timeline,
         }
-    }
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-pub fn human_secs(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.0}us", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.1}ms", s * 1e3)
-    } else {
-        format!("{s:.2}s")
     }
 }
 
