@@ -57,6 +57,38 @@ impl Segment {
         self.payload_len + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
     }
 
+    /// A plain segment for unit tests of the state machines.
+    #[cfg(test)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_test(
+        frame: u64,
+        ts: Ts,
+        src: Endpoint,
+        dst: Endpoint,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        len: u32,
+    ) -> Segment {
+        Segment {
+            frame,
+            ts,
+            src,
+            dst,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags: TcpFlags(flags),
+            window: 1000,
+            payload_len: len,
+            captured_len: len,
+            opts: TcpOptions::default(),
+            ttl: 64,
+            ip_id: None,
+            src_mac: None,
+            link_dir: None,
+        }
+    }
+
     pub fn truncated(&self) -> bool {
         self.captured_len < self.payload_len
     }

@@ -230,16 +230,16 @@ impl FlowTable {
 /// Zeek's reuse rule: a SYN with a new ISN, or any SYN after either side closed,
 /// starts a new connection on the same 4-tuple (port reuse, TIME_WAIT reuse).
 fn starts_new_connection(conn: &Connection, seg: &Segment) -> bool {
-    conn.zeek.is_reuse(conn.dir_of(seg), seg)
+    conn.zeek.is_reuse(seg)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{TcpFlags, TcpOptions};
+    use crate::decode::TcpFlags;
     use crate::flow::conn::ConnConfig;
     use crate::flow::TimelineMode;
-    use crate::model::{Endpoint, SeqNum};
+    use crate::model::Endpoint;
 
     fn cfg() -> TableConfig {
         TableConfig {
@@ -260,23 +260,7 @@ mod tests {
         let c = Endpoint::new("192.0.2.1".parse().unwrap(), 40000);
         let s = Endpoint::new("198.51.100.2".parse().unwrap(), 80);
         let (src, dst) = if from_client { (c, s) } else { (s, c) };
-        Segment {
-            frame,
-            ts: Ts::from_secs_f64(secs),
-            src,
-            dst,
-            seq: SeqNum(seq),
-            ack: SeqNum(ack),
-            flags: TcpFlags(flags),
-            window: 1000,
-            payload_len: 0,
-            captured_len: 0,
-            opts: TcpOptions::default(),
-            ttl: 64,
-            ip_id: None,
-            src_mac: None,
-            link_dir: None,
-        }
+        Segment::for_test(frame, Ts::from_secs_f64(secs), src, dst, flags, seq, ack, 0)
     }
 
     const S: u8 = TcpFlags::SYN;

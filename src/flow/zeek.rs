@@ -125,6 +125,12 @@ impl ZEndpoint {
         }
     }
 
+    /// A FIN or RST processed: the endpoint is reported closed (Zeek's do_close).
+    fn close_as(&mut self, s: EndpointState) {
+        self.set_state(s);
+        self.did_close = true;
+    }
+
     fn reset_seqs(&mut self, seq: SeqNum, last: SeqNum) {
         self.start = seq;
         self.ack_seq = seq;
@@ -245,7 +251,7 @@ impl ZeekState {
     }
 
     /// Zeek's IsReuse: does this segment start a new connection on the 4-tuple?
-    pub fn is_reuse(&self, dir: Dir, seg: &Segment) -> bool {
+    pub fn is_reuse(&self, seg: &Segment) -> bool {
         let f = seg.flags;
         if !f.syn() {
             return false;
@@ -258,7 +264,6 @@ impl ZeekState {
         } else {
             &self.ep[0]
         };
-        let _ = dir;
         if !self.any_closed() && seg.seq == conn_orig.start {
             return false;
         }
@@ -331,7 +336,7 @@ impl ZeekState {
                 }
             }
         }
-        self.update_last_seq(dir, seg, end, seg_len);
+        self.update_last_seq(dir, seg, end);
         if len > 0 && !f.rst() {
             let e = &mut self.ep[me];
             e.delivered = e.delivered.max(rel_seq + i64::from(len));
@@ -411,7 +416,7 @@ impl ZeekState {
     }
 
     /// update_last_seq: advances the highest sequence end, or counts a retransmission.
-    fn update_last_seq(&mut self, dir: Dir, seg: &Segment, end: SeqNum, _seg_len: u32) {
+    fn update_last_seq(&mut self, dir: Dir, seg: &Segment, end: SeqNum) {
         let f = seg.flags;
         let e = &mut self.ep[dir.idx()];
         let delta = end.diff(e.last_seq);
@@ -445,12 +450,10 @@ impl ZeekState {
                     }
                 }
                 if f.fin() {
-                    self.ep[me].set_state(Closed);
-                    self.ep[me].did_close = true;
+                    self.ep[me].close_as(Closed);
                 }
                 if f.rst() {
-                    self.ep[me].set_state(Reset);
-                    self.ep[me].did_close = true;
+                    self.ep[me].close_as(Reset);
                 }
                 if self.ep[me].state == Inactive {
                     if !is_orig && seg.payload_len == 0 && self.ep[0].state == SynSent {
@@ -464,12 +467,10 @@ impl ZeekState {
             }
             SynSent | SynAckSent => {
                 if f.fin() {
-                    self.ep[me].set_state(Closed);
-                    self.ep[me].did_close = true;
+                    self.ep[me].close_as(Closed);
                 }
                 if f.rst() {
-                    self.ep[me].set_state(Reset);
-                    self.ep[me].did_close = true;
+                    self.ep[me].close_as(Reset);
                 }
             }
             Established | Partial => {
@@ -481,22 +482,19 @@ impl ZeekState {
                     self.ep[me].set_state(SynSent);
                 }
                 if f.fin() && !f.rst() {
-                    self.ep[me].set_state(Closed);
-                    self.ep[me].did_close = true;
+                    self.ep[me].close_as(Closed);
                     let p = &mut self.ep[other];
                     if p.state == Reset && p.prev_state == Closed {
                         p.set_state(Closed);
                     }
                 }
                 if f.rst() {
-                    self.ep[me].set_state(Reset);
-                    self.ep[me].did_close = true;
+                    self.ep[me].close_as(Reset);
                 }
             }
             Closed => {
                 if f.rst() && self.ep[other].state != Closed {
-                    self.ep[me].set_state(Reset);
-                    self.ep[me].did_close = true;
+                    self.ep[me].close_as(Reset);
                 }
             }
             Reset => {}
@@ -589,7 +587,7 @@ fn rstos0_history(h: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{TcpFlags, TcpOptions};
+    use crate::decode::TcpFlags;
     use crate::model::{Endpoint, Ts};
 
     const S: u8 = TcpFlags::SYN;
@@ -608,23 +606,7 @@ mod tests {
             } else {
                 (s, c)
             };
-            let seg = Segment {
-                frame: i as u64 + 1,
-                ts: Ts(i as i64),
-                src,
-                dst,
-                seq: SeqNum(seq),
-                ack: SeqNum(ack),
-                flags: TcpFlags(flags),
-                window: 1000,
-                payload_len: len,
-                captured_len: len,
-                opts: TcpOptions::default(),
-                ttl: 64,
-                ip_id: None,
-                src_mac: None,
-                link_dir: None,
-            };
+            let seg = Segment::for_test(i as u64 + 1, Ts(i as i64), src, dst, flags, seq, ack, len);
             z.on_segment(dir, &seg);
         }
         z
