@@ -32,32 +32,57 @@ pub struct DecodeStats {
 
 pub struct Engine<'s> {
     table: FlowTable,
+    downstream: Downstream<'s>,
+    pub stats: DecodeStats,
+}
+
+/// Everything a finished connection goes through: tallies, analyzers, the sink.
+/// Kept apart from the flow table so the table can hand flows to it while borrowed.
+struct Downstream<'s> {
     tally: Tally,
     ctx: CaptureContext,
     analyzers: Analyzers,
     sink: &'s mut dyn Sink,
-    pub stats: DecodeStats,
-    /// A sink write failed (e.g. the reader of a pipe went away): stop quietly.
-    pub sink_error: Option<std::io::Error>,
+    /// A sink write failed (e.g. the reader of a pipe went away): stop writing.
+    sink_error: Option<std::io::Error>,
+}
+
+impl Downstream<'_> {
+    fn deliver(&mut self, conn: Connection) {
+        *self
+            .tally
+            .conn_states
+            .entry(conn.zeek.conn_state())
+            .or_default() += 1;
+        let findings = self.analyzers.on_flow(&conn, &self.ctx);
+        if self.sink_error.is_none() {
+            if let Err(e) = self.sink.flow(&conn, &findings) {
+                self.sink_error = Some(e);
+            }
+        }
+    }
 }
 
 impl<'s> Engine<'s> {
     pub fn new(table: TableConfig, analyzers: Analyzers, sink: &'s mut dyn Sink) -> Engine<'s> {
         Engine {
             table: FlowTable::new(table),
-            tally: Tally::default(),
-            ctx: CaptureContext::default(),
-            analyzers,
-            sink,
+            downstream: Downstream {
+                tally: Tally::default(),
+                ctx: CaptureContext::default(),
+                analyzers,
+                sink,
+                sink_error: None,
+            },
             stats: DecodeStats::default(),
-            sink_error: None,
         }
     }
 
     pub fn on_frame(&mut self, frame: RawFrame<'_>) {
         self.stats.frames += 1;
-        self.tally.first_ts.get_or_insert(frame.ts);
-        self.tally.last_ts = Some(self.tally.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
+        let tally = &mut self.downstream.tally;
+        tally.first_ts.get_or_insert(frame.ts);
+        tally.last_ts = Some(tally.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
         let packet = match decode::decode(frame.link, frame.data) {
             Decoded::Ip(p) => p,
             Decoded::NotIp => {
@@ -81,18 +106,9 @@ impl<'s> Engine<'s> {
                 if seg.truncated() {
                     self.stats.truncated_segments += 1;
                 }
-                let Engine {
-                    table,
-                    tally,
-                    ctx,
-                    analyzers,
-                    sink,
-                    sink_error,
-                    ..
-                } = self;
-                table.on_segment(&seg, &mut |conn| {
-                    deliver(conn, tally, ctx, analyzers, &mut **sink, sink_error);
-                });
+                let downstream = &mut self.downstream;
+                self.table
+                    .on_segment(&seg, &mut |conn| downstream.deliver(conn));
             }
             Transport::Udp {
                 src_port,
@@ -103,7 +119,7 @@ impl<'s> Engine<'s> {
                 if *src_port == 53 || *dst_port == 53 {
                     if let Some(message) = dns::parse(payload) {
                         self.stats.dns_messages += 1;
-                        self.ctx.add_dns(DnsRecord {
+                        self.downstream.ctx.add_dns(DnsRecord {
                             frame: frame.number,
                             at: frame.ts,
                             src: packet.ip.src,
@@ -120,47 +136,33 @@ impl<'s> Engine<'s> {
 
     /// Ends the input: finishes every live flow, runs capture-wide analyzers and
     /// returns what the report's end needs.
-    pub fn finish(mut self) -> EngineResult {
+    pub fn finish(self) -> EngineResult {
         let Engine {
-            table,
+            mut table,
+            mut downstream,
+            stats,
+        } = self;
+        table.finish_all(&mut |conn| downstream.deliver(conn));
+        let Downstream {
             tally,
             ctx,
-            analyzers,
-            sink,
+            mut analyzers,
             sink_error,
-            stats,
-        } = &mut self;
-        table.finish_all(&mut |conn| deliver(conn, tally, ctx, analyzers, &mut **sink, sink_error));
-        let capture_findings = analyzers.finish(ctx, &table.stats, stats);
+            ..
+        } = downstream;
+        let capture_findings = analyzers.finish(&table.stats, &stats);
         EngineResult {
-            severity_counts: self.analyzers.severity_counts(),
-            conn_states: std::mem::take(&mut self.tally.conn_states),
-            first_ts: self.tally.first_ts,
-            last_ts: self.tally.last_ts,
-            decode: self.stats,
-            table: self.table.stats,
-            flow_findings: std::mem::take(&mut self.analyzers.flow_findings),
+            severity_counts: analyzers.severity_counts(),
+            conn_states: tally.conn_states,
+            first_ts: tally.first_ts,
+            last_ts: tally.last_ts,
+            decode: stats,
+            table: table.stats,
+            flow_findings: analyzers.flow_findings,
             capture_findings,
-            dns: self.ctx.dns.into_iter().collect(),
-            dns_dropped: self.ctx.dns_dropped,
-            sink_error: self.sink_error,
-        }
-    }
-}
-
-fn deliver(
-    conn: Connection,
-    tally: &mut Tally,
-    ctx: &CaptureContext,
-    analyzers: &mut Analyzers,
-    sink: &mut dyn Sink,
-    sink_error: &mut Option<std::io::Error>,
-) {
-    *tally.conn_states.entry(conn.zeek.conn_state()).or_default() += 1;
-    let findings = analyzers.on_flow(&conn, ctx);
-    if sink_error.is_none() {
-        if let Err(e) = sink.flow(&conn, &findings) {
-            *sink_error = Some(e);
+            dns: ctx.dns.into_iter().collect(),
+            dns_dropped: ctx.dns_dropped,
+            sink_error,
         }
     }
 }

@@ -124,13 +124,7 @@ impl Analyzers {
     }
 
     /// Capture-wide findings, once the input ended.
-    pub fn finish(
-        &mut self,
-        ctx: &CaptureContext,
-        table: &TableStats,
-        decode: &DecodeStats,
-    ) -> Vec<Finding> {
-        let _ = ctx;
+    pub fn finish(&mut self, table: &TableStats, decode: &DecodeStats) -> Vec<Finding> {
         let mut out = Vec::new();
         self.floods.findings(&self.cfg, &mut out);
         self.idle_resets.findings(&mut out);

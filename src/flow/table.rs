@@ -82,38 +82,34 @@ impl FlowTable {
         }
         self.expire(done);
         let (key, _) = FlowKey::of(seg.src, seg.dst);
+        // Common case, one lookup: a segment of a live connection.
         let mut previous = None;
-        if let Some(conn) = self.live.get(&key) {
-            if starts_new_connection(conn, seg) {
-                previous = Some(PreviousConn {
-                    id: conn.id,
-                    ended: conn.close.map_or(conn.end, |c| c.ts),
-                    close: conn.close,
-                });
-                let old = self.live.remove(&key).expect("present");
-                self.finish(*old, EndReason::Reused, done);
+        if let Some(conn) = self.live.get_mut(&key) {
+            if !starts_new_connection(conn, seg) {
+                feed(conn, seg, key, &self.cfg.conn, &mut self.closing);
+                return;
             }
+            previous = Some(PreviousConn {
+                id: conn.id,
+                ended: conn.close.map_or(conn.end, |c| c.ts),
+                close: conn.close,
+            });
+            let old = self.live.remove(&key).expect("present");
+            self.finish(*old, EndReason::Reused, done);
         }
-        if !self.live.contains_key(&key) {
-            if previous.is_none() && seg.flags.syn() && !seg.flags.ack() {
-                previous = self.recent.remove(&key);
-            }
-            if self.live.len() >= self.cfg.max_flows {
-                self.evict(seg, done);
-            }
-            let mut conn = Connection::new(self.next_id, seg, &self.cfg.conn);
-            conn.previous = previous;
-            self.next_id += 1;
-            self.stats.flows += 1;
-            self.live.insert(key, Box::new(conn));
-            self.stats.peak_live = self.stats.peak_live.max(self.live.len());
+        if previous.is_none() && seg.flags.syn() && !seg.flags.ack() {
+            previous = self.recent.remove(&key);
         }
-        let conn = self.live.get_mut(&key).expect("inserted above");
-        let was_closed = conn.is_closed();
-        conn.on_segment(seg, &self.cfg.conn);
-        if !was_closed && conn.is_closed() {
-            self.closing.push_back((seg.ts, key, conn.id));
+        if self.live.len() >= self.cfg.max_flows {
+            self.evict(seg, done);
         }
+        let mut conn = Box::new(Connection::new(self.next_id, seg, &self.cfg.conn));
+        conn.previous = previous;
+        self.next_id += 1;
+        self.stats.flows += 1;
+        feed(&mut conn, seg, key, &self.cfg.conn, &mut self.closing);
+        self.live.insert(key, conn);
+        self.stats.peak_live = self.stats.peak_live.max(self.live.len());
     }
 
     /// Finishes connections that closed long enough ago, and (periodically) idle ones.
@@ -224,6 +220,22 @@ impl FlowTable {
             };
             self.finish(*conn, reason, done);
         }
+    }
+}
+
+/// Feeds a segment to its connection; a connection that just closed joins the
+/// close-linger queue.
+fn feed(
+    conn: &mut Connection,
+    seg: &Segment,
+    key: FlowKey,
+    cfg: &ConnConfig,
+    closing: &mut VecDeque<(Ts, FlowKey, u64)>,
+) {
+    let was_closed = conn.is_closed();
+    conn.on_segment(seg, cfg);
+    if !was_closed && conn.is_closed() {
+        closing.push_back((seg.ts, key, conn.id));
     }
 }
 
