@@ -37,26 +37,65 @@ impl CaptureContext {
         self.dns.push_back(rec);
     }
 
-    /// DNS queries sent by `host` between `from` and `to`, with their answers.
-    pub fn dns_queries_from(
-        &self,
-        host: IpAddr,
-        from: Ts,
-        to: Ts,
-    ) -> Vec<(&DnsRecord, Option<&DnsRecord>)> {
+    /// Queries (not responses) seen between `from` and `to`, inclusive.
+    pub fn queries_between(&self, from: Ts, to: Ts) -> impl Iterator<Item = &DnsRecord> {
         self.dns
             .iter()
-            .filter(|r| !r.message.response && r.src == host && r.at >= from && r.at <= to)
-            .map(|q| {
-                let answer = self.dns.iter().find(|a| {
-                    a.message.response
-                        && a.message.id == q.message.id
-                        && a.dst == q.src
-                        && a.message.qname == q.message.qname
-                        && a.at >= q.at
-                });
-                (q, answer)
-            })
-            .collect()
+            .filter(move |r| !r.message.response && r.at >= from && r.at <= to)
+    }
+
+    /// The response to `query`: same id, name and client, after it, and before any
+    /// retry of it (resolvers such as glibc's resend with the same id, so an answer
+    /// belongs to the latest query it follows).
+    pub fn answer_to(&self, query: &DnsRecord) -> Option<&DnsRecord> {
+        let same = |r: &DnsRecord| {
+            r.message.id == query.message.id && r.message.qname == query.message.qname
+        };
+        let answer = |r: &DnsRecord| r.message.response && r.dst == query.src;
+        let retry = |r: &DnsRecord| !r.message.response && r.src == query.src;
+        self.dns
+            .iter()
+            .filter(|r| r.at >= query.at && r.frame != query.frame && same(r))
+            .find(|r| answer(r) || retry(r))
+            .filter(|r| answer(r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(frame: u64, secs: i64, response: bool, src: &str, dst: &str) -> DnsRecord {
+        DnsRecord {
+            frame,
+            at: Ts::from_secs_nanos(secs, 0),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            message: DnsMessage {
+                id: 7,
+                response,
+                rcode: "NoError".into(),
+                qname: "10.2.0.192.in-addr.arpa".into(),
+                qtype: "PTR".into(),
+                answers: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn an_answer_belongs_to_the_latest_retry_it_follows() {
+        let mut ctx = CaptureContext::default();
+        ctx.add_dns(rec(1, 0, false, "203.0.113.1", "203.0.113.53"));
+        ctx.add_dns(rec(2, 1, false, "203.0.113.1", "203.0.113.53"));
+        ctx.add_dns(rec(3, 1, true, "203.0.113.53", "203.0.113.1"));
+        let queries: Vec<&DnsRecord> = ctx
+            .queries_between(Ts::ZERO, Ts::from_secs_nanos(5, 0))
+            .collect();
+        assert_eq!(queries.len(), 2);
+        assert!(
+            ctx.answer_to(queries[0]).is_none(),
+            "the first try timed out"
+        );
+        assert_eq!(ctx.answer_to(queries[1]).map(|a| a.frame), Some(3));
     }
 }

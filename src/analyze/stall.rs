@@ -90,22 +90,12 @@ fn first_byte_finding(
     let mut ptr_of_client = 0;
     let mut ptr_unanswered = 0;
     let mut ptr_times = Vec::new();
-    for rec in ctx
-        .dns
-        .iter()
-        .filter(|r| !r.message.response && r.at >= from.ts && r.at <= to.ts)
-    {
+    for rec in ctx.queries_between(from.ts, to.ts) {
         let is_ptr_of_client = reverse_name_target(&rec.message.qname) == Some(client_ip);
         if rec.src != server_ip && !is_ptr_of_client {
             continue;
         }
-        let answer = ctx.dns.iter().find(|a| {
-            a.message.response
-                && a.message.id == rec.message.id
-                && a.dst == rec.src
-                && a.message.qname == rec.message.qname
-                && a.at >= rec.at
-        });
+        let answer = ctx.answer_to(rec);
         if is_ptr_of_client {
             ptr_of_client += 1;
             ptr_times.push(rec.at);
