@@ -2,12 +2,13 @@
 //! closed, and clients that actively close many connections to one server
 //! (each one holds a TIME_WAIT entry and its local port for TIME_WAIT_LEN = 60 s).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
+use super::window::WindowPeak;
 use super::{round_ms, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::conn::{CloseHow, Connection};
-use crate::model::{Dir, Endpoint, Ts};
+use crate::model::{Dir, Endpoint};
 
 pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
     let Some(prev) = conn.previous else { return };
@@ -60,10 +61,8 @@ const MAX_PAIRS: usize = 50_000;
 #[derive(Default)]
 struct TwState {
     closes: u64,
-    /// Close times within the last TIME_WAIT_LEN, in order.
-    window: VecDeque<Ts>,
-    peak: usize,
-    peak_at: Option<Ts>,
+    /// Closes within the last TIME_WAIT_LEN: sockets in TIME_WAIT at once.
+    window: WindowPeak,
     ports: std::collections::HashSet<u16>,
     example_flows: Vec<u64>,
 }
@@ -86,26 +85,7 @@ impl TimeWaitTracker {
         if st.example_flows.len() < 10 {
             st.example_flows.push(conn.id);
         }
-        // Keep the window ordered even when flows finish slightly out of order.
-        let pos = st
-            .window
-            .iter()
-            .rposition(|&t| t <= close.ts)
-            .map_or(0, |p| p + 1);
-        st.window.insert(pos, close.ts);
-        let horizon = (cfg.time_wait_s * 1e9) as i64;
-        let newest = *st.window.back().unwrap_or(&close.ts);
-        while st
-            .window
-            .front()
-            .is_some_and(|&t| newest.nanos_since(t) >= horizon)
-        {
-            st.window.pop_front();
-        }
-        if st.window.len() > st.peak {
-            st.peak = st.window.len();
-            st.peak_at = Some(newest);
-        }
+        st.window.add(close.ts, (cfg.time_wait_s * 1e9) as i64);
     }
 
     pub fn findings(&self, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
@@ -114,19 +94,19 @@ impl TimeWaitTracker {
             if st.closes < cfg.timewait_min as u64 {
                 continue;
             }
-            let share = st.peak as f64 / range as f64;
+            let share = st.window.peak as f64 / range as f64;
             let severity = if share >= 0.5 {
                 Severity::Error
             } else {
                 Severity::Warning
             };
             out.push(
-                Finding::new("timewait.buildup", severity, None, st.peak_at.map_or(0.0, |t| t.secs_f64()))
+                Finding::new("timewait.buildup", severity, None, st.window.peak_at.map_or(0.0, |t| t.secs_f64()))
                     .summary(format!(
                         "{client} actively closed {} connections to {server}; up to {} were in TIME_WAIT at \
                          once ({:.1}% of the {range} ports in {}-{}, using {} distinct local ports){}",
                         st.closes,
-                        st.peak,
+                        st.window.peak,
                         share * 100.0,
                         cfg.port_range.0,
                         cfg.port_range.1,
@@ -140,7 +120,7 @@ impl TimeWaitTracker {
                     .evidence("client", client.to_string())
                     .evidence("server", server.to_string())
                     .evidence("active_closes", st.closes)
-                    .evidence("peak_time_wait", st.peak)
+                    .evidence("peak_time_wait", st.window.peak)
                     .evidence("time_wait_s", cfg.time_wait_s)
                     .evidence("port_range", [cfg.port_range.0, cfg.port_range.1])
                     .evidence("distinct_local_ports", st.ports.len())

@@ -1,10 +1,11 @@
 //! Handshake findings: SYN / SYN-ACK retransmissions, unanswered and rejected SYNs,
 //! and (capture-wide) floods of handshakes that never complete.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::hosts::HostProfiles;
+use super::window::WindowPeak;
 use super::{fmt_list, rel, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::conn::Connection;
 use crate::flow::side::At;
@@ -259,9 +260,7 @@ const MAX_SOURCES: usize = 10_000;
 
 #[derive(Default)]
 struct FloodState {
-    window: VecDeque<Ts>,
-    peak: usize,
-    peak_at: Option<Ts>,
+    window: WindowPeak,
     total: u64,
     sources: HashSet<IpAddr>,
     first: Option<Ts>,
@@ -291,25 +290,12 @@ impl FloodTracker {
         if st.example_flows.len() < 10 {
             st.example_flows.push(conn.id);
         }
-        // Flows finish roughly in time order; keep the window sorted by insertion.
-        st.window.push_back(syn.ts);
-        let horizon = (window_s * 1e9) as i64;
-        while let Some(&front) = st.window.front() {
-            if syn.ts.nanos_since(front) > horizon {
-                st.window.pop_front();
-            } else {
-                break;
-            }
-        }
-        if st.window.len() > st.peak {
-            st.peak = st.window.len();
-            st.peak_at = Some(syn.ts);
-        }
+        st.window.add(syn.ts, (window_s * 1e9) as i64);
     }
 
     pub fn findings(&self, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
         for (server, st) in &self.servers {
-            if st.peak < cfg.flood_min {
+            if st.window.peak < cfg.flood_min {
                 continue;
             }
             let span = st.last.zip(st.first).map_or(0.0, |(l, f)| l.since(f));
@@ -323,20 +309,20 @@ impl FloodTracker {
                     "handshake.half_open_flood",
                     Severity::Error,
                     None,
-                    st.peak_at.map_or(0.0, |t| t.secs_f64()),
+                    st.window.peak_at.map_or(0.0, |t| t.secs_f64()),
                 )
                 .summary(format!(
                     "{} handshakes to {server} never completed ({} within {:.0} s at the peak, \
                      {rate:.0}/s overall, from {} source address{}): SYN flood or backlog exhaustion",
                     st.total,
-                    st.peak,
+                    st.window.peak,
                     cfg.flood_window_s,
                     st.sources.len(),
                     if st.sources.len() == 1 { "" } else { "es" }
                 ))
                 .evidence("server", server.to_string())
                 .evidence("half_open", st.total)
-                .evidence("peak_in_window", st.peak)
+                .evidence("peak_in_window", st.window.peak)
                 .evidence("window_s", cfg.flood_window_s)
                 .evidence("rate_per_s", super::round_ms(rate))
                 .evidence("distinct_sources", st.sources.len())

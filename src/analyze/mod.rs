@@ -12,6 +12,7 @@ pub mod hosts;
 pub mod reset;
 pub mod stall;
 pub mod timers;
+pub mod window;
 
 pub use finding::{Confidence, Finding, Severity};
 
