@@ -38,8 +38,10 @@ fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String) 
             return if after_peer {
                 (
                     "after_own_fin",
-                    "after it had closed (its FIN at frame {}) and the peer kept sending: the socket was gone or had unread data"
-                        .replace("{}", &fin.frame.to_string()),
+                    format!(
+                        "after it had closed (its FIN at frame {}) and the peer kept sending: the socket was gone or had unread data",
+                        fin.frame
+                    ),
                 )
             } else {
                 (

@@ -39,9 +39,7 @@ pub fn analyze(
             + conn.handshake.synack_to_ack().unwrap_or(0.0);
         if wait > cfg.stall_threshold_s && rtt < cfg.stall_threshold_s {
             first_reported = Some(to.frame);
-            out.push(first_byte_finding(
-                conn, cfg, ctx, from, to, banner, wait, rtt,
-            ));
+            out.push(first_byte_finding(conn, ctx, from, to, banner, rtt));
         }
     }
     if let Some(w) = conn.longest_wait {
@@ -72,17 +70,15 @@ pub fn analyze(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn first_byte_finding(
     conn: &Connection,
-    cfg: &AnalyzerConfig,
     ctx: &CaptureContext,
     from: At,
     to: At,
     banner: bool,
-    wait: f64,
     rtt: f64,
 ) -> Finding {
+    let wait = to.ts.since(from.ts);
     let server_ip = conn.server.ip;
     let client_ip = conn.client.ip;
     // DNS the server host sent during the stall (and PTRs of the client from anywhere).
@@ -182,7 +178,6 @@ fn first_byte_finding(
              trace=network on the server shows the blocking call."
         );
     }
-    let _ = cfg;
     Finding::new(
         "stall.first_byte",
         Severity::Warning,

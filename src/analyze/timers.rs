@@ -339,15 +339,15 @@ fn give_up(
         return;
     }
     let rst = side.first_rst_info.filter(|r| r.at.ts >= last.at.ts);
-    let silent = rst.is_none()
-        && conn.end.since(last.at.ts) >= 0.0
-        && side.last_seen.is_some_and(|s| s.frame == last.at.frame);
+    // Silence: the resend was the sender's last packet.
+    let silent = rst.is_none() && side.last_seen.is_some_and(|s| s.frame == last.at.frame);
     if rst.is_none() && !silent {
         return;
     }
-    let first_send = chain[0].at.ts.nanos_since(crate::model::Ts(0)) - chain[0].since_progress_ns;
+    // The data has been outstanding since the sender's last progress before the chain.
+    let outstanding_since = chain[0].at.ts.0 - chain[0].since_progress_ns;
     let end_ts = rst.map_or(last.at.ts, |r| r.at.ts);
-    let total = (end_ts.0 - first_send) as f64 / 1e9;
+    let total = (end_ts.0 - outstanding_since) as f64 / 1e9;
     let (retries2, assumed) = cfg.tcp_retries2.map_or((15, true), |r| (r, false));
     let allowed = retries_timeout(retries2);
     let short = total < allowed * 0.5;

@@ -63,7 +63,7 @@ pub struct Handshake {
     pub syn_acks: Vec<At>,
     /// The client's ACK that completed the handshake.
     pub ack: Option<At>,
-    /// RSTs or ICMP-like answers to the SYN are seen in `Connection::close`.
+    /// Every SYN / SYN-ACK sent, including those beyond the MAX_HANDSHAKE_TIMES kept.
     pub syn_count: u32,
     pub syn_ack_count: u32,
 }

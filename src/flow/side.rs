@@ -377,8 +377,8 @@ impl Side {
         if f.rst() {
             self.first_rst.get_or_insert(at);
         } else {
-            self.ttl_first.get_or_insert(seg.ttl);
-            if self.packets == 1 || self.ttl_min == 0 {
+            if self.ttl_first.is_none() {
+                self.ttl_first = Some(seg.ttl);
                 self.ttl_min = seg.ttl;
             }
             self.ttl_min = self.ttl_min.min(seg.ttl);
