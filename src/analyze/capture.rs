@@ -21,14 +21,15 @@ impl CaptureTracker {
     pub fn on_flow(&mut self, conn: &Connection) {
         let t = conn.start.secs_f64();
         self.first_ts = Some(self.first_ts.map_or(t, |f| f.min(t)));
-        for side in &conn.sides {
+        let [c, s] = &conn.sides;
+        for (side, peer) in [(c, s), (s, c)] {
             if side.oversize_segments > 0 {
                 self.oversize_segments += u64::from(side.oversize_segments);
                 self.oversize_flows += 1;
                 if side.max_payload > self.largest {
                     self.largest = side.max_payload;
-                    self.mss = side.mss;
-                    self.example_frame = side.first_payload.map(|a| a.frame);
+                    self.mss = peer.mss;
+                    self.example_frame = side.first_oversize.map(|a| a.frame);
                 }
             }
         }
@@ -49,7 +50,7 @@ impl CaptureTracker {
             out.push(
                 Finding::new("capture.offload", Severity::Info, None, at)
                     .summary(format!(
-                        "{} segments in {} flows are larger than the MSS (largest {} bytes, MSS {}): offloads \
+                        "{} segments in {} flows are larger than the MSS the receiver announced (largest {} bytes, MSS {}): offloads \
                          (GRO/LRO on receive, TSO/GSO on send) merged them at the capture point, so segment \
                          sizes and counts are not what crossed the wire",
                         self.oversize_segments,

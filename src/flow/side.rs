@@ -161,8 +161,10 @@ pub struct Side {
     pub resends_dropped: u32,
     /// When this side last made progress (see Resend::since_progress_ns).
     progress: Ts,
-    /// Segments whose payload exceeded the negotiated MSS (offloads at capture point).
+    /// Segments whose payload exceeded the MSS the peer announced (offloads at the
+    /// capture point).
     pub oversize_segments: u32,
+    pub first_oversize: Option<At>,
     pub max_payload: u32,
 }
 
@@ -242,6 +244,15 @@ impl Side {
                     a.set(Analysis::WINDOW_FULL);
                 }
             }
+        }
+        // A sender may not exceed the MSS its peer announced: bigger segments were
+        // merged by offloads at the capture point.
+        if peer.mss.is_some_and(|mss| seg.payload_len > u32::from(mss)) {
+            self.oversize_segments += 1;
+            self.first_oversize.get_or_insert(At {
+                frame: seg.frame,
+                ts: seg.ts,
+            });
         }
         if f.rst() && self.first_rst_info.is_none() {
             self.first_rst_info = Some(RstInfo {
@@ -365,11 +376,6 @@ impl Side {
             self.first_payload.get_or_insert(at);
             self.last_payload = Some(at);
             self.max_payload = self.max_payload.max(seg.payload_len);
-            if let Some(mss) = self.mss {
-                if seg.payload_len > u32::from(mss) {
-                    self.oversize_segments += 1;
-                }
-            }
         }
         if f.fin() {
             self.first_fin.get_or_insert(at);
