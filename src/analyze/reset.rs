@@ -259,11 +259,15 @@ pub fn idle_before_rst(
     if idle < cfg.idle_reset_s {
         return None;
     }
-    // The RST is the packet that ended the silence, or answers it within a second.
+    // The RST is the packet that ended the silence, or answers it (within a second,
+    // or two handshake round trips on slow paths).
+    let hs = &conn.handshake;
+    let rtt = hs.syn_to_synack().unwrap_or(0.0) + hs.synack_to_ack().unwrap_or(0.0);
+    let answer_window = (2.0 * rtt).max(1.0);
     [Dir::FromClient, Dir::FromServer]
         .into_iter()
         .filter_map(|d| conn.side(d).first_rst_info.map(|r| (d, r)))
-        .filter(|(_, r)| r.at.ts >= gap.after.ts && r.at.ts.since(gap.after.ts) <= 1.0)
+        .filter(|(_, r)| r.at.ts >= gap.after.ts && r.at.ts.since(gap.after.ts) <= answer_window)
         .min_by_key(|(_, r)| r.at.frame)
         .map(|(d, r)| (idle, d, r, gap.after.frame))
 }
