@@ -124,6 +124,9 @@ impl<'s> Engine<'s> {
                             at: frame.ts,
                             src: packet.ip.src,
                             dst: packet.ip.dst,
+                            outgoing: packet
+                                .link_dir
+                                .map(|d| d == crate::decode::LinkDirection::Outgoing),
                             message,
                         });
                     }

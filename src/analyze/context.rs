@@ -16,6 +16,10 @@ pub struct DnsRecord {
     pub at: Ts,
     pub src: IpAddr,
     pub dst: IpAddr,
+    /// Sent by the capturing host (cooked captures only): a query from the server
+    /// host may leave from another of its addresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outgoing: Option<bool>,
     #[serde(flatten)]
     pub message: DnsMessage,
 }
@@ -71,6 +75,7 @@ mod tests {
             at: Ts::from_secs_nanos(secs, 0),
             src: src.parse().unwrap(),
             dst: dst.parse().unwrap(),
+            outgoing: None,
             message: DnsMessage {
                 id: 7,
                 response,

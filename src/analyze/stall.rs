@@ -81,6 +81,7 @@ fn first_byte_finding(
     let wait = to.ts.since(from.ts);
     let server_ip = conn.server.ip;
     let client_ip = conn.client.ip;
+    let server_is_capture_host = conn.side(Dir::FromServer).sent_by_capture_host == Some(true);
     // DNS the server host sent during the stall (and PTRs of the client from anywhere).
     let mut queries: Vec<serde_json::Value> = Vec::new();
     let mut ptr_of_client = 0;
@@ -88,7 +89,11 @@ fn first_byte_finding(
     let mut ptr_times = Vec::new();
     for rec in ctx.queries_between(from.ts, to.ts) {
         let is_ptr_of_client = reverse_name_target(&rec.message.qname) == Some(client_ip);
-        if rec.src != server_ip && !is_ptr_of_client {
+        // From the server host: its address, or (when the capture is on the server) any
+        // query the capturing host sent.
+        let from_server_host =
+            rec.src == server_ip || (server_is_capture_host && rec.outgoing == Some(true));
+        if !from_server_host && !is_ptr_of_client {
             continue;
         }
         let answer = ctx.answer_to(rec);

@@ -165,6 +165,8 @@ pub struct Side {
     /// capture point).
     pub oversize_segments: u32,
     pub first_oversize: Option<At>,
+    /// Whether the capturing host sent this side's packets (cooked captures only).
+    pub sent_by_capture_host: Option<bool>,
     pub max_payload: u32,
 }
 
@@ -343,6 +345,10 @@ impl Side {
             ts: seg.ts,
         };
         self.packets += 1;
+        if let Some(d) = seg.link_dir {
+            self.sent_by_capture_host
+                .get_or_insert(d == crate::decode::LinkDirection::Outgoing);
+        }
         self.payload_bytes += u64::from(seg.payload_len);
         self.counts.count(a);
         if self.base.is_none() {
