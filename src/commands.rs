@@ -141,6 +141,8 @@ fn replay(args: ReplayArgs) -> ExitCode {
 
     for e in &errors {
         let tail = match e.frame {
+            // With --keep-going later files are still read: only this file's rest is lost.
+            Some(_) if args.keep_going => " (the rest of this file was skipped)".to_string(),
             Some(n) if n > 1 => format!(" (the report covers frames 1-{})", n - 1),
             _ => String::new(),
         };

@@ -923,7 +923,6 @@ fn two_files_with_different_link_types() {
 }
 
 #[test]
-#[ignore = "bug: with --keep-going the error's \"(the report covers frames 1-N)\" ignores the files read after the damaged one"]
 fn keep_going_error_does_not_understate_the_report() {
     let dir = tempdir();
     let (bytes, offs) = http_clean();
