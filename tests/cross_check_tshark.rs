@@ -563,7 +563,6 @@ fn synthesized_analysis_cases_agree_with_tshark() {
 }
 
 #[test]
-#[ignore = "bug: an exact duplicate segment inside the out-of-order window is labelled out-of-order (Wireshark: retransmission)"]
 fn exact_duplicate_segment_is_a_retransmission() {
     // Wireshark (packet-tcp.c): a segment below nextseq that arrives within the
     // out-of-order threshold is out-of-order only if it does not end exactly at

@@ -327,7 +327,11 @@ impl Side {
         {
             return Analysis::FAST_RETRANSMISSION;
         }
-        if seg.ts.nanos_since(self.next_seq_advanced) < ooo_threshold_ns && !seg.flags.syn() {
+        // An exact copy of the latest segment (ending at next_seq) is a retransmission.
+        if seg.ts.nanos_since(self.next_seq_advanced) < ooo_threshold_ns
+            && !seg.flags.syn()
+            && Some(end) != self.next_seq
+        {
             return Analysis::OUT_OF_ORDER;
         }
         if let Some(acked) = peer.last_ack {
