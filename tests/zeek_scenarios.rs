@@ -425,7 +425,6 @@ fn ipv6_scenario() {
 // --- disagreements with Zeek ---------------------------------------------------------
 
 #[test]
-#[ignore = "bug: a SYN carrying data (TCP Fast Open) gives a spurious content gap (G)"]
 fn syn_with_data_has_no_gap() {
     // Zeek: the SYN's payload starts at relative sequence 1 (after the SYN octet),
     // so the SYN-ACK acking it finds nothing missing. History: S, then T (Zeek's
@@ -439,7 +438,6 @@ fn syn_with_data_has_no_gap() {
 }
 
 #[test]
-#[ignore = "bug (Zeek divergence): content gaps below the highest byte seen (capture loss) give no G"]
 fn capture_loss_in_the_middle_is_a_gap() {
     // Bytes 101-200 never captured, the server ACKs all 300: Zeek's reassembler
     // reports the hole -> G (a documented approximation in src/flow/zeek.rs, but

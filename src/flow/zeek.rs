@@ -90,9 +90,15 @@ struct ZEndpoint {
     rxmt: Scaled,
     win0: Scaled,
     gap: Scaled,
-    /// Highest relative sequence end seen as data (stand-in for the reassembler).
+    /// Stand-in for Zeek's reassembler (ranges only, no data): the end of the
+    /// contiguous data seen from relative sequence 1, and the ranges seen above it.
     delivered: i64,
+    pending: Vec<(i64, i64)>,
 }
+
+/// Out-of-order ranges remembered above a hole; beyond this the oldest is dropped
+/// (the worst case is a gap letter Zeek would not add).
+const MAX_PENDING: usize = 32;
 
 impl Default for ZEndpoint {
     fn default() -> Self {
@@ -112,7 +118,8 @@ impl Default for ZEndpoint {
             rxmt: Scaled::default(),
             win0: Scaled::default(),
             gap: Scaled::default(),
-            delivered: 0,
+            delivered: 1,
+            pending: Vec::new(),
         }
     }
 }
@@ -205,6 +212,46 @@ impl ZEndpoint {
             self.seq_wraps += 1;
         }
         self.last_seq = end;
+    }
+
+    /// Data [start, end) seen: extends the contiguous part or waits above a hole.
+    fn data_seen(&mut self, start: i64, end: i64) {
+        if end <= self.delivered {
+            return;
+        }
+        if start > self.delivered {
+            if self.pending.len() >= MAX_PENDING {
+                self.pending.remove(0);
+            }
+            self.pending.push((start, end));
+            return;
+        }
+        self.delivered = end;
+        self.drain_pending();
+    }
+
+    /// Everything up to `upto` counts as delivered (an ACK skipped a hole).
+    fn skip_to(&mut self, upto: i64) {
+        self.delivered = self.delivered.max(upto);
+        self.drain_pending();
+    }
+
+    fn drain_pending(&mut self) {
+        loop {
+            let before = self.pending.len();
+            let delivered = &mut self.delivered;
+            self.pending.retain(|&(start, end)| {
+                if start <= *delivered {
+                    *delivered = (*delivered).max(end);
+                    false
+                } else {
+                    true
+                }
+            });
+            if self.pending.len() == before {
+                break;
+            }
+        }
     }
 
     fn clean(&self) -> bool {
@@ -338,8 +385,9 @@ impl ZeekState {
         }
         self.update_last_seq(dir, seg, end);
         if len > 0 && !f.rst() {
-            let e = &mut self.ep[me];
-            e.delivered = e.delivered.max(rel_seq + i64::from(len));
+            // Payload starts after the SYN octet when the segment carries one.
+            let start = rel_seq + i64::from(f.syn());
+            self.ep[me].data_seen(start, start + i64::from(len));
         }
         self.update_state_machine(dir, seg);
         if let Some(ack) = rel_ack {
@@ -510,11 +558,11 @@ impl ZeekState {
             let fin_rel = e.last64() - i64::from(e.start.0);
             upto = upto.min(fin_rel - 1);
         }
-        if upto <= e.delivered.max(1) {
+        if upto <= e.delivered {
             return;
         }
         let both_clean = self.ep[0].clean() && self.ep[1].clean();
-        self.ep[d].delivered = upto;
+        self.ep[d].skip_to(upto);
         if both_clean && self.ep[d].gap.hit() {
             self.add(data_dir, 'g');
         }
@@ -716,6 +764,26 @@ mod tests {
         // The same SYN twice is one S; a SYN with another ISN on a live flow is reuse.
         let z = run(false, &[(C, S, 1, 0, 0), (C, S, 1, 0, 0)]);
         assert_eq!(z.history(), "S");
+    }
+
+    #[test]
+    fn gaps_come_from_holes_not_from_reordering() {
+        // Reordered data that fills its hole before the ACK: no gap.
+        let mut p = handshake();
+        p.extend([
+            (C, A, 201, 501, 100),
+            (C, A, 101, 501, 100),
+            (Sv, A, 501, 301, 0),
+        ]);
+        assert_eq!(run(false, &p).history(), "ShADTa");
+        // A hole the ACK skips over: a gap for the client's data.
+        let mut p = handshake();
+        p.extend([
+            (C, A, 101, 501, 100),
+            (C, A, 201 + 100, 501, 100),
+            (Sv, A, 501, 401, 0),
+        ]);
+        assert_eq!(run(false, &p).history(), "ShADaG");
     }
 
     #[test]
