@@ -190,7 +190,7 @@ fn first_byte_finding(
         from.ts.secs_f64(),
     )
     .summary(summary)
-    .evidence("handshake_rtt_s", round_ms(rtt))
+    .evidence("handshake_rtt_s", crate::model::time::round_us(rtt))
     .evidence("wait_from_frame", from.frame)
     .evidence("first_byte_frame", to.frame)
     .evidence("wait_s", round_ms(wait))

@@ -154,10 +154,11 @@ impl<W: Write> Sink for TableSink<W> {
         let p = &sum.packets;
         writeln!(
             self.out,
-            "\n{} frames, {} TCP segments, {} flows ({} evicted), findings: {} error, {} warning, {} info{}",
+            "\n{} frames, {} TCP segments, {} flow{} ({} evicted), findings: {} error, {} warning, {} info{}",
             p.frames,
             p.tcp_segments,
             sum.flows.flows,
+            if sum.flows.flows == 1 { "" } else { "s" },
             sum.flows.evicted,
             sum.findings.error,
             sum.findings.warning,
