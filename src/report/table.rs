@@ -13,8 +13,10 @@ use crate::analyze::Finding;
 use crate::flow::Connection;
 use crate::model::units::{human_bytes, human_secs};
 
-/// Rows kept for printing; flows with findings are always kept.
+/// Rows kept for printing: flows without findings up to the first number, flows with
+/// findings up to the second (a terminal table is for reading; JSON has everything).
 pub const MAX_TABLE_ROWS: usize = 2000;
+pub const MAX_TABLE_ROWS_WITH_FINDINGS: usize = 10_000;
 
 #[derive(Tabled)]
 struct Row {
@@ -71,7 +73,12 @@ impl<W: Write> Sink for TableSink<W> {
         if self.findings_only && findings.is_empty() {
             return Ok(());
         }
-        if self.rows.len() >= MAX_TABLE_ROWS && findings.is_empty() {
+        let cap = if findings.is_empty() {
+            MAX_TABLE_ROWS
+        } else {
+            MAX_TABLE_ROWS_WITH_FINDINGS
+        };
+        if self.rows.len() >= cap {
             self.omitted += 1;
             return Ok(());
         }
@@ -119,7 +126,7 @@ impl<W: Write> Sink for TableSink<W> {
         if self.omitted > 0 {
             writeln!(
                 self.out,
-                "({} more flows without findings not shown; use --format json or ndjson for all)",
+                "({} more flows not shown; use --format json or ndjson for all)",
                 self.omitted
             )?;
         }
