@@ -137,6 +137,34 @@ impl<'s> Engine<'s> {
         }
     }
 
+    /// Advances time without a frame (live capture on a quiet link), so that closed
+    /// and idle flows finish and stream out.
+    pub fn tick(&mut self, now: Ts) {
+        let downstream = &mut self.downstream;
+        self.table.advance(now, &mut |conn| downstream.deliver(conn));
+    }
+
+    /// Joins a socket snapshot (live capture) to its flow; false when no live flow
+    /// has its 4-tuple.
+    pub fn on_socket(&mut self, snap: crate::flow::socket::SockSnap) -> bool {
+        self.table.on_socket(snap)
+    }
+
+    /// Whether a flow on this 4-tuple finished within the last TIME_WAIT period.
+    pub fn recently_finished(&self, key: &crate::model::FlowKey) -> bool {
+        self.table.recently_finished(key)
+    }
+
+    /// Live flows, flows so far, findings so far: for a status line.
+    pub fn progress(&self) -> (usize, u64, u64) {
+        let findings = self.downstream.analyzers.severity_counts();
+        (
+            self.table.live(),
+            self.table.stats.flows,
+            findings.iter().map(|(_, n)| n).sum(),
+        )
+    }
+
     /// Ends the input: finishes every live flow, runs capture-wide analyzers and
     /// returns what the report's end needs.
     pub fn finish(self) -> EngineResult {

@@ -9,6 +9,7 @@ pub mod context;
 pub mod finding;
 pub mod handshake;
 pub mod hosts;
+pub mod local;
 pub mod reset;
 pub mod stall;
 pub mod timers;
@@ -99,6 +100,8 @@ impl Analyzers {
         reset::analyze(conn, cfg, &self.hosts, &mut found);
         close::analyze(conn, cfg, &mut found);
         timers::analyze(conn, cfg, &mut found);
+        // Last: it annotates the findings above with the local socket's view.
+        local::analyze(conn, &mut found);
         self.hosts.learn(conn);
         self.floods.on_flow(conn, cfg.flood_window_s);
         self.idle_resets.on_flow(conn, cfg);

@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::analysis::Analysis;
 use super::segment::Segment;
 use super::side::{At, Side};
+use super::socket::{LocalSockets, Recorded, SockSnap};
 use super::timeline::{Event, EventKind, Timeline, TimelineMode};
 use super::zeek::ZeekState;
 use crate::model::{Dir, Endpoint, Ts};
@@ -135,6 +136,8 @@ pub struct Connection {
     exchanges: u32,
     /// The 4-tuple carried an earlier connection that ended just before this one.
     pub previous: Option<PreviousConn>,
+    /// Socket snapshots of the endpoints on this host (live capture only).
+    pub local: Option<Box<LocalSockets>>,
 }
 
 /// What ended on the same 4-tuple before this connection started.
@@ -192,7 +195,25 @@ impl Connection {
             last_data: None,
             exchanges: 0,
             previous: None,
+            local: None,
         }
+    }
+
+    /// Joins a socket snapshot of one of this connection's endpoints; a change
+    /// becomes a timeline event placed after the latest packet.
+    pub fn on_socket(&mut self, snap: SockSnap) -> Recorded {
+        let (client, server) = (self.client, self.server);
+        let local = self.local.get_or_insert_with(Box::default);
+        let rec = local.record(client, server, snap);
+        if let Recorded::Changed { dir, index } = rec {
+            self.timeline.push_other(Event {
+                frame: self.last_frame,
+                ts: snap.at,
+                dir,
+                kind: EventKind::Socket { index },
+            });
+        }
+        rec
     }
 
     pub fn dir_of(&self, seg: &Segment) -> Dir {

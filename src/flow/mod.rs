@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod conn;
 pub mod segment;
 pub mod side;
+pub mod socket;
 pub mod table;
 pub mod timeline;
 pub mod zeek;

@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 
 use super::conn::{ConnConfig, Connection, EndReason, PreviousConn};
 use super::segment::Segment;
+use super::socket::{Recorded, SockSnap};
 use crate::model::{FlowKey, Ts};
 
 #[derive(Clone, Copy, Debug)]
@@ -110,6 +111,31 @@ impl FlowTable {
         feed(&mut conn, seg, key, &self.cfg.conn, &mut self.closing);
         self.live.insert(key, conn);
         self.stats.peak_live = self.stats.peak_live.max(self.live.len());
+    }
+
+    /// Advances the table's clock without a segment (a live capture on a quiet link:
+    /// wall-clock time), so closed and idle connections still finish. The clock never
+    /// goes back.
+    pub fn advance(&mut self, now: Ts, done: &mut dyn FnMut(Connection)) {
+        if now > self.now {
+            self.now = now;
+            self.expire(done);
+        }
+    }
+
+    /// Joins a socket snapshot to the live connection on its 4-tuple. Returns false
+    /// when no live connection has that 4-tuple.
+    pub fn on_socket(&mut self, snap: SockSnap) -> bool {
+        let (key, _) = FlowKey::of(snap.local, snap.remote);
+        match self.live.get_mut(&key) {
+            Some(conn) => conn.on_socket(snap) != Recorded::NotThisFlow,
+            None => false,
+        }
+    }
+
+    /// Whether a connection on this 4-tuple finished recently (within TIME_WAIT).
+    pub fn recently_finished(&self, key: &FlowKey) -> bool {
+        self.recent.contains_key(key)
     }
 
     /// Finishes connections that closed long enough ago, and (periodically) idle ones.

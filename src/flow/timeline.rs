@@ -38,6 +38,9 @@ pub enum EventKind {
     },
     /// Ordinary data/ACK segments collapsed together.
     Run(RunInfo),
+    /// A socket snapshot from the kernel (live capture): entry `index` of the flow's
+    /// local socket history for the endpoint that sends in the event's `dir`.
+    Socket { index: u16 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +113,12 @@ impl Timeline {
             self.last_ordinary = self.add(ev);
             return;
         }
+        self.last_ordinary = false;
+        self.add(ev);
+    }
+
+    /// Adds a non-segment event (a socket snapshot). It ends any run being collapsed.
+    pub fn push_other(&mut self, ev: Event) {
         self.last_ordinary = false;
         self.add(ev);
     }

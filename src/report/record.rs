@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::analyze::Finding;
 use crate::flow::side::{AnalysisCounts, Side, SynOptions};
+use crate::flow::socket::{state_name, timer_name, SockSnap};
 use crate::flow::{Analysis, Connection, EventKind};
 use crate::model::time::round_us;
 use crate::model::units::format_mac;
@@ -129,6 +130,72 @@ pub struct EventRecord {
     /// Collapsed run: last frame, segments and bytes per direction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<RunRecord>,
+    /// Socket snapshot from the kernel (live capture); `frame` is the flow's latest
+    /// packet when it was taken, `dir` the direction its endpoint sends in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket: Option<SocketRecord>,
+}
+
+/// The kernel's view of one local socket at one poll (sock_diag).
+#[derive(Serialize)]
+pub struct SocketRecord {
+    pub local: String,
+    pub state: &'static str,
+    /// off | on | keepalive | timewait | persist | delack
+    pub timer: &'static str,
+    pub timer_expires_s: f64,
+    /// Retransmissions (timer `on`) or probes (keepalive / persist) so far.
+    pub timer_count: u8,
+    pub recv_q: u32,
+    pub send_q: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_info: Option<TcpInfoRecord>,
+}
+
+#[derive(Serialize)]
+pub struct TcpInfoRecord {
+    pub retransmits: u8,
+    pub probes: u8,
+    pub backoff: u8,
+    pub rtt_ms: f64,
+    pub rttvar_ms: f64,
+    pub rto_ms: f64,
+    pub unacked: u32,
+    pub lost: u32,
+    pub total_retrans: u32,
+    pub snd_cwnd: u32,
+    pub notsent_bytes: u32,
+    pub last_data_recv_ms: u32,
+    pub last_ack_recv_ms: u32,
+}
+
+impl SocketRecord {
+    pub fn new(s: &SockSnap) -> SocketRecord {
+        SocketRecord {
+            local: s.local.to_string(),
+            state: state_name(s.state),
+            timer: timer_name(s.timer),
+            timer_expires_s: f64::from(s.timer_expires_ms) / 1000.0,
+            timer_count: s.timer_retrans,
+            recv_q: s.recv_q,
+            send_q: s.send_q,
+            tcp_info: s.info.map(|i| TcpInfoRecord {
+                retransmits: i.retransmits,
+                probes: i.probes,
+                backoff: i.backoff,
+                rtt_ms: f64::from(i.rtt_us) / 1000.0,
+                rttvar_ms: f64::from(i.rttvar_us) / 1000.0,
+                rto_ms: f64::from(i.rto_us) / 1000.0,
+                unacked: i.unacked,
+                lost: i.lost,
+                total_retrans: i.total_retrans,
+                snd_cwnd: i.snd_cwnd,
+                notsent_bytes: i.notsent_bytes,
+                last_data_recv_ms: i.last_data_recv_ms,
+                last_ack_recv_ms: i.last_ack_recv_ms,
+            }),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -224,6 +291,7 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
                 analysis: Vec::new(),
                 idle_before_s: None,
                 run: None,
+                socket: None,
             };
             match ev.kind {
                 EventKind::Segment {
@@ -257,6 +325,24 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
                     }),
                     ..base
                 },
+                EventKind::Socket { index } => {
+                    let snap = conn
+                        .local
+                        .as_ref()
+                        .and_then(|l| l.sides[ev.dir.idx()].as_ref())
+                        .and_then(|s| s.history.get(usize::from(index)));
+                    match snap {
+                        Some(s) => EventRecord {
+                            label: s.describe(),
+                            socket: Some(SocketRecord::new(s)),
+                            ..base
+                        },
+                        None => EventRecord {
+                            label: "socket snapshot".into(),
+                            ..base
+                        },
+                    }
+                }
             }
         })
         .collect()

@@ -1,7 +1,8 @@
-//! Sources of packets and state: saved captures (and, later, live interfaces,
-//! sock_diag and host sysctls). They hand raw frames downstream and know nothing
-//! of TCP.
+//! Sources of packets and state: saved captures, live interfaces (and sock_diag and
+//! host sysctls). They hand raw frames downstream and know nothing of TCP.
 
+pub mod live;
+pub mod netns;
 pub mod pcap_file;
 
 use crate::decode::LinkType;

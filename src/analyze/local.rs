@@ -1,0 +1,414 @@
+//! Correlation with the local socket (live capture): when one end of a flow is on
+//! this host, its socket snapshots (sock_diag) say what the kernel thought while the
+//! packets went by. That turns guesses into statements:
+//!
+//! - who sent a RST: this host's RST leaves in its own outgoing packets, so a flow
+//!   reset while this host's captured packets carry neither RST nor FIN was reset by
+//!   something else (`rst.not_from_this_host`), and a RST from this host's side is
+//!   confirmed with the socket's state before it;
+//! - what a stall was: during a first-byte or response wait, an empty send queue
+//!   with no timer means the application had not written yet; unacknowledged data
+//!   with the retransmission timer on means the network lost it;
+//! - keepalive probes as counted by the kernel.
+//!
+//! Pure: it reads the flow model only (snapshots were joined by the flow table).
+
+use serde_json::{json, Value};
+
+use super::{Confidence, Finding, Severity};
+use crate::flow::conn::Connection;
+use crate::flow::socket::{state_name, LocalSocket, SockSnap, STATE_ESTABLISHED};
+use crate::model::{Dir, Ts};
+
+fn snap_json(s: &SockSnap, conn: &Connection) -> Value {
+    let mut v = json!({
+        "at_rel": crate::model::time::round_us(s.at.since(conn.start)),
+        "state": state_name(s.state),
+        "timer": crate::flow::socket::timer_name(s.timer),
+        "timer_expires_s": f64::from(s.timer_expires_ms) / 1000.0,
+        "timer_count": s.timer_retrans,
+        "send_q": s.send_q,
+        "recv_q": s.recv_q,
+    });
+    if let Some(i) = s.info {
+        v["unacked"] = i.unacked.into();
+        v["notsent_bytes"] = i.notsent_bytes.into();
+        v["retransmits"] = i.retransmits.into();
+        v["probes"] = i.probes.into();
+        v["rtt_ms"] = (f64::from(i.rtt_us) / 1000.0).into();
+    }
+    v
+}
+
+pub fn analyze(conn: &Connection, found: &mut Vec<Finding>) {
+    let Some(local) = conn.local.as_deref() else {
+        return;
+    };
+    // Both ends on this host (loopback): every packet is this host's; nothing to tell apart.
+    let Some((ldir, sock)) = local.only() else {
+        return;
+    };
+    for f in found.iter_mut().filter(|f| f.flow == Some(conn.id)) {
+        match f.id {
+            "rst.client" | "rst.server" | "handshake.rejected" => {
+                annotate_rst(conn, ldir, sock, f);
+            }
+            "stall.first_byte" | "stall.response" => annotate_wait(conn, ldir, sock, f),
+            "keepalive.dead_peer" | "keepalive.probe" => annotate_keepalive(sock, f),
+            _ => {}
+        }
+    }
+    if let Some(f) = not_from_this_host(conn, ldir, sock, found) {
+        found.push(f);
+    }
+}
+
+/// Adds "who sent it" with certainty to a RST finding.
+fn annotate_rst(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Finding) {
+    let by = match f.id {
+        "rst.client" => Dir::FromClient,
+        _ => Dir::FromServer,
+    };
+    let Some(rst) = conn.side(by).first_rst_info else {
+        return;
+    };
+    let before = sock.at_or_before(rst.at.ts);
+    let mut ev = json!({
+        "this_host": endpoint(conn, ldir).to_string(),
+        "this_host_sent_it": by == ldir,
+    });
+    if let Some(s) = before {
+        ev["socket_before"] = snap_json(s, conn);
+    }
+    if by == ldir {
+        let state = before.map_or("unknown", |s| state_name(s.state));
+        f.summary.push_str(&format!(
+            " This host sent it: its socket was {state} before the RST."
+        ));
+    } else {
+        let me = conn.side(ldir);
+        ev["this_host_sent_fin"] = me.first_fin.is_some().into();
+    }
+    f.evidence.insert("local_socket".into(), ev);
+}
+
+/// Says what the kernel saw during a wait: the application or the network.
+fn annotate_wait(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Finding) {
+    let wait = f
+        .evidence
+        .get("wait_s")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let from = Ts::from_secs_f64(f.at);
+    let to = Ts::from_secs_f64(f.at + wait);
+    let during: Vec<&SockSnap> = sock.between(from, to).collect();
+    // The latest snapshot before the end of the wait counts too: a quiet socket
+    // changes nothing, so its state may come from before the wait began.
+    let seen: Vec<&SockSnap> = if during.is_empty() {
+        sock.at_or_before(to).into_iter().collect()
+    } else {
+        during
+    };
+    let Some(last) = seen.last() else {
+        return;
+    };
+    let responder_is_local = ldir == Dir::FromServer;
+    let info = last.info.unwrap_or_default();
+    let verdict = if responder_is_local {
+        if last.timer == 1 || info.unacked > 0 {
+            "the response was sent but not acknowledged (retransmission timer on): the network"
+        } else if info.notsent_bytes > 0 || last.send_q > 0 {
+            "the response was queued in the socket but not sent (peer window or congestion)"
+        } else {
+            "this host's socket had nothing queued or in flight: the application had not written its response yet"
+        }
+    } else if last.recv_q > 0 {
+        "data had arrived in this host's socket but the application had not read it"
+    } else {
+        "this host's socket was waiting for the peer with nothing unread"
+    };
+    f.summary.push_str(&format!(
+        " Kernel view on this host ({}): {}; {verdict}.",
+        endpoint(conn, ldir),
+        last.describe()
+    ));
+    f.evidence.insert(
+        "local_socket_during_wait".into(),
+        Value::Array(seen.iter().take(8).map(|s| snap_json(s, conn)).collect()),
+    );
+    f.evidence
+        .insert("local_socket_verdict".into(), verdict.into());
+}
+
+fn annotate_keepalive(sock: &LocalSocket, f: &mut Finding) {
+    let most = sock
+        .history
+        .iter()
+        .chain(std::iter::once(&sock.last))
+        .filter(|s| s.timer == 2)
+        .map(|s| s.timer_retrans)
+        .max();
+    if let Some(n) = most {
+        f.evidence
+            .insert("kernel_keepalive_probes_max".into(), n.into());
+    }
+}
+
+fn endpoint(conn: &Connection, dir: Dir) -> crate::model::Endpoint {
+    match dir {
+        Dir::FromClient => conn.client,
+        Dir::FromServer => conn.server,
+    }
+}
+
+/// The flow was reset by the peer's address while this host, whose outgoing packets
+/// the capture holds, sent neither RST nor FIN, and the RST does not look like the
+/// peer's own stack closing normally.
+fn not_from_this_host(
+    conn: &Connection,
+    ldir: Dir,
+    sock: &LocalSocket,
+    found: &[Finding],
+) -> Option<Finding> {
+    let me = conn.side(ldir);
+    let peer_dir = ldir.other();
+    let peer = conn.side(peer_dir);
+    let rst = peer.first_rst_info?;
+    if me.first_rst.is_some() || me.first_fin.is_some() || me.packets == 0 {
+        return None;
+    }
+    let before = sock.at_or_before(rst.at.ts);
+    let was_established =
+        conn.handshake.ack.is_some() || before.is_some_and(|s| s.state == STATE_ESTABLISHED);
+    if !was_established {
+        return None;
+    }
+    // Why this RST is not the peer closing its own connection:
+    let mut reasons = Vec::new();
+    let mut strong = false;
+    if found
+        .iter()
+        .any(|f| f.flow == Some(conn.id) && f.id == "rst.injected")
+    {
+        strong = true;
+        reasons.push("it carries signs of injection (see rst.injected)".to_string());
+    } else if peer.ttl_first.is_some() && !(peer.ttl_min..=peer.ttl_max).contains(&rst.ttl) {
+        strong = true;
+        reasons.push(format!(
+            "its TTL {} differs from the {}'s other packets ({}-{})",
+            rst.ttl,
+            peer_dir.side(),
+            peer.ttl_min,
+            peer.ttl_max
+        ));
+    }
+    if !rst.ack_flag {
+        // Linux sends a RST without ACK only when it has no socket for the segment it
+        // answers: the peer's end of the connection was already gone.
+        reasons.push(format!(
+            "it has no ACK flag: the {}'s stack answered as if it had no such connection, so its end was torn down earlier without a FIN or RST from this host",
+            peer_dir.side()
+        ));
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    let peer_ep = endpoint(conn, peer_dir);
+    let here = endpoint(conn, ldir);
+    let socket_text = before.map_or_else(
+        || "no socket snapshot before it".to_string(),
+        |s| {
+            format!(
+                "its socket was {} {:.3} s before it",
+                s.describe(),
+                rst.at.ts.since(s.at)
+            )
+        },
+    );
+    let mut f = Finding::new(
+        "rst.not_from_this_host",
+        Severity::Error,
+        Some(conn.id),
+        rst.at.ts.secs_f64(),
+    )
+    .summary(format!(
+        "This host ({here}, the {}) sent neither RST nor FIN on this connection ({} of its packets captured); \
+         the RST at frame {} carrying {peer_ep}'s address ended it, and {}; {socket_text}",
+        ldir.side(),
+        me.packets,
+        rst.at.frame,
+        reasons.join("; ")
+    ))
+    .evidence("rst_frame", rst.at.frame)
+    .evidence("rst_from", peer_ep.to_string())
+    .evidence("rst_ttl", rst.ttl)
+    .evidence("rst_ack_flag", rst.ack_flag)
+    .evidence("this_host", here.to_string())
+    .evidence("this_host_role", ldir.side())
+    .evidence("this_host_packets", me.packets)
+    .evidence("this_host_sent_rst", false)
+    .evidence("this_host_sent_fin", false)
+    .evidence("reasons", &reasons)
+    .evidence("socket_polls", sock.polls)
+    .confidence(if strong {
+        Confidence::High
+    } else {
+        Confidence::Medium
+    })
+    .hint(
+        "Something between the hosts reset the connection: a firewall or load balancer (idle or \
+         state timeout, HA failover with a box that has no state), an IPS. Capture on the peer and at \
+         each middle box; check conntrack/session timeouts (nf_conntrack_tcp_timeout_established) \
+         and failover logs. Keepalives shorter than the middle box's idle timeout keep state alive.",
+    );
+    if peer.ttl_first.is_some() {
+        f = f.evidence("peer_ttl_range", [peer.ttl_min, peer.ttl_max]);
+    }
+    if let Some(s) = before {
+        f = f.evidence("socket_before", snap_json(s, conn));
+    }
+    let after = sock.last;
+    if after.at > rst.at.ts {
+        f = f.evidence("socket_after", snap_json(&after, conn));
+    }
+    Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpFlags;
+    use crate::flow::conn::ConnConfig;
+    use crate::flow::socket::{SockSnap, TcpInfoLite};
+    use crate::flow::{Segment, TimelineMode};
+    use crate::model::Endpoint;
+
+    const S: u8 = TcpFlags::SYN;
+    const A: u8 = TcpFlags::ACK;
+    const R: u8 = TcpFlags::RST;
+    const P: u8 = TcpFlags::PSH;
+
+    fn cfg() -> ConnConfig {
+        ConnConfig {
+            timeline: TimelineMode::Collapsed,
+            timeline_cap: 100,
+            idle_mark_ns: 1_000_000_000,
+            ooo_threshold_ns: 3_000_000,
+        }
+    }
+
+    fn ep(s: &str) -> Endpoint {
+        let (ip, port) = s.rsplit_once(':').unwrap();
+        Endpoint::new(ip.parse().unwrap(), port.parse().unwrap())
+    }
+
+    struct Seg(u64, f64, bool, u8, u32, u32, u32, u8);
+
+    /// client 192.0.2.10:40000 -> server 198.51.100.10:8080; the server is this host.
+    fn flow(segs: &[Seg], snaps: &[(f64, u8, u8)]) -> Connection {
+        let c = ep("192.0.2.10:40000");
+        let s = ep("198.51.100.10:8080");
+        let mk = |x: &Seg| {
+            let (src, dst) = if x.2 { (c, s) } else { (s, c) };
+            let mut seg = Segment::for_test(
+                x.0,
+                Ts::from_secs_f64(x.1),
+                src,
+                dst,
+                x.3,
+                x.4,
+                x.5,
+                x.6,
+            );
+            seg.ttl = x.7;
+            seg
+        };
+        let mut conn = Connection::new(1, &mk(&segs[0]), &cfg());
+        let mut snaps = snaps.iter().peekable();
+        for x in segs {
+            while let Some(&&(at, state, timer)) = snaps.peek() {
+                if at > x.1 {
+                    break;
+                }
+                snaps.next();
+                conn.on_socket(SockSnap {
+                    at: Ts::from_secs_f64(at),
+                    local: s,
+                    remote: c,
+                    state,
+                    timer,
+                    timer_expires_ms: 150,
+                    timer_retrans: 0,
+                    recv_q: 0,
+                    send_q: 0,
+                    inode: 1,
+                    info: Some(TcpInfoLite::default()),
+                });
+            }
+            conn.on_segment(&mk(x), &cfg());
+        }
+        conn
+    }
+
+    fn handshake() -> Vec<Seg> {
+        vec![
+            Seg(1, 0.0, true, S, 100, 0, 0, 63),
+            Seg(2, 0.001, false, S | A, 900, 101, 0, 64),
+            Seg(3, 0.002, true, A, 101, 901, 0, 63),
+            Seg(4, 0.003, false, P | A, 901, 101, 10, 64),
+            Seg(5, 0.004, true, A, 101, 911, 0, 63),
+        ]
+    }
+
+    #[test]
+    fn rst_with_the_wrong_ttl_and_no_rst_or_fin_from_this_host() {
+        let mut segs = handshake();
+        segs.push(Seg(6, 2.0, false, P | A, 911, 101, 5, 64));
+        // The "client's" RST arrives with the router's TTL (64, not 63).
+        segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[(0.5, 1, 0), (1.9, 1, 0)]);
+        let mut found = Vec::new();
+        analyze(&conn, &mut found);
+        let f = found
+            .iter()
+            .find(|f| f.id == "rst.not_from_this_host")
+            .expect("finding");
+        assert_eq!(f.confidence, Confidence::High);
+        assert_eq!(f.evidence["rst_frame"], 7);
+        assert_eq!(f.evidence["this_host_role"], "server");
+        assert_eq!(f.evidence["socket_before"]["state"], "ESTABLISHED");
+        assert!(f.summary.contains("TTL 64"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_peer_closing_normally_is_not_flagged() {
+        let mut segs = handshake();
+        // The client's own abortive close: RST+ACK with its usual TTL.
+        segs.push(Seg(6, 2.0, true, R | A, 101, 911, 0, 63));
+        let conn = flow(&segs, &[(0.5, 1, 0)]);
+        let mut found = Vec::new();
+        analyze(&conn, &mut found);
+        assert!(found.iter().all(|f| f.id != "rst.not_from_this_host"));
+    }
+
+    #[test]
+    fn this_host_sending_a_fin_is_not_flagged() {
+        let mut segs = handshake();
+        segs.push(Seg(6, 1.0, false, TcpFlags::FIN | A, 911, 101, 0, 64));
+        segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[(0.5, 1, 0)]);
+        let mut found = Vec::new();
+        analyze(&conn, &mut found);
+        assert!(found.iter().all(|f| f.id != "rst.not_from_this_host"));
+    }
+
+    #[test]
+    fn without_socket_snapshots_nothing_is_said() {
+        let mut segs = handshake();
+        segs.push(Seg(6, 2.001, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[]);
+        let mut found = Vec::new();
+        analyze(&conn, &mut found);
+        assert!(found.is_empty());
+    }
+}

@@ -1,0 +1,353 @@
+//! The kernel's own view of a connection: socket snapshots (what sock_diag / `ss -tino`
+//! report) joined to the flow they belong to. Pure data and rules, no OS calls: the
+//! live source turns netlink replies into `SockSnap`s and this module decides what a
+//! flow keeps.
+//!
+//! A flow keeps the first and the latest snapshot of each local endpoint, and a short
+//! history of the snapshots in which something that matters changed (state, timer,
+//! retransmission/probe counters, queues turning non-empty); each of those becomes a
+//! timeline event. A snapshot that only moves the timer's countdown or the RTT is
+//! remembered as the latest one but adds no event.
+
+use crate::model::{Dir, Endpoint, Ts};
+
+/// Most snapshots kept in a flow's history (each is one timeline event).
+pub const MAX_SOCKET_HISTORY: usize = 64;
+
+/// The kernel's TCP states (include/net/tcp_states.h).
+pub fn state_name(state: u8) -> &'static str {
+    match state {
+        1 => "ESTABLISHED",
+        2 => "SYN-SENT",
+        3 => "SYN-RECV",
+        4 => "FIN-WAIT-1",
+        5 => "FIN-WAIT-2",
+        6 => "TIME-WAIT",
+        7 => "CLOSE",
+        8 => "CLOSE-WAIT",
+        9 => "LAST-ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        12 => "NEW-SYN-RECV",
+        _ => "UNKNOWN",
+    }
+}
+
+pub const STATE_ESTABLISHED: u8 = 1;
+pub const STATE_TIME_WAIT: u8 = 6;
+pub const STATE_LISTEN: u8 = 10;
+
+/// inet_diag_msg.idiag_timer, named as `ss -o` names it.
+pub fn timer_name(timer: u8) -> &'static str {
+    match timer {
+        0 => "off",
+        1 => "on",
+        2 => "keepalive",
+        3 => "timewait",
+        4 => "persist",
+        5 => "delack",
+        _ => "unknown",
+    }
+}
+
+/// The tcp_info fields the analysis uses (absent for TIME_WAIT and request sockets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpInfoLite {
+    /// tcpi_retransmits: consecutive RTO expiries for the current data.
+    pub retransmits: u8,
+    /// tcpi_probes: unanswered keepalive / zero-window probes.
+    pub probes: u8,
+    pub backoff: u8,
+    pub rto_us: u32,
+    pub rtt_us: u32,
+    pub rttvar_us: u32,
+    pub unacked: u32,
+    pub lost: u32,
+    pub total_retrans: u32,
+    pub snd_cwnd: u32,
+    /// tcpi_notsent_bytes (0 when the kernel does not report it).
+    pub notsent_bytes: u32,
+    pub last_data_recv_ms: u32,
+    pub last_ack_recv_ms: u32,
+}
+
+/// One socket at one poll, with addresses already normalised (no `::ffff:`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockSnap {
+    /// Wall-clock time of the poll (the same clock as packet timestamps).
+    pub at: Ts,
+    pub local: Endpoint,
+    pub remote: Endpoint,
+    pub state: u8,
+    pub timer: u8,
+    pub timer_expires_ms: u32,
+    /// idiag_retrans: retransmissions for the `on` timer, probes for keepalive/persist.
+    pub timer_retrans: u8,
+    pub recv_q: u32,
+    pub send_q: u32,
+    pub inode: u64,
+    pub info: Option<TcpInfoLite>,
+}
+
+impl SockSnap {
+    /// What must differ for a snapshot to become a timeline event.
+    fn signature(&self) -> [u32; 10] {
+        let i = self.info.unwrap_or_default();
+        [
+            u32::from(self.state),
+            u32::from(self.timer),
+            u32::from(self.timer_retrans),
+            u32::from(i.retransmits),
+            u32::from(i.probes),
+            u32::from(i.backoff),
+            i.total_retrans,
+            u32::from(i.unacked > 0),
+            u32::from(i.notsent_bytes > 0 || self.send_q > 0),
+            u32::from(self.recv_q > 0),
+        ]
+    }
+
+    /// `timer:(on, 3.2 s, 4 retransmits)` as in `ss -o`, spelled out.
+    pub fn timer_text(&self) -> String {
+        let what = match self.timer {
+            1 => "retransmits",
+            2 | 4 => "probes",
+            _ => "",
+        };
+        let mut s = format!(
+            "timer:({}, {:.1} s",
+            timer_name(self.timer),
+            f64::from(self.timer_expires_ms) / 1000.0
+        );
+        if !what.is_empty() {
+            s.push_str(&format!(", {} {what}", self.timer_retrans));
+        }
+        s.push(')');
+        s
+    }
+
+    /// One line for timelines: state, timer, and the tcp_info numbers that matter.
+    pub fn describe(&self) -> String {
+        let mut s = format!("socket {}", state_name(self.state));
+        if self.timer != 0 {
+            s.push(' ');
+            s.push_str(&self.timer_text());
+        }
+        if let Some(i) = self.info {
+            s.push_str(&format!(
+                " rtt {:.1}/{:.1} ms rto {} ms",
+                f64::from(i.rtt_us) / 1000.0,
+                f64::from(i.rttvar_us) / 1000.0,
+                i.rto_us / 1000
+            ));
+            if i.unacked > 0 {
+                s.push_str(&format!(" unacked {}", i.unacked));
+            }
+            if i.retransmits > 0 || i.total_retrans > 0 {
+                s.push_str(&format!(
+                    " retrans {}/{}",
+                    i.retransmits, i.total_retrans
+                ));
+            }
+            if i.probes > 0 {
+                s.push_str(&format!(" probes {}", i.probes));
+            }
+            if i.backoff > 0 {
+                s.push_str(&format!(" backoff {}", i.backoff));
+            }
+            if i.notsent_bytes > 0 {
+                s.push_str(&format!(" notsent {}", i.notsent_bytes));
+            }
+        }
+        if self.send_q > 0 || self.recv_q > 0 {
+            s.push_str(&format!(" send-q {} recv-q {}", self.send_q, self.recv_q));
+        }
+        s
+    }
+}
+
+/// The snapshots of one local endpoint of a flow.
+#[derive(Clone, Debug)]
+pub struct LocalSocket {
+    pub first: SockSnap,
+    pub last: SockSnap,
+    pub polls: u32,
+    /// Snapshots where something changed, oldest first (at most MAX_SOCKET_HISTORY).
+    pub history: Vec<SockSnap>,
+    /// Changes that did not fit in the history.
+    pub history_dropped: u32,
+}
+
+impl LocalSocket {
+    /// The latest snapshot taken at or before `t`.
+    pub fn at_or_before(&self, t: Ts) -> Option<&SockSnap> {
+        if self.last.at <= t {
+            return Some(&self.last);
+        }
+        self.history.iter().rev().find(|s| s.at <= t)
+    }
+
+    /// The snapshots taken within [from, to].
+    pub fn between(&self, from: Ts, to: Ts) -> impl Iterator<Item = &SockSnap> {
+        self.history
+            .iter()
+            .filter(move |s| s.at >= from && s.at <= to)
+    }
+}
+
+/// The local endpoints of a flow (both, on loopback), indexed by `Dir::idx()` of the
+/// direction that endpoint sends in (the client's socket sends `FromClient`).
+#[derive(Clone, Debug, Default)]
+pub struct LocalSockets {
+    pub sides: [Option<LocalSocket>; 2],
+}
+
+/// What `record` did with a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// Something changed: the snapshot is history entry `index`, sent by `dir`'s endpoint.
+    Changed { dir: Dir, index: u16 },
+    /// Nothing that matters changed (or the history is full): only the latest is updated.
+    Unchanged,
+    /// The snapshot's local endpoint is neither end of the flow.
+    NotThisFlow,
+}
+
+impl LocalSockets {
+    /// Adds a snapshot of one of the flow's endpoints, given the flow's client/server.
+    pub fn record(&mut self, client: Endpoint, server: Endpoint, snap: SockSnap) -> Recorded {
+        let dir = if snap.local == client && snap.remote == server {
+            Dir::FromClient
+        } else if snap.local == server && snap.remote == client {
+            Dir::FromServer
+        } else {
+            return Recorded::NotThisFlow;
+        };
+        let slot = &mut self.sides[dir.idx()];
+        let Some(sock) = slot else {
+            *slot = Some(LocalSocket {
+                first: snap,
+                last: snap,
+                polls: 1,
+                history: vec![snap],
+                history_dropped: 0,
+            });
+            return Recorded::Changed { dir, index: 0 };
+        };
+        sock.polls += 1;
+        let changed = sock.last.signature() != snap.signature();
+        sock.last = snap;
+        if !changed {
+            return Recorded::Unchanged;
+        }
+        if sock.history.len() >= MAX_SOCKET_HISTORY {
+            sock.history_dropped += 1;
+            return Recorded::Unchanged;
+        }
+        sock.history.push(snap);
+        Recorded::Changed {
+            dir,
+            index: (sock.history.len() - 1) as u16,
+        }
+    }
+
+    /// The local endpoint's socket when exactly one end of the flow is on this host.
+    pub fn only(&self) -> Option<(Dir, &LocalSocket)> {
+        match &self.sides {
+            [Some(c), None] => Some((Dir::FromClient, c)),
+            [None, Some(s)] => Some((Dir::FromServer, s)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(s: &str) -> Endpoint {
+        let (ip, port) = s.rsplit_once(':').unwrap();
+        Endpoint::new(ip.parse().unwrap(), port.parse().unwrap())
+    }
+
+    fn snap(secs: f64, timer: u8, retrans: u8, expires_ms: u32, rtt_us: u32) -> SockSnap {
+        SockSnap {
+            at: Ts::from_secs_f64(secs),
+            local: ep("192.0.2.1:80"),
+            remote: ep("192.0.2.10:40000"),
+            state: STATE_ESTABLISHED,
+            timer,
+            timer_expires_ms: expires_ms,
+            timer_retrans: retrans,
+            recv_q: 0,
+            send_q: 0,
+            inode: 7,
+            info: Some(TcpInfoLite {
+                rtt_us,
+                rto_us: 201_000,
+                ..TcpInfoLite::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn only_changes_become_events() {
+        let client = ep("192.0.2.10:40000");
+        let server = ep("192.0.2.1:80");
+        let mut l = LocalSockets::default();
+        assert_eq!(
+            l.record(client, server, snap(1.0, 0, 0, 0, 100)),
+            Recorded::Changed {
+                dir: Dir::FromServer,
+                index: 0
+            }
+        );
+        // RTT moved, timer still off: no event, but the latest is kept.
+        assert_eq!(
+            l.record(client, server, snap(1.5, 0, 0, 0, 900)),
+            Recorded::Unchanged
+        );
+        assert_eq!(l.sides[1].as_ref().unwrap().last.info.unwrap().rtt_us, 900);
+        // Retransmission timer starts, then counts up: each is an event.
+        assert!(matches!(
+            l.record(client, server, snap(2.0, 1, 0, 200, 900)),
+            Recorded::Changed { index: 1, .. }
+        ));
+        assert_eq!(
+            l.record(client, server, snap(2.5, 1, 0, 100, 900)),
+            Recorded::Unchanged
+        );
+        assert!(matches!(
+            l.record(client, server, snap(3.0, 1, 1, 400, 900)),
+            Recorded::Changed { index: 2, .. }
+        ));
+        let s = l.only().unwrap();
+        assert_eq!(s.0, Dir::FromServer);
+        assert_eq!(s.1.polls, 5);
+        assert_eq!(
+            s.1.at_or_before(Ts::from_secs_f64(2.7)).unwrap().timer_retrans,
+            0
+        );
+        assert_eq!(
+            s.1.last.timer_text(),
+            "timer:(on, 0.4 s, 1 retransmits)"
+        );
+    }
+
+    #[test]
+    fn other_tuples_are_refused_and_history_is_capped() {
+        let client = ep("192.0.2.10:40000");
+        let server = ep("192.0.2.1:80");
+        let mut l = LocalSockets::default();
+        let mut other = snap(1.0, 0, 0, 0, 1);
+        other.remote = ep("192.0.2.11:40000");
+        assert_eq!(l.record(client, server, other), Recorded::NotThisFlow);
+        for i in 0..200u32 {
+            l.record(client, server, snap(f64::from(i), 1, (i % 250) as u8, 0, 1));
+        }
+        let s = l.sides[1].as_ref().unwrap();
+        assert_eq!(s.history.len(), MAX_SOCKET_HISTORY);
+        assert_eq!(s.history_dropped, 200 - MAX_SOCKET_HISTORY as u32);
+        assert_eq!(s.polls, 200);
+    }
+}
