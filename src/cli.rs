@@ -26,6 +26,9 @@ pub struct Cli {
 pub enum Command {
     /// Analyse saved captures (pcap or pcapng; "-" reads standard input).
     Replay(ReplayArgs),
+    /// Capture live (libpcap) while polling the kernel's socket state (sock_diag), and
+    /// report per flow as `replay` does. Needs CAP_NET_RAW.
+    Capture(CaptureArgs),
     /// Describe the findings: what each means, its evidence, causes, what to check.
     Explain {
         /// A finding id (e.g. rst.injected); all when omitted.
@@ -48,6 +51,54 @@ pub struct ReplayArgs {
     /// input were complete (the report still says what was lost).
     #[arg(long)]
     pub keep_going: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CaptureArgs {
+    /// Interface to capture on; "any" captures on all of them (Linux cooked headers).
+    #[arg(short = 'i', long = "interface", default_value = "any", value_name = "IFACE")]
+    pub interface: String,
+    /// BPF filter, as in tcpdump. Simple port filters ("port 443", "tcp port 80 or
+    /// port 8080") also restrict the socket polls in the kernel.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Stop after this long (e.g. 30s, 2m).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Stop after this many packets.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Capture inside this network namespace (ip netns name).
+    #[arg(long, value_name = "NAME")]
+    pub netns: Option<String>,
+    /// How often to poll the kernel's socket state (sock_diag).
+    #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub poll: Duration,
+    /// Do not poll socket state or host counters (packets only).
+    #[arg(long)]
+    pub no_sockets: bool,
+    /// Bytes captured per packet. Headers fit in the default; the payload beyond it
+    /// is only needed for DNS answers longer than that.
+    #[arg(long, default_value_t = 256, value_name = "BYTES")]
+    pub snaplen: u32,
+    /// Kernel capture buffer in MiB (bursts beyond it are dropped: capture.dropped).
+    #[arg(long, default_value_t = 16, value_name = "MIB")]
+    pub buffer_size: u32,
+    /// Put the interface in promiscuous mode.
+    #[arg(long)]
+    pub promisc: bool,
+    /// Also write every captured packet to FILE (pcap).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<std::path::PathBuf>,
+    /// At the end, write only the packets of flows with findings to FILE (pcap).
+    #[arg(long, value_name = "FILE")]
+    pub write_flagged: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
     #[command(flatten)]

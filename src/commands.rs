@@ -14,12 +14,15 @@ use crate::report::table::TableSink;
 use crate::report::{FindingCounts, Format, ReportEnd, Sink, Summary};
 use crate::source::pcap_file;
 
+pub mod capture;
+
 pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay(args),
+        Command::Capture(args) => capture::run(args),
         Command::Explain { id, markdown } => {
             if markdown {
                 let _ = io::stdout()
@@ -51,11 +54,14 @@ fn explain(id: Option<&str>) -> ExitCode {
 }
 
 pub fn table_config(args: &ReplayArgs) -> TableConfig {
-    let t = &args.tracking;
+    table_config_of(&args.report, &args.tracking)
+}
+
+pub fn table_config_of(report: &ReportArgs, t: &crate::cli::TrackingArgs) -> TableConfig {
     TableConfig {
         conn: ConnConfig {
-            timeline: args.report.timeline.unwrap_or(TimelineMode::Collapsed),
-            timeline_cap: if args.report.timeline == Some(TimelineMode::Full) {
+            timeline: report.timeline.unwrap_or(TimelineMode::Collapsed),
+            timeline_cap: if report.timeline == Some(TimelineMode::Full) {
                 t.timeline_cap.max(1_000_000)
             } else {
                 t.timeline_cap
@@ -71,7 +77,10 @@ pub fn table_config(args: &ReplayArgs) -> TableConfig {
 }
 
 pub fn analyzer_config(args: &ReplayArgs) -> AnalyzerConfig {
-    let th = &args.thresholds;
+    analyzer_config_of(&args.thresholds)
+}
+
+pub fn analyzer_config_of(th: &crate::cli::ThresholdArgs) -> AnalyzerConfig {
     AnalyzerConfig {
         stall_threshold_s: th.stall_threshold.as_secs_f64(),
         idle_reset_s: th.idle_reset.as_secs_f64(),
@@ -84,7 +93,7 @@ pub fn analyzer_config(args: &ReplayArgs) -> AnalyzerConfig {
     }
 }
 
-fn make_sink<'a>(
+pub(crate) fn make_sink<'a>(
     report: &ReportArgs,
     sources: Vec<String>,
     out: Box<dyn Write + 'a>,
@@ -180,6 +189,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
         conn_states: result.conn_states,
         findings: counts,
         dns_dropped: result.dns_dropped,
+        capture: None,
     };
     let end = ReportEnd {
         summary: &summary,

@@ -112,3 +112,56 @@ impl CaptureTracker {
         }
     }
 }
+
+/// `capture.dropped`: packets libpcap or the kernel dropped during a live capture
+/// (counts from pcap_stats, given by the live source).
+pub fn dropped(received: u64, dropped: u64, if_dropped: u64, at: f64) -> Option<Finding> {
+    if dropped == 0 && if_dropped == 0 {
+        return None;
+    }
+    let lost = dropped + if_dropped;
+    let pct = if received + lost > 0 {
+        100.0 * lost as f64 / (received + lost) as f64
+    } else {
+        100.0
+    };
+    let severity = if pct >= 1.0 {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    Some(
+        Finding::new("capture.dropped", severity, None, at)
+            .summary(format!(
+                "The capture lost {lost} packets ({dropped} dropped by the kernel because the capture \
+                 buffer was full, {if_dropped} by the interface) of about {} ({pct:.2}%): flows may show \
+                 gaps, retransmissions or missing handshakes that did not happen on the wire",
+                received + lost
+            ))
+            .evidence("kernel_dropped", dropped)
+            .evidence("interface_dropped", if_dropped)
+            .evidence("received", received)
+            .evidence("lost_percent", (pct * 100.0).round() / 100.0)
+            .confidence(Confidence::High)
+            .hint(
+                "Give the capture more buffer (--buffer-size), capture fewer bytes per packet \
+                 (--snaplen), narrow the filter (-f), or capture on the specific interface instead \
+                 of 'any'. Interface drops: ethtool -S DEV, ring sizes (ethtool -g).",
+            ),
+    )
+}
+
+#[cfg(test)]
+mod dropped_tests {
+    use super::*;
+
+    #[test]
+    fn drops_become_a_finding_with_the_share_lost() {
+        assert!(dropped(1000, 0, 0, 1.0).is_none());
+        let f = dropped(990, 10, 0, 1.0).unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(f.evidence["lost_percent"], 1.0);
+        let f = dropped(99_990, 10, 0, 1.0).unwrap();
+        assert_eq!(f.severity, Severity::Warning);
+    }
+}

@@ -92,6 +92,14 @@ pub const CATALOG: &[Entry] = &[
         check: "Which box is that many hops away (TTL) or owns that MAC; its session table and reset rules; a capture on the real endpoint proving it sent no RST.",
     },
     Entry {
+        id: "rst.not_from_this_host",
+        severity: "error",
+        meaning: "Live capture on one end of the connection: the connection was reset with the peer's address, while this host, whose outgoing packets on it are in the capture and whose socket was seen by sock_diag, sent neither a RST nor a FIN. The RST this host received was forged by a box in between (its TTL differs from the peer's packets, or rst.injected found other signs), or the peer answered with a bare RST (no ACK flag) because its end had already been torn down by something other than this host.",
+        evidence: "The RST frame, its TTL against the peer's TTL range, its ACK flag, this host's endpoint, role and packet count, that it sent no RST and no FIN, the local socket's last snapshot before the RST (state, timer, queues) and after it when it still existed, the reasons.",
+        causes: "A firewall HA pair whose passive box resets sessions it does not know, load balancer or NAT state timeouts, an IPS resetting connections, a middle box that reset the peer's side earlier.",
+        check: "Capture on the peer and at each box in between at the same time; session/conntrack tables and timeouts of firewalls and load balancers; failover logs at that moment.",
+    },
+    Entry {
         id: "idle.reset",
         severity: "warning",
         meaning: "A RST that ends (or answers the packet that ended) a long silence (--idle-reset, default 10 s): the signature of an idle timeout in a load balancer, firewall or NAT. Across flows it reports the common idle duration ('9 resets after 30.0 +/- 0.4 s idle').",
@@ -194,6 +202,14 @@ pub const CATALOG: &[Entry] = &[
         evidence: "Count and example flows.",
         causes: "The capture started after the connections opened.",
         check: "Start captures earlier.",
+    },
+    Entry {
+        id: "capture.dropped",
+        severity: "warning (error when 1 % or more was lost)",
+        meaning: "A live capture lost packets: the kernel dropped them because the capture buffer was full, or the interface dropped them. Flows may show gaps, retransmissions or missing handshakes that did not happen on the wire.",
+        evidence: "Kernel and interface drop counts (pcap_stats), packets received, the share lost.",
+        causes: "Bursts larger than the capture buffer, a full snaplen on a busy link, a slow consumer, NIC ring overruns.",
+        check: "--buffer-size, --snaplen, a narrower -f filter, a specific interface instead of 'any'; ethtool -S and ethtool -g for interface drops.",
     },
     Entry {
         id: "capture.flow_limit",

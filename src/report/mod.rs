@@ -46,6 +46,9 @@ pub struct Summary {
     pub conn_states: BTreeMap<&'static str, u64>,
     pub findings: FindingCounts,
     pub dns_dropped: u64,
+    /// Live capture only: interface, stop reason, drops, socket polls, host counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::source::live::CaptureSummary>,
 }
 
 /// Everything known once the input ended.

@@ -57,8 +57,20 @@ pub struct LiveCapture {
     writers: Vec<Savefile>,
 }
 
-/// Names of the interfaces libpcap can capture on, for the "no such interface" error.
+/// Names of the network interfaces of this (possibly entered) namespace, plus "any",
+/// for the "no such interface" error. /proc/self/net/dev follows setns (sysfs does
+/// not); libpcap's own list also holds non-network devices (nflog, dbus, usbmon).
 pub fn interface_names() -> Vec<String> {
+    if let Ok(text) = std::fs::read_to_string("/proc/self/net/dev") {
+        let mut names: Vec<String> = text
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+            .collect();
+        names.sort();
+        names.insert(0, "any".to_string());
+        return names;
+    }
     pcap::Device::list()
         .map(|l| l.into_iter().map(|d| d.name).collect())
         .unwrap_or_default()
@@ -103,14 +115,44 @@ fn no_such_interface(iface: &str) -> OpenError {
     ))
 }
 
+/// Moves the calling thread into network namespace `name` (/run/netns/NAME). The
+/// capture command does this once, first, on the main thread: threads started
+/// afterwards inherit it, so libpcap, sock_diag and /proc/net all see that namespace.
+pub fn enter_netns(name: &str) -> Result<(), OpenError> {
+    use nix::sched::{setns, CloneFlags};
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(OpenError(format!("bad network namespace name '{name}'")));
+    }
+    let path = std::path::Path::new("/run/netns").join(name);
+    let needs_admin = || {
+        OpenError(format!(
+            "entering network namespace '{name}' needs CAP_SYS_ADMIN (run as root)"
+        ))
+    };
+    let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => OpenError(format!(
+            "no network namespace named '{name}' (see: ip netns list)"
+        )),
+        std::io::ErrorKind::PermissionDenied => needs_admin(),
+        _ => OpenError(format!("cannot open {}: {e}", path.display())),
+    })?;
+    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
+        nix::errno::Errno::EPERM => needs_admin(),
+        other => OpenError(format!(
+            "cannot enter network namespace '{name}': {other}"
+        )),
+    })
+}
+
 impl LiveCapture {
     pub fn open(cfg: &LiveConfig) -> Result<LiveCapture, OpenError> {
         let iface = cfg.interface.as_str();
         // Check the name first: libpcap's own message for a missing device varies by
-        // version and, without privilege, is a permission error instead.
-        if iface != "any" && !std::path::Path::new("/sys/class/net").join(iface).exists() {
+        // version and, without privilege, is a permission error instead. (Not
+        // /sys/class/net: after setns it still shows the namespace sysfs was mounted in.)
+        if iface != "any" {
             let known = interface_names();
-            if !known.iter().any(|n| n == iface) {
+            if !known.is_empty() && !known.iter().any(|n| n == iface) {
                 return Err(no_such_interface(iface));
             }
         }
@@ -223,4 +265,64 @@ impl LiveCapture {
         }
         Ok(())
     }
+}
+
+/// What the live sources did, for `summary.capture` (docs/json.md).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CaptureSummary {
+    pub interface: String,
+    pub netns: Option<String>,
+    pub link_type: String,
+    pub filter: Option<String>,
+    pub snaplen: u32,
+    pub buffer_bytes: u32,
+    pub started: f64,
+    pub ended: f64,
+    pub duration_s: f64,
+    /// duration | count | signal | error
+    pub stop_reason: &'static str,
+    pub frames: u64,
+    /// pcap_stats at the end (None when libpcap could not give them).
+    pub pcap_stats: Option<DropStats>,
+    /// Socket polling (None with --no-sockets).
+    pub sockets: Option<SocketPollSummary>,
+    /// Host context: sysctls used and counter deltas over the capture window.
+    pub host: Option<HostSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SocketPollSummary {
+    pub interval_s: f64,
+    /// Ports the polls were filtered to in the kernel (derived from -f), or null: all.
+    pub kernel_filter_ports: Option<Vec<u16>>,
+    pub polls: u64,
+    pub failed_polls: u64,
+    pub first_error: Option<String>,
+    /// Slowest poll (dump and parse), seconds.
+    pub slowest_poll_s: f64,
+    /// Snapshots joined to a live flow.
+    pub snapshots_joined: u64,
+    /// Most sockets seen in one poll, by state.
+    pub peak_by_state: std::collections::BTreeMap<&'static str, u64>,
+    /// Sockets that never had a packet in the capture (only counted when the polls
+    /// cover the same traffic as the capture filter): count and examples.
+    pub without_packets: Option<u64>,
+    pub without_packets_examples: Vec<SocketSeen>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SocketSeen {
+    pub local: String,
+    pub remote: String,
+    pub state: &'static str,
+    pub first_seen: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct HostSummary {
+    /// Sysctls read from the host and used by the analysis (port range, retries).
+    pub sysctls: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Counters (/proc/net/snmp and netstat) that changed during the capture: end - start.
+    pub counter_deltas: std::collections::BTreeMap<String, i64>,
+    pub error: Option<String>,
 }

@@ -2,8 +2,10 @@
 //! host sysctls). They hand raw frames downstream and know nothing of TCP.
 
 pub mod live;
-pub mod netns;
 pub mod pcap_file;
+pub mod hostpoll;
+pub mod sockdiag_snap;
+pub mod sockpoll;
 
 use crate::decode::LinkType;
 use crate::model::Ts;

@@ -1,0 +1,564 @@
+//! `tcpdiag capture`: live packets (libpcap) and the kernel's socket state
+//! (sock_diag, polled in a thread) into the same engine and report as `replay`.
+//!
+//! The main thread waits on the capture descriptor (50 ms at most), feeds what is
+//! buffered to the engine, joins the socket snapshots that arrived, and advances the
+//! flow table's clock from the wall clock so quiet flows still finish (and stream
+//! with `--format ndjson`). It stops on `--duration`, `--count`, SIGINT or SIGTERM,
+//! drains what libpcap still holds, and writes the report.
+//!
+//! `--write-flagged`: every frame is spooled to a temporary pcap next to the output
+//! file while capturing (memory stays bounded); at the end the spool is read again
+//! and only frames of flows with findings (their 4-tuple, within the flow's first and
+//! last frame numbers) are copied out.
+
+use std::collections::BTreeMap;
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
+
+use super::{analyzer_config_of, make_sink, table_config_of, EXIT_BAD_INPUT, EXIT_FINDINGS};
+use crate::analyze::{Analyzers, Finding, Severity};
+use crate::cli::CaptureArgs;
+use crate::decode::{self, Decoded, Transport};
+use crate::engine::Engine;
+use crate::flow::socket::{state_name, STATE_LISTEN};
+use crate::flow::Connection;
+use crate::model::{Endpoint, FlowKey, Ts};
+use crate::report::{FindingCounts, Format, ReportEnd, Sink, Summary};
+use crate::source::live::{
+    self, CaptureSummary, HostSummary, LiveCapture, LiveConfig, SocketPollSummary, SocketSeen,
+};
+use crate::source::sockpoll::{self, PollBatch, Poller};
+use crate::source::SourceError;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: nix::libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT/SIGTERM only set the stop flag: the loop notices within one wait and
+/// still writes the whole report.
+fn install_signal_handlers() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
+/// Most flows with findings remembered for --write-flagged.
+const MAX_FLAGGED: usize = 100_000;
+/// Most sockets without packets remembered (the rest are counted).
+const MAX_UNMATCHED: usize = 10_000;
+/// The flow table's clock trails the wall clock by this much, so packets still in
+/// libpcap's buffer never arrive after their flow was finished.
+const TICK_LAG_NS: i64 = 2_000_000_000;
+
+/// The sink chain of a live capture: remembers flows with findings (for
+/// --write-flagged) and clears the status line before a flow streams out.
+struct LiveSink<'a> {
+    inner: Box<dyn Sink + 'a>,
+    flagged: Option<FxHashMap<FlowKey, Vec<(u64, u64)>>>,
+    flagged_dropped: u64,
+    status: bool,
+}
+
+impl Sink for LiveSink<'_> {
+    fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
+        if let Some(map) = &mut self.flagged {
+            if !findings.is_empty() {
+                if map.len() < MAX_FLAGGED {
+                    let (key, _) = FlowKey::of(conn.client, conn.server);
+                    map.entry(key)
+                        .or_default()
+                        .push((conn.first_frame, conn.last_frame));
+                } else {
+                    self.flagged_dropped += 1;
+                }
+            }
+        }
+        if self.status {
+            clear_status();
+        }
+        self.inner.flow(conn, findings)
+    }
+
+    fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
+        self.inner.finish(end)
+    }
+}
+
+fn clear_status() {
+    let mut e = io::stderr().lock();
+    let _ = e.write_all(b"\r\x1b[2K");
+    let _ = e.flush();
+}
+
+/// Socket polls joined to flows, and what the summary says about them.
+struct SocketJoin {
+    summary: SocketPollSummary,
+    /// Sockets with no flow so far (only when the polls cover what the capture sees).
+    unmatched: Option<FxHashMap<FlowKey, SocketSeen>>,
+    unmatched_dropped: u64,
+}
+
+impl SocketJoin {
+    fn apply(&mut self, engine: &mut Engine<'_>, batch: PollBatch) {
+        self.summary.polls += 1;
+        self.summary.slowest_poll_s = self.summary.slowest_poll_s.max(batch.took.as_secs_f64());
+        let snaps = match batch.snaps {
+            Ok(s) => s,
+            Err(e) => {
+                self.summary.failed_polls += 1;
+                self.summary.first_error.get_or_insert(e);
+                return;
+            }
+        };
+        let mut by_state: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for snap in snaps {
+            if snap.state == STATE_LISTEN {
+                continue;
+            }
+            *by_state.entry(state_name(snap.state)).or_default() += 1;
+            let (key, _) = FlowKey::of(snap.local, snap.remote);
+            if engine.on_socket(snap) {
+                self.summary.snapshots_joined += 1;
+                if let Some(u) = &mut self.unmatched {
+                    u.remove(&key);
+                }
+            } else if let Some(u) = &mut self.unmatched {
+                if !engine.recently_finished(&key) && !u.contains_key(&key) {
+                    if u.len() < MAX_UNMATCHED {
+                        u.insert(
+                            key,
+                            SocketSeen {
+                                local: snap.local.to_string(),
+                                remote: snap.remote.to_string(),
+                                state: state_name(snap.state),
+                                first_seen: crate::model::time::round_us(snap.at.secs_f64()),
+                            },
+                        );
+                    } else {
+                        self.unmatched_dropped += 1;
+                    }
+                }
+            }
+        }
+        for (state, n) in by_state {
+            let peak = self.summary.peak_by_state.entry(state).or_default();
+            *peak = (*peak).max(n);
+        }
+    }
+
+    fn finish(mut self) -> SocketPollSummary {
+        if let Some(u) = self.unmatched.take() {
+            self.summary.without_packets = Some(u.len() as u64 + self.unmatched_dropped);
+            let mut ex: Vec<SocketSeen> = u.into_values().collect();
+            ex.sort_by(|a, b| a.first_seen.total_cmp(&b.first_seen));
+            ex.truncate(20);
+            self.summary.without_packets_examples = ex;
+        }
+        self.summary
+    }
+}
+
+/// Whether `--port-range` was given (else the host's ip_local_port_range is used).
+fn flag_given(name: &str) -> bool {
+    std::env::args_os().any(|a| {
+        let a = a.to_string_lossy();
+        a == name || a.starts_with(&format!("{name}="))
+    })
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tcpdiag: {msg}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
+pub fn run(args: CaptureArgs) -> ExitCode {
+    if let Some(ns) = &args.netns {
+        if let Err(e) = live::enter_netns(ns) {
+            return fail(e);
+        }
+    }
+    let cfg = LiveConfig {
+        interface: args.interface.clone(),
+        filter: args.filter.clone(),
+        snaplen: args.snaplen,
+        buffer_bytes: args.buffer_size.saturating_mul(1 << 20),
+        promisc: args.promisc,
+    };
+    let mut cap = match LiveCapture::open(&cfg) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if let Some(path) = &args.write {
+        if let Err(e) = cap.write_to(path) {
+            return fail(e);
+        }
+    }
+    // The spool lives beside the flagged output so the final copy is a local read.
+    let spool = match &args.write_flagged {
+        None => None,
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let made = tempfile::Builder::new()
+                .prefix(".tcpdiag-spool-")
+                .suffix(".pcap")
+                .tempfile_in(dir);
+            match made {
+                Ok(f) => {
+                    if let Err(e) = cap.write_to(f.path()) {
+                        return fail(e);
+                    }
+                    Some(f)
+                }
+                Err(e) => return fail(format!("cannot write {}: {e}", path.display())),
+            }
+        }
+    };
+    install_signal_handlers();
+
+    let mut acfg = analyzer_config_of(&args.thresholds);
+    let host = crate::source::hostpoll::HostWatch::start(!args.no_sockets);
+    let mut sysctls_used = BTreeMap::new();
+    if let Some(h) = &host {
+        if !flag_given("--port-range") {
+            if let Some(r) = h.port_range() {
+                acfg.port_range = r;
+                sysctls_used.insert(
+                    "net.ipv4.ip_local_port_range".to_string(),
+                    serde_json::json!([r.0, r.1]),
+                );
+            }
+        }
+        if acfg.tcp_syn_retries.is_none() {
+            acfg.tcp_syn_retries = h.sysctl_u32("net.ipv4.tcp_syn_retries");
+            if let Some(v) = acfg.tcp_syn_retries {
+                sysctls_used.insert("net.ipv4.tcp_syn_retries".into(), v.into());
+            }
+        }
+        if acfg.tcp_retries2.is_none() {
+            acfg.tcp_retries2 = h.sysctl_u32("net.ipv4.tcp_retries2");
+            if let Some(v) = acfg.tcp_retries2 {
+                sysctls_used.insert("net.ipv4.tcp_retries2".into(), v.into());
+            }
+        }
+    }
+
+    let format = args.report.format.unwrap_or(if io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    let stdout = io::stdout();
+    // NDJSON streams: each flow goes out the moment it finishes.
+    let out: Box<dyn Write> = if format == Format::Ndjson {
+        Box::new(io::LineWriter::new(stdout.lock()))
+    } else {
+        Box::new(io::BufWriter::with_capacity(1 << 16, stdout.lock()))
+    };
+    let source = match &args.netns {
+        Some(ns) => format!("live:{ns}/{}", args.interface),
+        None => format!("live:{}", args.interface),
+    };
+    let mut report_args = args.report.clone();
+    report_args.format = Some(format);
+    let status_on = io::stderr().is_terminal();
+    let mut sink = LiveSink {
+        inner: make_sink(&report_args, vec![source], out),
+        flagged: spool.as_ref().map(|_| FxHashMap::default()),
+        flagged_dropped: 0,
+        status: status_on,
+    };
+
+    let kernel_ports = args.filter.as_deref().and_then(sockpoll::ports_of_filter);
+    let mut join = SocketJoin {
+        summary: SocketPollSummary {
+            interval_s: args.poll.as_secs_f64(),
+            kernel_filter_ports: kernel_ports.clone(),
+            ..SocketPollSummary::default()
+        },
+        // Without a filter, or with one the polls mirror, a socket with no packet
+        // really had none; with any other filter the capture does not see them all.
+        unmatched: (args.filter.is_none() || kernel_ports.is_some()).then(FxHashMap::default),
+        unmatched_dropped: 0,
+    };
+    let poller = if args.no_sockets {
+        None
+    } else {
+        match crate::source::sockdiag_snap::dumper(kernel_ports.as_deref()) {
+            Ok(dump) => Some(Poller::start(args.poll, dump)),
+            Err(e) => {
+                join.summary.first_error = Some(e);
+                None
+            }
+        }
+    };
+
+    let started_wall = sockpoll::wall_now();
+    let started = Instant::now();
+    let deadline = args.duration.map(|d| started + d);
+    let mut engine = Engine::new(
+        table_config_of(&args.report, &args.tracking),
+        Analyzers::new(acfg),
+        &mut sink,
+    );
+    let stop_reason;
+    let mut read_error: Option<SourceError> = None;
+    let mut last_tick = Instant::now();
+    let mut drops = live::DropStats::default();
+    loop {
+        if STOP.load(Ordering::SeqCst) {
+            stop_reason = "signal";
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            stop_reason = "duration";
+            break;
+        }
+        let remaining = args
+            .count
+            .map_or(usize::MAX, |c| c.saturating_sub(cap.frames()) as usize);
+        if remaining == 0 {
+            stop_reason = "count";
+            break;
+        }
+        let wait_ms = deadline.map_or(50, |d| {
+            d.saturating_duration_since(Instant::now())
+                .as_millis()
+                .clamp(1, 50) as u16
+        });
+        if cap.wait_readable(wait_ms) {
+            if let Err(e) = cap.read_available(remaining.min(10_000), &mut |f| engine.on_frame(f))
+            {
+                read_error = Some(SourceError {
+                    file: args.interface.clone(),
+                    frame: Some(cap.frames() + 1),
+                    message: e,
+                });
+                stop_reason = "error";
+                break;
+            }
+        }
+        if let Some(p) = &poller {
+            for batch in p.batches() {
+                join.apply(&mut engine, batch);
+            }
+        }
+        if last_tick.elapsed() >= Duration::from_millis(250) {
+            last_tick = Instant::now();
+            let now = sockpoll::wall_now();
+            engine.tick(Ts(now.0 - TICK_LAG_NS));
+            if status_on {
+                if let Some(s) = cap.stats() {
+                    drops = s;
+                }
+                let (live_flows, flows, findings) = engine.progress();
+                let mut e = io::stderr().lock();
+                let _ = write!(
+                    e,
+                    "\r\x1b[2Ktcpdiag: {} {:.1} s, {} packets, {} flows ({} live), {} dropped, {} findings",
+                    args.interface,
+                    started.elapsed().as_secs_f64(),
+                    cap.frames(),
+                    flows,
+                    live_flows,
+                    u64::from(drops.dropped) + u64::from(drops.if_dropped),
+                    findings
+                );
+                let _ = e.flush();
+            }
+        }
+    }
+    // What libpcap still holds was captured before the stop: keep it.
+    if read_error.is_none() && stop_reason != "count" {
+        let _ = cap.read_available(usize::MAX, &mut |f| engine.on_frame(f));
+    }
+    if status_on {
+        clear_status();
+    }
+    let ended_wall = sockpoll::wall_now();
+    let pcap_stats = cap.stats();
+    if let Err(e) = cap.flush_writers() {
+        eprintln!("tcpdiag: writing the capture file failed: {e}");
+    }
+    if let Some(p) = poller {
+        for batch in p.stop() {
+            join.apply(&mut engine, batch);
+        }
+    }
+    let host_summary = host.map(|h| {
+        let mut s: HostSummary = h.finish();
+        s.sysctls.extend(sysctls_used);
+        s
+    });
+    let frames = cap.frames();
+    let link_name = cap.link_name;
+    drop(cap);
+    let result = engine.finish();
+    let flagged = sink.flagged.take();
+
+    let mut findings: Vec<Finding> = result.flow_findings;
+    findings.extend(result.capture_findings);
+    let mut counts = FindingCounts::default();
+    for (sev, n) in &result.severity_counts {
+        add_count(&mut counts, *sev, *n);
+    }
+    if let Some(s) = pcap_stats {
+        if let Some(f) = crate::analyze::capture::dropped(
+            u64::from(s.received),
+            u64::from(s.dropped),
+            u64::from(s.if_dropped),
+            started_wall.secs_f64(),
+        ) {
+            add_count(&mut counts, f.severity, 1);
+            findings.push(f);
+        }
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.at.total_cmp(&b.at)));
+
+    let complete = read_error.is_none();
+    let summary = Summary {
+        complete,
+        inputs: Vec::new(),
+        errors: read_error.iter().cloned().collect(),
+        first_packet: result.first_ts.map(|t| t.secs_f64()),
+        last_packet: result.last_ts.map(|t| t.secs_f64()),
+        packets: result.decode,
+        flows: result.table,
+        conn_states: result.conn_states,
+        findings: counts,
+        dns_dropped: result.dns_dropped,
+        capture: Some(CaptureSummary {
+            interface: args.interface.clone(),
+            netns: args.netns.clone(),
+            link_type: link_name.to_string(),
+            filter: args.filter.clone(),
+            snaplen: args.snaplen,
+            buffer_bytes: args.buffer_size.saturating_mul(1 << 20),
+            started: crate::model::time::round_us(started_wall.secs_f64()),
+            ended: crate::model::time::round_us(ended_wall.secs_f64()),
+            duration_s: crate::model::time::round_us(ended_wall.since(started_wall)),
+            stop_reason,
+            frames,
+            pcap_stats,
+            sockets: (!args.no_sockets).then(|| join.finish()),
+            host: host_summary,
+        }),
+    };
+    let end = ReportEnd {
+        summary: &summary,
+        findings: &findings,
+        dns: &result.dns,
+    };
+    let write_result = match result.sink_error {
+        Some(e) => Err(e),
+        None => sink.finish(&end),
+    };
+    if let Err(e) = write_result {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("tcpdiag: writing the report failed: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    if let Some(e) = &read_error {
+        eprintln!("tcpdiag: {e} (the report covers frames 1-{frames})");
+    }
+    if let (Some(path), Some(spool), Some(flagged)) = (&args.write_flagged, spool, flagged) {
+        match write_flagged(spool.path(), path, &flagged) {
+            Ok(n) => {
+                if sink.flagged_dropped > 0 {
+                    eprintln!(
+                        "tcpdiag: {} flows with findings beyond the first {MAX_FLAGGED} are not in {}",
+                        sink.flagged_dropped,
+                        path.display()
+                    );
+                }
+                let _ = n;
+            }
+            Err(e) => {
+                eprintln!("tcpdiag: writing {} failed: {e}", path.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+    }
+    if !complete {
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Some(level) = args.report.fail_on {
+        let worst = [
+            (Severity::Error, summary.findings.error),
+            (Severity::Warning, summary.findings.warning),
+            (Severity::Info, summary.findings.info),
+        ];
+        if worst.iter().any(|(sev, n)| *n > 0 && *sev >= level) {
+            return ExitCode::from(EXIT_FINDINGS);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn add_count(c: &mut FindingCounts, sev: Severity, n: u64) {
+    match sev {
+        Severity::Info => c.info += n,
+        Severity::Warning => c.warning += n,
+        Severity::Error => c.error += n,
+    }
+}
+
+/// Copies the spooled frames of flagged flows to `out`; returns how many.
+fn write_flagged(
+    spool: &std::path::Path,
+    out: &std::path::Path,
+    flagged: &FxHashMap<FlowKey, Vec<(u64, u64)>>,
+) -> Result<u64, String> {
+    let mut cap = pcap::Capture::from_file_with_precision(spool, pcap::Precision::Nano)
+        .map_err(|e| e.to_string())?;
+    let link = decode::LinkType::from_dlt(cap.get_datalink().0)
+        .ok_or_else(|| "unsupported link type in the spool".to_string())?;
+    let mut save = cap.savefile(out).map_err(|e| e.to_string())?;
+    let mut number = 0u64;
+    let mut written = 0u64;
+    loop {
+        let p = match cap.next_packet() {
+            Ok(p) => p,
+            Err(pcap::Error::NoMorePackets) => break,
+            // A spool cut short (full disk): keep what could be copied.
+            Err(e) => return Err(e.to_string()),
+        };
+        number += 1;
+        let Decoded::Ip(pkt) = decode::decode(link, p.data) else {
+            continue;
+        };
+        let Transport::Tcp(tcp) = &pkt.transport else {
+            continue;
+        };
+        let (key, _) = FlowKey::of(
+            Endpoint::new(pkt.ip.src, tcp.src_port),
+            Endpoint::new(pkt.ip.dst, tcp.dst_port),
+        );
+        let keep = flagged
+            .get(&key)
+            .is_some_and(|ranges| ranges.iter().any(|&(a, b)| (a..=b).contains(&number)));
+        if keep {
+            save.write(&p);
+            written += 1;
+        }
+    }
+    save.flush().map_err(|e| e.to_string())?;
+    Ok(written)
+}
