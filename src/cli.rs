@@ -62,7 +62,12 @@ pub struct ReplayArgs {
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
     /// Interface to capture on; "any" captures on all of them (Linux cooked headers).
-    #[arg(short = 'i', long = "interface", default_value = "any", value_name = "IFACE")]
+    #[arg(
+        short = 'i',
+        long = "interface",
+        default_value = "any",
+        value_name = "IFACE"
+    )]
     pub interface: String,
     /// BPF filter, as in tcpdump. Simple port filters ("port 443", "tcp port 80 or
     /// port 8080") also restrict the socket polls in the kernel.

@@ -141,7 +141,8 @@ impl<'s> Engine<'s> {
     /// and idle flows finish and stream out.
     pub fn tick(&mut self, now: Ts) {
         let downstream = &mut self.downstream;
-        self.table.advance(now, &mut |conn| downstream.deliver(conn));
+        self.table
+            .advance(now, &mut |conn| downstream.deliver(conn));
     }
 
     /// Joins a socket snapshot (live capture) to its flow; false when no live flow

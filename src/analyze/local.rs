@@ -310,16 +310,8 @@ mod tests {
         let s = ep("198.51.100.10:8080");
         let mk = |x: &Seg| {
             let (src, dst) = if x.2 { (c, s) } else { (s, c) };
-            let mut seg = Segment::for_test(
-                x.0,
-                Ts::from_secs_f64(x.1),
-                src,
-                dst,
-                x.3,
-                x.4,
-                x.5,
-                x.6,
-            );
+            let mut seg =
+                Segment::for_test(x.0, Ts::from_secs_f64(x.1), src, dst, x.3, x.4, x.5, x.6);
             seg.ttl = x.7;
             seg
         };

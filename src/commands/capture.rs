@@ -233,7 +233,18 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     install_signal_handlers();
 
     let mut acfg = analyzer_config_of(&args.thresholds);
-    let host = crate::source::hostpoll::HostWatch::start(!args.no_sockets);
+    let mut host_error = None;
+    let host = if args.no_sockets {
+        None
+    } else {
+        match crate::source::hostpoll::HostWatch::start(args.netns.as_deref()) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                host_error = Some(e);
+                None
+            }
+        }
+    };
     let mut sysctls_used = BTreeMap::new();
     if let Some(h) = &host {
         if !flag_given("--port-range") {
@@ -343,8 +354,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
                 .clamp(1, 50) as u16
         });
         if cap.wait_readable(wait_ms) {
-            if let Err(e) = cap.read_available(remaining.min(10_000), &mut |f| engine.on_frame(f))
-            {
+            if let Err(e) = cap.read_available(remaining.min(10_000), &mut |f| engine.on_frame(f)) {
                 read_error = Some(SourceError {
                     file: args.interface.clone(),
                     frame: Some(cap.frames() + 1),
@@ -401,11 +411,18 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             join.apply(&mut engine, batch);
         }
     }
-    let host_summary = host.map(|h| {
-        let mut s: HostSummary = h.finish();
-        s.sysctls.extend(sysctls_used);
-        s
-    });
+    let host_summary = match (host, host_error) {
+        (Some(h), _) => {
+            let mut s: HostSummary = h.finish();
+            s.sysctls.extend(sysctls_used);
+            Some(s)
+        }
+        (None, Some(e)) => Some(HostSummary {
+            error: Some(e),
+            ..HostSummary::default()
+        }),
+        (None, None) => None,
+    };
     let frames = cap.frames();
     let link_name = cap.link_name;
     drop(cap);

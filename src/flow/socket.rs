@@ -14,23 +14,10 @@ use crate::model::{Dir, Endpoint, Ts};
 /// Most snapshots kept in a flow's history (each is one timeline event).
 pub const MAX_SOCKET_HISTORY: usize = 64;
 
-/// The kernel's TCP states (include/net/tcp_states.h).
+/// The kernel's TCP state number by the JSON name the sockets report uses
+/// ("ESTABLISHED", "TIME_WAIT", ...).
 pub fn state_name(state: u8) -> &'static str {
-    match state {
-        1 => "ESTABLISHED",
-        2 => "SYN-SENT",
-        3 => "SYN-RECV",
-        4 => "FIN-WAIT-1",
-        5 => "FIN-WAIT-2",
-        6 => "TIME-WAIT",
-        7 => "CLOSE",
-        8 => "CLOSE-WAIT",
-        9 => "LAST-ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        12 => "NEW-SYN-RECV",
-        _ => "UNKNOWN",
-    }
+    crate::model::socket::TcpState::from_kernel(state).as_str()
 }
 
 pub const STATE_ESTABLISHED: u8 = 1;
@@ -144,10 +131,7 @@ impl SockSnap {
                 s.push_str(&format!(" unacked {}", i.unacked));
             }
             if i.retransmits > 0 || i.total_retrans > 0 {
-                s.push_str(&format!(
-                    " retrans {}/{}",
-                    i.retransmits, i.total_retrans
-                ));
+                s.push_str(&format!(" retrans {}/{}", i.retransmits, i.total_retrans));
             }
             if i.probes > 0 {
                 s.push_str(&format!(" probes {}", i.probes));
@@ -325,13 +309,12 @@ mod tests {
         assert_eq!(s.0, Dir::FromServer);
         assert_eq!(s.1.polls, 5);
         assert_eq!(
-            s.1.at_or_before(Ts::from_secs_f64(2.7)).unwrap().timer_retrans,
+            s.1.at_or_before(Ts::from_secs_f64(2.7))
+                .unwrap()
+                .timer_retrans,
             0
         );
-        assert_eq!(
-            s.1.last.timer_text(),
-            "timer:(on, 0.4 s, 1 retransmits)"
-        );
+        assert_eq!(s.1.last.timer_text(), "timer:(on, 0.4 s, 1 retransmits)");
     }
 
     #[test]

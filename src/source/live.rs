@@ -110,9 +110,7 @@ fn no_such_interface(iface: &str) -> OpenError {
     } else {
         names.join(", ")
     };
-    OpenError(format!(
-        "no interface named '{iface}' (available: {list})"
-    ))
+    OpenError(format!("no interface named '{iface}' (available: {list})"))
 }
 
 /// Moves the calling thread into network namespace `name` (/run/netns/NAME). The
@@ -138,9 +136,7 @@ pub fn enter_netns(name: &str) -> Result<(), OpenError> {
     })?;
     setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
         nix::errno::Errno::EPERM => needs_admin(),
-        other => OpenError(format!(
-            "cannot enter network namespace '{name}': {other}"
-        )),
+        other => OpenError(format!("cannot enter network namespace '{name}': {other}")),
     })
 }
 

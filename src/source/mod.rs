@@ -1,9 +1,13 @@
-//! Sources of packets and state: saved captures, live interfaces (and sock_diag and
-//! host sysctls). They hand raw frames downstream and know nothing of TCP.
+//! Sources of packets and state: saved captures, live interfaces, live sockets
+//! through netlink sock_diag, and host context (sysctls, counters, processes). They
+//! hand plain data downstream and know nothing of the analysis.
 
-pub mod live;
-pub mod pcap_file;
+pub mod host;
 pub mod hostpoll;
+pub mod live;
+pub mod netns;
+pub mod pcap_file;
+pub mod sockdiag;
 pub mod sockdiag_snap;
 pub mod sockpoll;
 

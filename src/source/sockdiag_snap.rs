@@ -1,8 +1,130 @@
-//! Adapter from the sock_diag layer to `SockSnap`s for the capture's poller.
-//! TEMPORARY: waits for the sock_diag layer of branch `sockets`.
+//! The capture's socket poller on top of `source::sockdiag`: one netlink socket,
+//! opened in the capture's namespace, dumped on every poll (every TCP state but
+//! LISTEN, kernel-filtered to the capture's ports when the BPF filter gives them),
+//! and each `SocketInfo` turned into the flow layer's compact `SockSnap`.
 
-use super::sockpoll::DumpFn;
+use std::collections::HashSet;
 
-pub fn dumper(_ports: Option<&[u16]>) -> Result<DumpFn, String> {
-    Err("socket polling is not available yet (sock_diag layer not merged)".into())
+use super::sockdiag::{state_mask, DumpQuery, Dumper, PortRange, ALL_STATES};
+use super::sockpoll::{wall_now, DumpFn};
+use crate::flow::socket::{SockSnap, TcpInfoLite};
+use crate::model::socket::{SocketInfo, TcpState};
+use crate::model::{Endpoint, Ts};
+
+/// Beyond this many ports one unfiltered dump is cheaper than two per port.
+const MAX_FILTER_PORTS: usize = 8;
+
+/// The queries for one poll: every non-listening socket, or those with one of
+/// `ports` at either end (sport and dport are ANDed in one query, so two each).
+pub fn queries(ports: Option<&[u16]>) -> Vec<DumpQuery> {
+    let base = DumpQuery {
+        states: ALL_STATES & !state_mask(&[TcpState::Listen]),
+        netns: super::netns::Netns::Current,
+        tcp_info: true,
+        ..DumpQuery::default()
+    };
+    match ports {
+        Some(ports) if !ports.is_empty() && ports.len() <= MAX_FILTER_PORTS => ports
+            .iter()
+            .flat_map(|&p| {
+                let r = Some(PortRange { lo: p, hi: p });
+                [
+                    DumpQuery {
+                        sport: r,
+                        ..base.clone()
+                    },
+                    DumpQuery {
+                        dport: r,
+                        ..base.clone()
+                    },
+                ]
+            })
+            .collect(),
+        _ => vec![base],
+    }
+}
+
+/// Opens the netlink socket now (in the calling thread's namespace, which the
+/// capture already entered) and returns the dump for the poller thread.
+pub fn dumper(ports: Option<&[u16]>) -> Result<DumpFn, String> {
+    let mut d = Dumper::open(&super::netns::Netns::Current).map_err(|e| e.to_string())?;
+    let queries = queries(ports);
+    Ok(Box::new(move || {
+        let at = wall_now();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for q in &queries {
+            for s in d.dump(q).map_err(|e| e.to_string())? {
+                // A socket with a listed port at both ends comes back twice.
+                if queries.len() > 1 && !seen.insert(s.cookie) {
+                    continue;
+                }
+                out.push(snap_of(&s, at));
+            }
+        }
+        Ok(out)
+    }))
+}
+
+fn us(s: f64) -> u32 {
+    (s * 1e6).round().clamp(0.0, f64::from(u32::MAX)) as u32
+}
+
+fn ms(s: f64) -> u32 {
+    (s * 1e3).round().clamp(0.0, f64::from(u32::MAX)) as u32
+}
+
+pub fn snap_of(s: &SocketInfo, at: Ts) -> SockSnap {
+    let timer = s.timer;
+    SockSnap {
+        at,
+        local: Endpoint::new(s.local.ip(), s.local.port()),
+        remote: Endpoint::new(s.peer.ip(), s.peer.port()),
+        state: s.state.kernel_number().unwrap_or(0),
+        timer: timer.map_or(0, |t| match t.name {
+            crate::model::socket::TimerKind::On => 1,
+            crate::model::socket::TimerKind::Keepalive => 2,
+            crate::model::socket::TimerKind::Timewait => 3,
+            crate::model::socket::TimerKind::Persist => 4,
+            crate::model::socket::TimerKind::Delack => 5,
+            crate::model::socket::TimerKind::Unknown => 255,
+        }),
+        timer_expires_ms: timer.map_or(0, |t| ms(t.expires_s)),
+        timer_retrans: timer.map_or(0, |t| t.count),
+        recv_q: s.recv_q,
+        send_q: s.send_q,
+        inode: s.inode,
+        info: s.tcp_info.as_ref().map(|i| TcpInfoLite {
+            retransmits: i.retransmits,
+            probes: i.probes,
+            backoff: i.backoff,
+            rto_us: us(i.rto_s),
+            rtt_us: us(i.rtt_s),
+            rttvar_us: us(i.rttvar_s),
+            unacked: i.unacked,
+            lost: i.lost,
+            total_retrans: i.total_retrans,
+            snd_cwnd: i.snd_cwnd,
+            notsent_bytes: i.notsent_bytes.unwrap_or(0),
+            last_data_recv_ms: ms(i.last_data_recv_s),
+            last_ack_recv_ms: ms(i.last_ack_recv_s),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_filters_become_two_queries_per_port() {
+        let q = queries(Some(&[80, 443]));
+        assert_eq!(q.len(), 4);
+        assert_eq!(q[0].sport, Some(PortRange { lo: 80, hi: 80 }));
+        assert_eq!(q[1].dport, Some(PortRange { lo: 80, hi: 80 }));
+        assert!(q.iter().all(|q| q.states & (1 << 10) == 0));
+        assert_eq!(queries(None).len(), 1);
+        let many: Vec<u16> = (1..20).collect();
+        assert_eq!(queries(Some(&many)).len(), 1);
+    }
 }

@@ -170,7 +170,10 @@ mod filter_tests {
     #[test]
     fn simple_port_filters_give_their_ports() {
         assert_eq!(ports_of_filter("port 443"), Some(vec![443]));
-        assert_eq!(ports_of_filter("tcp port 80 or port 8080"), Some(vec![80, 8080]));
+        assert_eq!(
+            ports_of_filter("tcp port 80 or port 8080"),
+            Some(vec![80, 8080])
+        );
         assert_eq!(
             ports_of_filter("host 192.0.2.1 and (tcp dst port 25)"),
             Some(vec![25])
