@@ -169,6 +169,7 @@ pub fn run_frames(
         conn_states: result.conn_states,
         findings: FindingCounts::default(),
         dns_dropped: result.dns_dropped,
+        capture: None,
     };
     let mut findings = result.flow_findings;
     findings.extend(result.capture_findings);

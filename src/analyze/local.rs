@@ -15,7 +15,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Confidence, Finding, Severity};
+use super::{AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::conn::Connection;
 use crate::flow::socket::{state_name, LocalSocket, SockSnap, STATE_ESTABLISHED};
 use crate::model::{Dir, Ts};
@@ -40,31 +40,60 @@ fn snap_json(s: &SockSnap, conn: &Connection) -> Value {
     v
 }
 
-pub fn analyze(conn: &Connection, found: &mut Vec<Finding>) {
-    let Some(local) = conn.local.as_deref() else {
-        return;
-    };
+pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>) {
+    let sockets = conn.local.as_deref();
     // Both ends on this host (loopback): every packet is this host's; nothing to tell apart.
-    let Some((ldir, sock)) = local.only() else {
+    if sockets.is_some_and(|l| l.sides.iter().all(Option::is_some)) {
+        return;
+    }
+    let sock = sockets.and_then(|l| l.only());
+    let Some(ldir) = sock.map(|(d, _)| d).or_else(|| local_dir(conn, cfg)) else {
         return;
     };
+    let sock = sock.map(|(_, s)| s);
     for f in found.iter_mut().filter(|f| f.flow == Some(conn.id)) {
-        match f.id {
-            "rst.client" | "rst.server" | "handshake.rejected" => {
+        match (f.id, sock) {
+            ("rst.client" | "rst.server" | "handshake.rejected", _) => {
                 annotate_rst(conn, ldir, sock, f);
             }
-            "stall.first_byte" | "stall.response" => annotate_wait(conn, ldir, sock, f),
-            "keepalive.dead_peer" | "keepalive.probe" => annotate_keepalive(sock, f),
+            ("stall.first_byte" | "stall.response", Some(s)) => annotate_wait(conn, ldir, s, f),
+            ("keepalive.dead_peer" | "keepalive.probe", Some(s)) => annotate_keepalive(s, f),
             _ => {}
         }
     }
-    if let Some(f) = not_from_this_host(conn, ldir, sock, found) {
-        found.push(f);
+    if let Some(sock) = sock {
+        if let Some(f) = not_from_this_host(conn, ldir, sock, found) {
+            found.push(f);
+        }
+    }
+}
+
+/// Which end is this host when no socket of the flow was seen (a refused SYN has
+/// none): the end with one of this host's addresses, else the end whose packets a
+/// cooked capture marked as sent by this host. None when neither or both.
+fn local_dir(conn: &Connection, cfg: &AnalyzerConfig) -> Option<Dir> {
+    let by_addr = (
+        cfg.local_addrs.contains(&conn.client.ip),
+        cfg.local_addrs.contains(&conn.server.ip),
+    );
+    match by_addr {
+        (true, false) => return Some(Dir::FromClient),
+        (false, true) => return Some(Dir::FromServer),
+        (true, true) => return None,
+        (false, false) => {}
+    }
+    match (
+        conn.side(Dir::FromClient).sent_by_capture_host,
+        conn.side(Dir::FromServer).sent_by_capture_host,
+    ) {
+        (Some(true), Some(false)) => Some(Dir::FromClient),
+        (Some(false), Some(true)) => Some(Dir::FromServer),
+        _ => None,
     }
 }
 
 /// Adds "who sent it" with certainty to a RST finding.
-fn annotate_rst(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Finding) {
+fn annotate_rst(conn: &Connection, ldir: Dir, sock: Option<&LocalSocket>, f: &mut Finding) {
     let by = match f.id {
         "rst.client" => Dir::FromClient,
         _ => Dir::FromServer,
@@ -72,19 +101,53 @@ fn annotate_rst(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Findin
     let Some(rst) = conn.side(by).first_rst_info else {
         return;
     };
-    let before = sock.at_or_before(rst.at.ts);
+    let before = sock.and_then(|s| s.at_or_before(rst.at.ts));
     let mut ev = json!({
         "this_host": endpoint(conn, ldir).to_string(),
         "this_host_sent_it": by == ldir,
+        "known_from": if sock.is_some() { "socket" } else { "address" },
     });
     if let Some(s) = before {
         ev["socket_before"] = snap_json(s, conn);
     }
     if by == ldir {
-        let state = before.map_or("unknown", |s| state_name(s.state));
-        f.summary.push_str(&format!(
-            " This host sent it: its socket was {state} before the RST."
-        ));
+        match before {
+            Some(s) => {
+                let why = kernel_gave_up(s);
+                if let Some((kind, text)) = &why {
+                    ev["kernel_gave_up"] = (*kind).into();
+                    append(
+                        &mut f.summary,
+                        &format!("This host's kernel sent it, not the application: {text}"),
+                    );
+                } else {
+                    append(
+                        &mut f.summary,
+                        &format!(
+                            "This host sent it: its socket was {} before the RST",
+                            s.describe()
+                        ),
+                    );
+                }
+            }
+            None if sock.is_some() => append(
+                &mut f.summary,
+                "This host sent it (its socket was seen only after the RST)",
+            ),
+            None => append(
+                &mut f.summary,
+                &format!(
+                    "This host sent it: the RST left from its own address {}, and no socket of \
+                 this connection was seen on it{}",
+                    endpoint(conn, ldir),
+                    if f.id == "handshake.rejected" {
+                        " (a refused SYN: nothing listened on the port, or this host's firewall rejected it)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+        }
     } else {
         let me = conn.side(ldir);
         ev["this_host_sent_fin"] = me.first_fin.is_some().into();
@@ -127,17 +190,57 @@ fn annotate_wait(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Findi
     } else {
         "this host's socket was waiting for the peer with nothing unread"
     };
-    f.summary.push_str(&format!(
-        " Kernel view on this host ({}): {}; {verdict}.",
-        endpoint(conn, ldir),
-        last.describe()
-    ));
+    append(
+        &mut f.summary,
+        &format!(
+            "Kernel view on this host ({}): socket {}; {verdict}",
+            endpoint(conn, ldir),
+            last.describe()
+        ),
+    );
     f.evidence.insert(
         "local_socket_during_wait".into(),
         Value::Array(seen.iter().take(8).map(|s| snap_json(s, conn)).collect()),
     );
     f.evidence
         .insert("local_socket_verdict".into(), verdict.into());
+}
+
+/// Adds a sentence to a finding's summary.
+fn append(summary: &mut String, sentence: &str) {
+    let t = summary.trim_end();
+    summary.truncate(t.len());
+    if !summary.is_empty() && !summary.ends_with(['.', '!', '?']) {
+        summary.push('.');
+    }
+    summary.push(' ');
+    summary.push_str(sentence);
+    summary.push('.');
+}
+
+/// A RST this host's kernel sends on its own when a timer gives up: the socket's
+/// last snapshot had the keepalive timer with unanswered probes, or the
+/// retransmission timer with retries.
+fn kernel_gave_up(s: &SockSnap) -> Option<(&'static str, String)> {
+    match s.timer {
+        2 if s.timer_retrans > 0 => Some((
+            "keepalive",
+            format!(
+                "just before it the socket's keepalive timer had sent {} unanswered probes \
+                 (net.ipv4.tcp_keepalive_probes / TCP_KEEPCNT reached: the keepalive gave up)",
+                s.timer_retrans
+            ),
+        )),
+        1 if s.timer_retrans > 0 => Some((
+            "retransmission",
+            format!(
+                "just before it the socket's retransmission timer had retried {} times \
+                 (tcp_retries2 or TCP_USER_TIMEOUT reached)",
+                s.timer_retrans
+            ),
+        )),
+        _ => None,
+    }
 }
 
 fn annotate_keepalive(sock: &LocalSocket, f: &mut Finding) {
@@ -202,11 +305,12 @@ fn not_from_this_host(
             peer.ttl_max
         ));
     }
-    if !rst.ack_flag {
-        // Linux sends a RST without ACK only when it has no socket for the segment it
-        // answers: the peer's end of the connection was already gone.
+    if !rst.ack_flag && peer.first_fin.is_none() {
+        // A RST without ACK answers a segment for a connection its sender does not
+        // have (Linux with no socket; a firewall's reject-with-reset likewise): the
+        // peer's end was gone, or a box answered in its name. The peer never closed.
         reasons.push(format!(
-            "it has no ACK flag: the {}'s stack answered as if it had no such connection, so its end was torn down earlier without a FIN or RST from this host",
+            "it has no ACK flag and the {} never sent a FIN: it answers this host's segment as if the connection did not exist (the peer's end was torn down without a FIN or RST from this host, or a box answered in its name)",
             peer_dir.side()
         ));
     }
@@ -219,9 +323,9 @@ fn not_from_this_host(
         || "no socket snapshot before it".to_string(),
         |s| {
             format!(
-                "its socket was {} {:.3} s before it",
-                s.describe(),
-                rst.at.ts.since(s.at)
+                "{:.3} s before it this host's socket was {}",
+                rst.at.ts.since(s.at),
+                s.describe()
             )
         },
     );
@@ -233,7 +337,7 @@ fn not_from_this_host(
     )
     .summary(format!(
         "This host ({here}, the {}) sent neither RST nor FIN on this connection ({} of its packets captured); \
-         the RST at frame {} carrying {peer_ep}'s address ended it, and {}; {socket_text}",
+         the RST at frame {} carrying {peer_ep}'s address ended it, and {}; {socket_text}.",
         ldir.side(),
         me.packets,
         rst.at.frame,
@@ -360,7 +464,7 @@ mod tests {
         segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 64));
         let conn = flow(&segs, &[(0.5, 1, 0), (1.9, 1, 0)]);
         let mut found = Vec::new();
-        analyze(&conn, &mut found);
+        analyze(&conn, &AnalyzerConfig::default(), &mut found);
         let f = found
             .iter()
             .find(|f| f.id == "rst.not_from_this_host")
@@ -379,7 +483,7 @@ mod tests {
         segs.push(Seg(6, 2.0, true, R | A, 101, 911, 0, 63));
         let conn = flow(&segs, &[(0.5, 1, 0)]);
         let mut found = Vec::new();
-        analyze(&conn, &mut found);
+        analyze(&conn, &AnalyzerConfig::default(), &mut found);
         assert!(found.iter().all(|f| f.id != "rst.not_from_this_host"));
     }
 
@@ -390,7 +494,7 @@ mod tests {
         segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 64));
         let conn = flow(&segs, &[(0.5, 1, 0)]);
         let mut found = Vec::new();
-        analyze(&conn, &mut found);
+        analyze(&conn, &AnalyzerConfig::default(), &mut found);
         assert!(found.iter().all(|f| f.id != "rst.not_from_this_host"));
     }
 
@@ -400,7 +504,7 @@ mod tests {
         segs.push(Seg(6, 2.001, true, R, 101, 0, 0, 64));
         let conn = flow(&segs, &[]);
         let mut found = Vec::new();
-        analyze(&conn, &mut found);
+        analyze(&conn, &AnalyzerConfig::default(), &mut found);
         assert!(found.is_empty());
     }
 }

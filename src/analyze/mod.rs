@@ -42,6 +42,8 @@ pub struct AnalyzerConfig {
     /// Host sysctls when known (capture/sockets), else Linux defaults are assumed.
     pub tcp_syn_retries: Option<u32>,
     pub tcp_retries2: Option<u32>,
+    /// Live capture: this host's own addresses (empty for saved captures).
+    pub local_addrs: Vec<std::net::IpAddr>,
 }
 
 impl Default for AnalyzerConfig {
@@ -56,6 +58,7 @@ impl Default for AnalyzerConfig {
             port_range: (32768, 60999),
             tcp_syn_retries: None,
             tcp_retries2: None,
+            local_addrs: Vec::new(),
         }
     }
 }
@@ -101,7 +104,7 @@ impl Analyzers {
         close::analyze(conn, cfg, &mut found);
         timers::analyze(conn, cfg, &mut found);
         // Last: it annotates the findings above with the local socket's view.
-        local::analyze(conn, &mut found);
+        local::analyze(conn, cfg, &mut found);
         self.hosts.learn(conn);
         self.floods.on_flow(conn, cfg.flood_window_s);
         self.idle_resets.on_flow(conn, cfg);

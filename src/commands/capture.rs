@@ -233,6 +233,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     install_signal_handlers();
 
     let mut acfg = analyzer_config_of(&args.thresholds);
+    acfg.local_addrs = live::local_addresses();
     let mut host_error = None;
     let host = if args.no_sockets {
         None
@@ -320,6 +321,18 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         }
     };
 
+    // Like tcpdump's "listening on": says the capture runs (and scripts can wait for it).
+    eprintln!(
+        "tcpdiag: capturing on {}{} ({}), snaplen {}, buffer {} MiB{}",
+        args.interface,
+        args.netns
+            .as_deref()
+            .map_or(String::new(), |n| format!(" in netns {n}")),
+        cap.link_name,
+        args.snaplen,
+        args.buffer_size,
+        if status_on { "; Ctrl-C stops" } else { "" }
+    );
     let started_wall = sockpoll::wall_now();
     let started = Instant::now();
     let deadline = args.duration.map(|d| started + d);

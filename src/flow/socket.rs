@@ -113,18 +113,19 @@ impl SockSnap {
         s
     }
 
-    /// One line for timelines: state, timer, and the tcp_info numbers that matter.
+    /// State, timer, and the tcp_info numbers that matter, on one line
+    /// ("ESTABLISHED timer:(on, 0.4 s, 2 retransmits) rtt 0.21/0.1 ms ...").
     pub fn describe(&self) -> String {
-        let mut s = format!("socket {}", state_name(self.state));
+        let mut s = state_name(self.state).to_string();
         if self.timer != 0 {
             s.push(' ');
             s.push_str(&self.timer_text());
         }
         if let Some(i) = self.info {
             s.push_str(&format!(
-                " rtt {:.1}/{:.1} ms rto {} ms",
-                f64::from(i.rtt_us) / 1000.0,
-                f64::from(i.rttvar_us) / 1000.0,
+                " rtt {}/{} ms rto {} ms",
+                ms_text(i.rtt_us),
+                ms_text(i.rttvar_us),
                 i.rto_us / 1000
             ));
             if i.unacked > 0 {
@@ -147,6 +148,18 @@ impl SockSnap {
             s.push_str(&format!(" send-q {} recv-q {}", self.send_q, self.recv_q));
         }
         s
+    }
+}
+
+/// Microseconds as milliseconds with the digits that matter (0.031, 1.25, 210).
+fn ms_text(us: u32) -> String {
+    let ms = f64::from(us) / 1000.0;
+    if ms < 1.0 {
+        format!("{ms:.3}")
+    } else if ms < 100.0 {
+        format!("{ms:.2}")
+    } else {
+        format!("{ms:.0}")
     }
 }
 

@@ -333,7 +333,7 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
                         .and_then(|s| s.history.get(usize::from(index)));
                     match snap {
                         Some(s) => EventRecord {
-                            label: s.describe(),
+                            label: format!("socket {}", s.describe()),
                             socket: Some(SocketRecord::new(s)),
                             ..base
                         },

@@ -140,6 +140,26 @@ pub fn enter_netns(name: &str) -> Result<(), OpenError> {
     })
 }
 
+/// This host's addresses (in the current, possibly entered, namespace), so the
+/// analysis knows which end of a flow is local even when no socket was seen.
+pub fn local_addresses() -> Vec<std::net::IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut out: Vec<std::net::IpAddr> = addrs
+        .filter_map(|a| {
+            let sa = a.address?;
+            if let Some(v4) = sa.as_sockaddr_in() {
+                return Some(std::net::IpAddr::V4(v4.ip()));
+            }
+            sa.as_sockaddr_in6().map(|v6| std::net::IpAddr::V6(v6.ip()))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 impl LiveCapture {
     pub fn open(cfg: &LiveConfig) -> Result<LiveCapture, OpenError> {
         let iface = cfg.interface.as_str();

@@ -1,0 +1,952 @@
+//! `tcpdiag capture` on real kernels: each test builds its own network namespaces
+//! (prefix "tdcp-", unique per test), runs the binary with `--netns` on a veth while
+//! a scenario runs, and checks the report. Root only (CI runs as root); without root
+//! the namespace tests say so and return. Every test is bounded by the capture's
+//! `--duration` plus a margin, and the namespaces go away in a Drop guard.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tcpdiag");
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+macro_rules! need_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: needs root (network namespaces, CAP_NET_RAW)");
+            return;
+        }
+    };
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ip(args: &[&str]) {
+    run(Command::new("ip").args(args));
+}
+
+/// Namespaces (and their /etc/netns files) removed on drop, with the processes
+/// started in them.
+struct Lab {
+    names: Vec<String>,
+    children: Vec<Child>,
+    lines: Vec<mpsc::Receiver<String>>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        Lab {
+            names: Vec::new(),
+            children: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    fn ns(&mut self, name: &str) -> String {
+        let _ = Command::new("ip").args(["netns", "del", name]).output();
+        ip(&["netns", "add", name]);
+        self.names.push(name.to_string());
+        ip(&["-n", name, "link", "set", "lo", "up"]);
+        for key in [
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ] {
+            self.sysctl(name, key);
+        }
+        name.to_string()
+    }
+
+    fn sysctl(&self, ns: &str, kv: &str) {
+        run(Command::new("ip").args(["netns", "exec", ns, "sysctl", "-qw", kv]));
+    }
+
+    /// A veth pair `a_dev` (in `a`) <-> `b_dev` (in `b`), offloads off, up.
+    fn link(&self, a: &str, a_dev: &str, b: &str, b_dev: &str) {
+        ip(&[
+            "link", "add", a_dev, "netns", a, "type", "veth", "peer", "name", b_dev, "netns", b,
+        ]);
+        for (ns, dev) in [(a, a_dev), (b, b_dev)] {
+            // Wire-sized segments; ethtool may be missing, the scenarios send little data.
+            let _ = Command::new("ip")
+                .args(["netns", "exec", ns, "ethtool", "-K", dev])
+                .args(["tso", "off", "gso", "off", "gro", "off", "tx", "off"])
+                .output();
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+        }
+    }
+
+    fn addr(&self, ns: &str, dev: &str, cidr: &str) {
+        ip(&["-n", ns, "addr", "add", cidr, "dev", dev]);
+    }
+
+    fn exec(&self, ns: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .output()
+            .expect("spawn")
+    }
+
+    fn nft(&self, ns: &str, rules: &str) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("nft");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(rules.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "nft failed: {rules}");
+    }
+
+    /// A Python program in `ns`; its stdout lines are read as they come.
+    fn python(&mut self, ns: &str, code: &str) -> usize {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-u", "-c", code])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        self.children.push(child);
+        self.lines.push(rx);
+        self.children.len() - 1
+    }
+
+    /// Waits for a line containing `want` on child `i`'s stdout.
+    fn wait_line(&mut self, i: usize, want: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines[i].recv_timeout(left) {
+                Ok(line) if line.contains(want) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no line with '{want}' in {timeout:?}"),
+            }
+        }
+    }
+
+    /// Resolves neighbours before capturing (a first SYN held back by ARP would
+    /// blur the timings).
+    fn settle(&self, ns: &str, peer: &str) {
+        let code = format!(
+            "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('{peer}', 9))"
+        );
+        let _ = self.exec(ns, &["python3", "-c", &code]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for n in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+            let _ = std::fs::remove_dir_all(format!("/etc/netns/{n}"));
+        }
+    }
+}
+
+/// client 192.0.2.10 (c0) <-> server 192.0.2.1 (s0).
+fn pair(lab: &mut Lab, tag: &str) -> (String, String) {
+    let c = lab.ns(&format!("tdcp-{tag}-c"));
+    let s = lab.ns(&format!("tdcp-{tag}-s"));
+    lab.link(&c, "c0", &s, "s0");
+    lab.addr(&c, "c0", "192.0.2.10/24");
+    lab.addr(&s, "s0", "192.0.2.1/24");
+    lab.settle(&c, "192.0.2.1");
+    (c, s)
+}
+
+/// A running `tcpdiag capture`.
+struct Capture {
+    child: Child,
+    stdout: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Capture {
+    /// Starts it and waits until it says it is capturing.
+    fn start(args: &[&str]) -> Capture {
+        let mut child = Command::new(BIN)
+            .arg("capture")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcpdiag");
+        let mut out = child.stdout.take().unwrap();
+        let (otx, orx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = out.read_to_end(&mut buf);
+            let _ = otx.send(buf);
+        });
+        let err = child.stderr.take().unwrap();
+        let (etx, erx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(err);
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 0 {
+                let _ = etx.send(line.clone());
+                line.clear();
+            }
+        });
+        let first = erx
+            .recv_timeout(Duration::from_secs(15))
+            .expect("tcpdiag did not start");
+        assert!(first.contains("capturing on"), "tcpdiag: {first}");
+        // The rest of stderr goes to the test's output.
+        std::thread::spawn(move || {
+            for l in erx {
+                eprint!("{l}");
+            }
+        });
+        Capture { child, stdout: orx }
+    }
+
+    /// Waits for it to exit: (exit code, stdout).
+    fn finish(mut self, timeout: Duration) -> (i32, Vec<u8>) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let out = self
+                    .stdout
+                    .recv_timeout(Duration::from_secs(5))
+                    .unwrap_or_default();
+                return (status.code().unwrap_or(-1), out);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("tcpdiag capture did not stop in {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn interrupt(&self) {
+        run(Command::new("kill").args(["-INT", &self.child.id().to_string()]));
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn json(out: &[u8]) -> Value {
+    // TDCP_DUMP=FILE keeps the last report for a look by hand.
+    if let Some(path) = std::env::var_os("TDCP_DUMP") {
+        let _ = std::fs::write(path, out);
+    }
+    serde_json::from_slice(out).unwrap_or_else(|e| {
+        panic!(
+            "invalid JSON ({e}): {}",
+            String::from_utf8_lossy(&out[..out.len().min(2000)])
+        )
+    })
+}
+
+fn flow_findings<'a>(flow: &'a Value, id: &str) -> Vec<&'a Value> {
+    flow["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == id)
+        .collect()
+}
+
+fn socket_events(flow: &Value) -> Vec<&Value> {
+    flow["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.get("socket").is_some())
+        .collect()
+}
+
+#[test]
+fn refused_connection_is_attributed_to_this_host() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "refused");
+    let cap = Capture::start(&[
+        "--netns",
+        &s,
+        "-i",
+        "s0",
+        "-f",
+        "tcp port 9",
+        "--duration",
+        "3s",
+        "--poll",
+        "200ms",
+        "--format",
+        "json",
+    ]);
+    let out = lab.exec(
+        &c,
+        &[
+            "python3",
+            "-c",
+            "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept ConnectionRefusedError:\n print('refused')",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("refused"));
+    let (code, stdout) = cap.finish(Duration::from_secs(15));
+    assert_eq!(code, 0);
+    let doc = json(&stdout);
+    assert_eq!(doc["summary"]["capture"]["stop_reason"], "duration");
+    let flows = doc["flows"].as_array().unwrap();
+    let rej = flows
+        .iter()
+        .find(|f| f["conn_state"] == "REJ")
+        .expect("a REJ flow");
+    let f = flow_findings(rej, "handshake.rejected");
+    assert_eq!(f.len(), 1, "{rej}");
+    let local = &f[0]["evidence"]["local_socket"];
+    assert_eq!(local["this_host_sent_it"], true, "{}", f[0]);
+    assert_eq!(local["this_host"], "192.0.2.1:9");
+    assert!(f[0]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("This host sent it"));
+    // No socket of a refused connection exists to be joined.
+    assert!(socket_events(rej).is_empty());
+}
+
+#[test]
+fn banner_delayed_by_a_slow_ptr_lookup() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "banner");
+    // The resolver lives on the client's segment (so the server's queries cross s0)
+    // and answers each query 1.5 s late.
+    lab.addr(&c, "c0", "192.0.2.53/24");
+    let etc = format!("/etc/netns/{s}");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        format!("{etc}/resolv.conf"),
+        "nameserver 192.0.2.53\noptions timeout:4 attempts:1\n",
+    )
+    .unwrap();
+    std::fs::write(format!("{etc}/nsswitch.conf"), "hosts: files dns\n").unwrap();
+    std::fs::write(format!("{etc}/hosts"), "127.0.0.1 localhost\n").unwrap();
+    let resolver = lab.python(
+        &c,
+        r#"
+import socket, struct, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.53", 53))
+print("resolver ready", flush=True)
+def enc(name):
+    return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+while True:
+    q, peer = s.recvfrom(512)
+    qid, flags = struct.unpack("!HH", q[:4])
+    i = 12
+    while q[i]:
+        i += q[i] + 1
+    question = q[12:i + 5]
+    qtype = struct.unpack("!H", q[i + 1:i + 3])[0]
+    time.sleep(1.5)
+    if qtype == 12:
+        rdata = enc("client10.example.net")
+        ans = b"\xc0\x0c" + struct.pack("!HHIH", 12, 1, 300, len(rdata)) + rdata
+        hdr = struct.pack("!HHHHHH", qid, 0x8180 | (flags & 0x0100), 1, 1, 0, 0)
+    else:
+        ans = b""
+        hdr = struct.pack("!HHHHHH", qid, 0x8183 | (flags & 0x0100), 1, 0, 0, 0)
+    s.sendto(hdr + question + ans, peer)
+"#,
+    );
+    lab.wait_line(resolver, "resolver ready", Duration::from_secs(10));
+    let server = lab.python(
+        &s,
+        r#"
+import socket
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("192.0.2.1", 21))
+ls.listen(4)
+print("server ready", flush=True)
+c, peer = ls.accept()
+try:
+    name = socket.gethostbyaddr(peer[0])[0]
+except OSError as e:
+    name = str(e)
+c.sendall(b"220 ready\r\n")
+buf = b""
+while not buf.endswith(b"\r\n"):
+    d = c.recv(100)
+    if not d:
+        break
+    buf += d
+c.sendall(b"221 bye\r\n")
+c.close()
+print("server done", name, flush=True)
+"#,
+    );
+    lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let cap = Capture::start(&[
+        "--netns",
+        &s,
+        "-i",
+        "s0",
+        "-f",
+        "tcp port 21 or udp port 53",
+        "--duration",
+        "5s",
+        "--poll",
+        "200ms",
+        "--format",
+        "json",
+    ]);
+    let client = lab.python(
+        &c,
+        r#"
+import socket
+s = socket.create_connection(("192.0.2.1", 21), timeout=10)
+print("banner", s.recv(100), flush=True)
+s.sendall(b"QUIT\r\n")
+while s.recv(100):
+    pass
+s.close()
+print("client done", flush=True)
+"#,
+    );
+    lab.wait_line(client, "client done", Duration::from_secs(10));
+    let (code, stdout) = cap.finish(Duration::from_secs(20));
+    assert_eq!(code, 0);
+    let doc = json(&stdout);
+    let flow = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["server"] == "192.0.2.1:21")
+        .expect("the FTP-like flow");
+    let stall = flow_findings(flow, "stall.first_byte");
+    assert_eq!(stall.len(), 1, "{flow}");
+    let ev = &stall[0]["evidence"];
+    assert!(ev["wait_s"].as_f64().unwrap() >= 1.4, "{ev}");
+    assert!(ev["ptr_queries_for_client"].as_u64().unwrap() >= 1, "{ev}");
+    assert!(ev["dns_queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q["name"] == "10.2.0.192.in-addr.arpa"));
+    // The kernel's view: the server's socket had nothing queued during the wait.
+    let verdict = ev["local_socket_verdict"].as_str().expect("socket verdict");
+    assert!(verdict.contains("had not written"), "{verdict}");
+    let socks = socket_events(flow);
+    assert!(!socks.is_empty());
+    assert!(socks
+        .iter()
+        .all(|e| e["socket"]["local"] == "192.0.2.1:21" && e["dir"] == "s>c"));
+}
+
+#[test]
+fn keepalive_to_a_dead_peer_shows_the_kernel_probing() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "kalive");
+    // Short keepalive for the client's namespace: idle 1 s, probes 1 s apart, 3 of them.
+    for kv in [
+        "net.ipv4.tcp_keepalive_time=1",
+        "net.ipv4.tcp_keepalive_intvl=1",
+        "net.ipv4.tcp_keepalive_probes=3",
+    ] {
+        lab.sysctl(&c, kv);
+    }
+    let server = lab.python(
+        &s,
+        r#"
+import socket
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("192.0.2.1", 7000))
+ls.listen(4)
+print("server ready", flush=True)
+c, peer = ls.accept()
+c.recv(100)
+c.sendall(b"hi\n")
+try:
+    while c.recv(100):
+        pass
+except OSError:
+    pass
+"#,
+    );
+    lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let cap = Capture::start(&[
+        "--netns",
+        &c,
+        "-i",
+        "c0",
+        "-f",
+        "tcp port 7000",
+        "--duration",
+        "7s",
+        "--poll",
+        "150ms",
+        "--format",
+        "json",
+    ]);
+    let client = lab.python(
+        &c,
+        r#"
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+s.connect(("192.0.2.1", 7000))
+s.sendall(b"hello\n")
+s.recv(100)
+print("exchanged", flush=True)
+s.settimeout(15)
+try:
+    s.recv(100)
+except OSError as e:
+    print("client gave up", e, flush=True)
+"#,
+    );
+    lab.wait_line(client, "exchanged", Duration::from_secs(10));
+    // The peer goes silent: nothing it sends leaves its namespace.
+    lab.nft(
+        &s,
+        "table inet tdcp {\n chain out { type filter hook output priority 0; policy accept; tcp sport 7000 drop; }\n}\n",
+    );
+    lab.wait_line(client, "client gave up", Duration::from_secs(12));
+    let (code, stdout) = cap.finish(Duration::from_secs(20));
+    assert_eq!(code, 0);
+    let doc = json(&stdout);
+    let flow = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["server"] == "192.0.2.1:7000")
+        .expect("the keepalive flow");
+    assert_eq!(
+        flow_findings(flow, "keepalive.dead_peer").len(),
+        1,
+        "{flow}"
+    );
+    let socks = socket_events(flow);
+    let probes: Vec<u64> = socks
+        .iter()
+        .filter(|e| e["socket"]["timer"] == "keepalive")
+        .map(|e| e["socket"]["timer_count"].as_u64().unwrap())
+        .collect();
+    assert!(
+        probes.iter().max().copied().unwrap_or(0) >= 2,
+        "keepalive probes seen in socket snapshots: {probes:?} in {socks:?}"
+    );
+    assert!(socks.iter().all(|e| e["socket"]["local"] == flow["client"]));
+    // The RST that ended it came from this host's kernel when keepalive gave up.
+    let rst = flow_findings(flow, "rst.client");
+    assert_eq!(rst.len(), 1, "{flow}");
+    let local = &rst[0]["evidence"]["local_socket"];
+    assert_eq!(local["this_host_sent_it"], true);
+    assert_eq!(local["kernel_gave_up"], "keepalive", "{local}");
+}
+
+#[test]
+fn middle_box_rst_is_not_from_this_host() {
+    need_root!();
+    let mut lab = Lab::new();
+    // client 192.0.2.10 (c0) <-> router (r0 192.0.2.1 | r1 198.51.100.1) <-> server 198.51.100.10 (s0)
+    let c = lab.ns("tdcp-mbox-c");
+    let r = lab.ns("tdcp-mbox-r");
+    let s = lab.ns("tdcp-mbox-s");
+    lab.link(&c, "c0", &r, "r0");
+    lab.link(&r, "r1", &s, "s0");
+    lab.addr(&c, "c0", "192.0.2.10/24");
+    lab.addr(&r, "r0", "192.0.2.1/24");
+    lab.addr(&r, "r1", "198.51.100.1/24");
+    lab.addr(&s, "s0", "198.51.100.10/24");
+    ip(&["-n", &c, "route", "add", "default", "via", "192.0.2.1"]);
+    ip(&["-n", &s, "route", "add", "default", "via", "198.51.100.1"]);
+    lab.sysctl(&r, "net.ipv4.ip_forward=1");
+    lab.settle(&c, "192.0.2.1");
+    lab.settle(&s, "198.51.100.1");
+    let server = lab.python(
+        &s,
+        r#"
+import socket, time
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("198.51.100.10", 8080))
+ls.listen(4)
+print("server ready", flush=True)
+c, peer = ls.accept()
+c.sendall(b"hello\n")
+c.recv(100)
+time.sleep(1.5)
+c.sendall(b"more\n")
+try:
+    c.recv(100)
+    print("server: no reset", flush=True)
+except OSError as e:
+    print("server: reset", e, flush=True)
+"#,
+    );
+    lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let cap = Capture::start(&[
+        "--netns",
+        &s,
+        "-i",
+        "s0",
+        "-f",
+        "tcp port 8080",
+        "--duration",
+        "4s",
+        "--poll",
+        "200ms",
+        "--format",
+        "json",
+    ]);
+    let client = lab.python(
+        &c,
+        r#"
+import socket, time
+s = socket.create_connection(("198.51.100.10", 8080), timeout=10)
+s.recv(100)
+s.sendall(b"ok\n")
+print("client got hello", flush=True)
+time.sleep(4)
+"#,
+    );
+    lab.wait_line(client, "client got hello", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    // The firewall now resets everything on the connection in both directions,
+    // answering each segment with a RST in the other end's name.
+    lab.nft(
+        &r,
+        "table inet tdcp {\n chain pass { type filter hook forward priority 0; policy accept;\n \
+         tcp sport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset\n \
+         tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset\n }\n}\n",
+    );
+    lab.wait_line(server, "server: reset", Duration::from_secs(10));
+    let (code, stdout) = cap.finish(Duration::from_secs(20));
+    assert_eq!(code, 0);
+    let doc = json(&stdout);
+    let flow = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["server"] == "198.51.100.10:8080")
+        .expect("the flow");
+    let f = flow_findings(flow, "rst.not_from_this_host");
+    assert_eq!(f.len(), 1, "{flow}");
+    let ev = &f[0]["evidence"];
+    assert_eq!(ev["this_host_role"], "server");
+    assert_eq!(ev["this_host_sent_rst"], false);
+    assert_eq!(ev["this_host_sent_fin"], false);
+    assert_eq!(ev["rst_ttl"], 64);
+    assert_eq!(ev["peer_ttl_range"], serde_json::json!([63, 63]));
+    assert_eq!(ev["socket_before"]["state"], "ESTABLISHED");
+    assert_eq!(f[0]["confidence"], "high");
+    assert_eq!(f[0]["severity"], "error");
+}
+
+#[test]
+fn sigint_mid_capture_still_writes_the_whole_report() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "sigint");
+    let server = lab.python(
+        &s,
+        r#"
+import socket
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("192.0.2.1", 8000))
+ls.listen(4)
+print("server ready", flush=True)
+c, peer = ls.accept()
+c.sendall(b"hello\n")
+c.recv(100)
+"#,
+    );
+    lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let cap = Capture::start(&[
+        "--netns",
+        &s,
+        "-i",
+        "s0",
+        "--duration",
+        "60s",
+        "--poll",
+        "200ms",
+        "--format",
+        "json",
+        "--fail-on",
+        "warning",
+    ]);
+    let client = lab.python(
+        &c,
+        r#"
+import socket, time
+try:
+    socket.create_connection(("192.0.2.1", 8001), timeout=2)
+except ConnectionRefusedError:
+    pass
+s = socket.create_connection(("192.0.2.1", 8000), timeout=5)
+s.recv(100)
+print("connected", flush=True)
+time.sleep(30)
+"#,
+    );
+    lab.wait_line(client, "connected", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(800));
+    let t = Instant::now();
+    cap.interrupt();
+    let (code, stdout) = cap.finish(Duration::from_secs(10));
+    assert!(t.elapsed() < Duration::from_secs(5), "slow stop");
+    // handshake.rejected is a warning: --fail-on warning gives 1.
+    assert_eq!(code, 1);
+    let doc = json(&stdout);
+    let sum = &doc["summary"];
+    assert_eq!(sum["complete"], true);
+    assert_eq!(sum["capture"]["stop_reason"], "signal");
+    assert!(sum["capture"]["sockets"]["polls"].as_u64().unwrap() >= 2);
+    let flows = doc["flows"].as_array().unwrap();
+    let open = flows
+        .iter()
+        .find(|f| f["server"] == "192.0.2.1:8000")
+        .expect("the open connection");
+    assert_eq!(open["end_reason"], "end_of_capture");
+    let socks = socket_events(open);
+    assert!(!socks.is_empty(), "{open}");
+    assert!(
+        socks
+            .iter()
+            .all(|e| e["socket"]["local"] == "192.0.2.1:8000"
+                && e["socket"]["state"] == "ESTABLISHED")
+    );
+    let refused = flows
+        .iter()
+        .find(|f| f["server"] == "192.0.2.1:8001")
+        .expect("the refused connection");
+    assert!(socket_events(refused).is_empty());
+    assert!(!flow_findings(refused, "handshake.rejected").is_empty());
+}
+
+#[test]
+fn ndjson_streams_flows_while_capturing() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "stream");
+    let mut child = Command::new(BIN)
+        .args(["capture", "--netns", &s, "-i", "s0", "--duration", "20s"])
+        .args(["--format", "ndjson"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    // A refused connection is closed at once: it finishes after the close linger
+    // (5 s) plus the clock lag, long before the capture ends.
+    let _ = lab.exec(
+        &c,
+        &[
+            "python3",
+            "-c",
+            "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept OSError:\n pass",
+        ],
+    );
+    let line = rx.recv_timeout(Duration::from_secs(12));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a flow line before the capture ended");
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["type"], "flow");
+    assert_eq!(v["conn_state"], "REJ");
+}
+
+#[test]
+fn write_and_write_flagged_produce_readable_pcaps() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "write");
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.pcap");
+    let flagged = dir.path().join("flagged.pcap");
+    let server = lab.python(
+        &s,
+        r#"
+import socket
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("192.0.2.1", 8000))
+ls.listen(4)
+print("server ready", flush=True)
+c, peer = ls.accept()
+c.sendall(b"hello\n")
+c.close()
+"#,
+    );
+    lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let cap = Capture::start(&[
+        "--netns",
+        &s,
+        "-i",
+        "s0",
+        "-f",
+        "tcp",
+        "--duration",
+        "3s",
+        "--format",
+        "json",
+        "-w",
+        all.to_str().unwrap(),
+        "--write-flagged",
+        flagged.to_str().unwrap(),
+    ]);
+    let _ = lab.exec(
+        &c,
+        &[
+            "python3",
+            "-c",
+            "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept OSError:\n pass\ns = socket.create_connection(('192.0.2.1', 8000)); s.recv(10); s.close()",
+        ],
+    );
+    let (code, stdout) = cap.finish(Duration::from_secs(15));
+    assert_eq!(code, 0);
+    let live = json(&stdout);
+    // The full file replays to the same flows; the flagged one holds only the
+    // refused connection (the clean one has no findings).
+    let replay = |p: &std::path::Path| -> Value {
+        let out = Command::new(BIN)
+            .args(["replay", "--format", "json", p.to_str().unwrap()])
+            .output()
+            .unwrap();
+        json(&out.stdout)
+    };
+    let all_doc = replay(&all);
+    assert_eq!(
+        all_doc["flows"].as_array().unwrap().len(),
+        live["flows"].as_array().unwrap().len()
+    );
+    let flagged_doc = replay(&flagged);
+    let ff = flagged_doc["flows"].as_array().unwrap();
+    assert_eq!(ff.len(), 1, "{flagged_doc}");
+    assert_eq!(ff[0]["conn_state"], "REJ");
+    assert_eq!(ff[0]["server"], "192.0.2.1:9");
+    // No spool left behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+// ---- errors (no root needed for these) ----
+
+#[test]
+fn missing_netns_is_a_one_line_error() {
+    let out = Command::new(BIN)
+        .args(["capture", "--netns", "tdcp-no-such-ns", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("tdcp-no-such-ns") || err.contains("CAP_SYS_ADMIN"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_interface_lists_the_interfaces() {
+    let out = Command::new(BIN)
+        .args(["capture", "-i", "tdcp-nonexistent0", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no interface named 'tdcp-nonexistent0'"),
+        "{err}"
+    );
+    assert!(err.contains("lo"), "{err}");
+}
+
+#[test]
+fn without_cap_net_raw_the_error_says_so() {
+    // Run as "nobody": as root, drop privileges with setpriv; otherwise we already
+    // lack them.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("tcpdiag");
+    std::fs::copy(BIN, &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    let out = match cmd
+        .args(["capture", "-i", "lo", "--duration", "1s"])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("skipped: setpriv not available ({e})");
+            return;
+        }
+    };
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("CAP_NET_RAW"), "{err}");
+    assert!(err.contains("setcap"), "{err}");
+}
