@@ -151,6 +151,12 @@ impl<'s> Engine<'s> {
         self.table.on_socket(snap)
     }
 
+    /// A socket poll finished at `at` (its snapshots were joined): analyzers may
+    /// rely on a socket in it having existed then.
+    pub fn socket_poll_done(&mut self, at: Ts) {
+        self.downstream.analyzers.cfg.last_socket_poll = Some(at);
+    }
+
     /// Whether a flow on this 4-tuple finished within the last TIME_WAIT period.
     pub fn recently_finished(&self, key: &crate::model::FlowKey) -> bool {
         self.table.recently_finished(key)

@@ -581,6 +581,89 @@ except OSError as e:
 }
 
 #[test]
+fn retransmission_stall_shows_the_kernel_timer() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "rexmit");
+    let server = lab.python(
+        &s,
+        r#"
+import socket, time
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("192.0.2.1", 7100))
+ls.listen(4)
+print("server ready", flush=True)
+c, peer = ls.accept()
+time.sleep(0.5)
+c.sendall(b"x" * 1000)
+time.sleep(10)
+"#,
+    );
+    lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let cap = Capture::start(&[
+        "--netns",
+        &s,
+        "-i",
+        "s0",
+        "-f",
+        "tcp port 7100",
+        "--duration",
+        "3200ms",
+        "--poll",
+        "100ms",
+        "--format",
+        "json",
+    ]);
+    let client = lab.python(
+        &c,
+        r#"
+import socket, time
+s = socket.create_connection(("192.0.2.1", 7100), timeout=10)
+print("connected", flush=True)
+time.sleep(10)
+"#,
+    );
+    lab.wait_line(client, "connected", Duration::from_secs(10));
+    // Nothing the server sends arrives any more: its data waits for an ACK.
+    lab.nft(
+        &c,
+        "table inet tdcp {\n chain inp { type filter hook input priority 0; policy accept; tcp sport 7100 drop; }\n}\n",
+    );
+    let (code, stdout) = cap.finish(Duration::from_secs(20));
+    assert_eq!(code, 0);
+    let doc = json(&stdout);
+    let flow = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["server"] == "192.0.2.1:7100")
+        .expect("the flow");
+    let f = flow_findings(flow, "retransmit.timeout");
+    assert_eq!(f.len(), 1, "{flow}");
+    let timer = &f[0]["evidence"]["kernel_timer"];
+    assert_eq!(timer["timer"], "on", "{timer}");
+    assert!(timer["timer_count"].as_u64().unwrap() >= 2, "{timer}");
+    assert!(timer["unacked"].as_u64().unwrap() >= 1, "{timer}");
+    assert!(f[0]["summary"].as_str().unwrap().contains("timer:(on,"));
+    // The capture ends ~0.8 s after the 4th resend (the next is due 1.6 s after it);
+    // the socket, in the last poll with its timer pending, shows the kernel had not
+    // given up.
+    assert!(
+        flow_findings(flow, "retransmit.give_up").is_empty(),
+        "{flow}"
+    );
+    // The timeline shows the timer counting, beside the retransmitted segments.
+    let counts: Vec<u64> = socket_events(flow)
+        .iter()
+        .filter(|e| e["socket"]["timer"] == "on")
+        .map(|e| e["socket"]["timer_count"].as_u64().unwrap())
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert!(counts.len() >= 3, "{counts:?}");
+}
+
+#[test]
 fn middle_box_rst_is_not_from_this_host() {
     need_root!();
     let mut lab = Lab::new();

@@ -58,14 +58,63 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
             }
             ("stall.first_byte" | "stall.response", Some(s)) => annotate_wait(conn, ldir, s, f),
             ("keepalive.dead_peer" | "keepalive.probe", Some(s)) => annotate_keepalive(s, f),
+            ("retransmit.timeout" | "retransmit.give_up", Some(s))
+                if !conn.side(ldir).resends.is_empty() =>
+            {
+                annotate_timer(conn, s, 1, f)
+            }
+            ("window.persist_probe", Some(s)) => annotate_timer(conn, s, 4, f),
             _ => {}
         }
     }
     if let Some(sock) = sock {
+        drop_false_give_up(conn, cfg, ldir, sock, found);
         if let Some(f) = not_from_this_host(conn, ldir, sock, found) {
             found.push(f);
         }
     }
+}
+
+/// A capture that ends a moment after a retransmission looks like a sender that
+/// gave up ("then fell silent"). When this host is that sender and its socket was
+/// in the latest poll, after the last resend, still retrying (ESTABLISHED, the
+/// retransmission timer pending), it had not given up: `retransmit.give_up` is
+/// withdrawn.
+fn drop_false_give_up(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    ldir: Dir,
+    sock: &LocalSocket,
+    found: &mut Vec<Finding>,
+) {
+    let resends = &conn.side(ldir).resends;
+    let Some(last_resend) = resends.last() else {
+        return;
+    };
+    let s = &sock.last;
+    // In the latest poll (so it had not been torn down), after the last resend,
+    // with the retransmission timer still pending.
+    let still_retrying = cfg.last_socket_poll == Some(s.at)
+        && s.at > last_resend.at.ts
+        && s.timer == 1
+        && s.state == STATE_ESTABLISHED;
+    if !still_retrying {
+        return;
+    }
+    let local_frames: Vec<u64> = resends.iter().map(|r| r.at.frame).collect();
+    found.retain(|f| {
+        let ours = f.id == "retransmit.give_up"
+            && f.flow == Some(conn.id)
+            && f.evidence
+                .get("frames")
+                .and_then(Value::as_array)
+                .is_some_and(|fr| {
+                    fr.iter()
+                        .filter_map(Value::as_u64)
+                        .all(|n| local_frames.contains(&n))
+                });
+        !ours
+    });
 }
 
 /// Which end is this host when no socket of the flow was seen (a refused SYN has
@@ -241,6 +290,30 @@ fn kernel_gave_up(s: &SockSnap) -> Option<(&'static str, String)> {
         )),
         _ => None,
     }
+}
+
+/// The kernel's own count for a timer this host's socket ran (retransmission or
+/// persist): the snapshot where it had retried most.
+fn annotate_timer(conn: &Connection, sock: &LocalSocket, timer: u8, f: &mut Finding) {
+    let Some(most) = sock
+        .history
+        .iter()
+        .chain(std::iter::once(&sock.last))
+        .filter(|s| s.timer == timer)
+        .max_by_key(|s| (s.timer_retrans, s.at))
+    else {
+        return;
+    };
+    f.evidence
+        .insert("kernel_timer".into(), snap_json(most, conn));
+    append(
+        &mut f.summary,
+        &format!(
+            "Kernel view on this host at +{:.3} s: socket {}",
+            most.at.since(conn.start),
+            most.describe()
+        ),
+    );
 }
 
 fn annotate_keepalive(sock: &LocalSocket, f: &mut Finding) {

@@ -44,6 +44,8 @@ pub struct AnalyzerConfig {
     pub tcp_retries2: Option<u32>,
     /// Live capture: this host's own addresses (empty for saved captures).
     pub local_addrs: Vec<std::net::IpAddr>,
+    /// Live capture: time of the latest socket poll (a socket in it still existed).
+    pub last_socket_poll: Option<crate::model::Ts>,
 }
 
 impl Default for AnalyzerConfig {
@@ -59,6 +61,7 @@ impl Default for AnalyzerConfig {
             tcp_syn_retries: None,
             tcp_retries2: None,
             local_addrs: Vec::new(),
+            last_socket_poll: None,
         }
     }
 }

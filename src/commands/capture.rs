@@ -158,6 +158,7 @@ impl SocketJoin {
             let peak = self.summary.peak_by_state.entry(state).or_default();
             *peak = (*peak).max(n);
         }
+        engine.socket_poll_done(batch.at);
     }
 
     fn finish(mut self) -> SocketPollSummary {

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use super::sockdiag::{state_mask, DumpQuery, Dumper, PortRange, ALL_STATES};
-use super::sockpoll::{wall_now, DumpFn};
+use super::sockpoll::DumpFn;
 use crate::flow::socket::{SockSnap, TcpInfoLite};
 use crate::model::socket::{SocketInfo, TcpState};
 use crate::model::{Endpoint, Ts};
@@ -49,8 +49,7 @@ pub fn queries(ports: Option<&[u16]>) -> Vec<DumpQuery> {
 pub fn dumper(ports: Option<&[u16]>) -> Result<DumpFn, String> {
     let mut d = Dumper::open(&super::netns::Netns::Current).map_err(|e| e.to_string())?;
     let queries = queries(ports);
-    Ok(Box::new(move || {
-        let at = wall_now();
+    Ok(Box::new(move |at| {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for q in &queries {

@@ -21,8 +21,9 @@ pub struct PollBatch {
     pub took: Duration,
 }
 
-/// One dump of the sockets of interest (the sock_diag adapter).
-pub type DumpFn = Box<dyn FnMut() -> Result<Vec<SockSnap>, String> + Send>;
+/// One dump of the sockets of interest (the sock_diag adapter); the snapshots carry
+/// the poll's time, given.
+pub type DumpFn = Box<dyn FnMut(Ts) -> Result<Vec<SockSnap>, String> + Send>;
 
 pub struct Poller {
     rx: Receiver<PollBatch>,
@@ -52,7 +53,7 @@ impl Poller {
                 while !flag.load(Ordering::Relaxed) {
                     let started = Instant::now();
                     let at = wall_now();
-                    let snaps = dump();
+                    let snaps = dump(at);
                     let batch = PollBatch {
                         at,
                         snaps,
@@ -104,7 +105,7 @@ mod tests {
         let mut n = 0;
         let p = Poller::start(
             Duration::from_millis(30),
-            Box::new(move || {
+            Box::new(move |_| {
                 n += 1;
                 if n == 2 {
                     Err("boom".into())
