@@ -328,6 +328,16 @@ impl SocketInfo {
     }
 }
 
+/// One poll: every socket dumped at `at` (epoch seconds) and, when known, the host
+/// context read at the same moment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub at: f64,
+    pub netns: Option<String>,
+    pub sockets: Vec<SocketInfo>,
+    pub host: Option<crate::model::host::HostContext>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
