@@ -656,7 +656,7 @@ fn watch_stops_on_sigint_with_a_summary() {
         return;
     }
     let ns = Ns::new("sig");
-    let mut c = Command::new(bin())
+    let c = Command::new(bin())
         .args([
             "watch",
             "--format",
