@@ -623,6 +623,23 @@ fn orphan_buildup(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mut 
     );
 }
 
+/// SYN retransmission intervals until connect() gives up: the first
+/// `linear + 1` timeouts stay at the initial 1 s (net.ipv4.tcp_syn_linear_timeouts,
+/// Linux 6.x), then they double up to the 120 s cap; the kernel gives up when the
+/// timer fires after `retries + linear` retransmissions.
+fn syn_intervals(retries: u64, linear: u64) -> Vec<f64> {
+    let total = (retries + linear + 1).min(64) as usize;
+    let mut v = Vec::with_capacity(total);
+    let mut rto = 1.0f64;
+    for i in 0..total {
+        v.push(rto);
+        if i as u64 >= linear {
+            rto = (rto * 2.0).min(120.0);
+        }
+    }
+    v
+}
+
 /// Estimated seconds since the first transmission of the segment being
 /// retransmitted: the backoff schedule so far plus the elapsed part of the current
 /// RTO. The kernel measures tcp_retries2 against this (retrans_stamp).
@@ -655,8 +672,24 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
             };
             let retries1 = sys.val("net.ipv4.tcp_retries1");
             let rto = ti.map_or(timer.expires_s, |t| t.rto_s);
-            let give_up = retries_timeout(limit as u32);
-            let elapsed = retrans_elapsed(rto, backoff, timer.count, timer.expires_s);
+            let linear = sys
+                .0
+                .and_then(|h| h.sysctl_u64("net.ipv4.tcp_syn_linear_timeouts"))
+                .unwrap_or(0);
+            let (give_up, elapsed) = if syn {
+                let iv = syn_intervals(limit, linear);
+                let n = usize::from(timer.count).min(iv.len());
+                let current = iv.get(n).copied().unwrap_or(timer.expires_s);
+                (
+                    iv.iter().sum::<f64>(),
+                    iv[..n].iter().sum::<f64>() + (current - timer.expires_s).max(0.0),
+                )
+            } else {
+                (
+                    retries_timeout(limit as u32),
+                    retrans_elapsed(rto, backoff, timer.count, timer.expires_s),
+                )
+            };
             let left = (give_up - elapsed).max(0.0);
             let sev = if u64::from(timer.count) >= retries1 {
                 Severity::Error
@@ -665,11 +698,16 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
             };
             let text = if syn {
                 format!(
-                    "connect() to {} has sent its SYN {} more time{} without an answer (next in {:.1} s); it gives up after {limit_name}={limit} retransmissions",
+                    "connect() to {}{} has sent its SYN {} more time{} without an answer (next in {:.1} s); it gives up after {} retransmissions ({limit_name}={limit}{}), {:.0} s after the first SYN, about {:.0} s from now",
                     s.peer,
+                    procs_text(s),
                     timer.count,
                     if timer.count == 1 { "" } else { "s" },
-                    timer.expires_s
+                    timer.expires_s,
+                    limit + linear,
+                    if linear > 0 { format!(" + tcp_syn_linear_timeouts={linear}") } else { String::new() },
+                    give_up,
+                    left
                 )
             } else {
                 format!(
@@ -705,7 +743,7 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                     .evidence("elapsed_estimate_s", round_ms(elapsed))
                     .evidence("remaining_estimate_s", round_ms(left))
                     .confidence(Confidence::Medium)
-                    .hint("Segments (or their ACKs) are being lost: the peer is down, the path blackholes, or a firewall drops this flow. The connection dies after net.ipv4.tcp_retries2 (~924.6 s at 15) unless TCP_USER_TIMEOUT is set; check the path (RetransSegs, TCPTimeouts, interface drops) and the peer."),
+                    .hint("Segments (or their ACKs) are being lost: the peer is down, the path blackholes, or a firewall drops this flow. An established connection dies after net.ipv4.tcp_retries2 (~924.6 s at 15) unless TCP_USER_TIMEOUT is set; connect() after net.ipv4.tcp_syn_retries (plus tcp_syn_linear_timeouts on newer kernels). Check the path (RetransSegs, TCPTimeouts, interface drops in tcpdiag host) and the peer."),
             );
         }
         TimerKind::Persist => {
@@ -869,6 +907,17 @@ pub fn death_estimate(s: &SocketInfo, host: Option<&HostContext>) -> Option<f64>
                 (give_up - retrans_elapsed(rto, backoff, t.count, t.expires_s)).max(0.0),
             ))
         }
+        TimerKind::On if t.count > 0 && s.state == TcpState::SynSent => {
+            let linear = host
+                .and_then(|h| h.sysctl_u64("net.ipv4.tcp_syn_linear_timeouts"))
+                .unwrap_or(0);
+            let iv = syn_intervals(sys.val("net.ipv4.tcp_syn_retries"), linear);
+            let n = usize::from(t.count).min(iv.len());
+            // The rest of the current interval plus every interval still to come.
+            Some(round_ms(
+                t.expires_s + iv.get(n + 1..).map_or(0.0, |r| r.iter().sum()),
+            ))
+        }
         TimerKind::Keepalive if t.count > 0 && s.state == TcpState::Established => {
             let probes = sys.val("net.ipv4.tcp_keepalive_probes");
             let intvl = sys.val("net.ipv4.tcp_keepalive_intvl") as f64;
@@ -897,7 +946,7 @@ impl Changes {
         for s in &cur.sockets {
             let Some(ti) = &s.tcp_info else { continue };
             let pending = u64::from(ti.notsent_bytes.unwrap_or(0)) + u64::from(s.send_q);
-            if s.state == TcpState::Listen || pending == 0 {
+            if !matches!(s.state, TcpState::Established | TcpState::CloseWait) || pending == 0 {
                 continue;
             }
             seen.insert(s.cookie);
@@ -1090,6 +1139,16 @@ mod tests {
         assert!(analyze(&snap(v, None), &SocketConfig::default()).is_empty());
         let s = summarize(&snap(Vec::new(), None));
         assert_eq!(s.states["TIME_WAIT"], 0);
+    }
+
+    #[test]
+    fn syn_schedule() {
+        // Measured on 6.18 with tcp_syn_retries=3 and the default linear 4: SYNs at
+        // 0,1,2,3,4,5,7,11 s, giving up at 19 s.
+        let v = syn_intervals(3, 4);
+        assert_eq!(v, vec![1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 4.0, 8.0]);
+        // Classic exponential schedule: 127 s at tcp_syn_retries=6.
+        assert_eq!(syn_intervals(6, 0).iter().sum::<f64>(), 127.0);
     }
 
     #[test]
