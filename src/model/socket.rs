@@ -239,6 +239,7 @@ pub struct TcpInfo {
     pub rcv_space: u32,
     /// Retransmitted segments over the connection's life.
     pub total_retrans: u32,
+    /// Bytes per second; `None` also when unlimited (the kernel's ~0).
     pub pacing_rate: Option<u64>,
     pub max_pacing_rate: Option<u64>,
     pub bytes_acked: Option<u64>,
