@@ -11,6 +11,7 @@ pub mod handshake;
 pub mod hosts;
 pub mod local;
 pub mod reset;
+pub mod sockets;
 pub mod stall;
 pub mod timers;
 pub mod window;

@@ -239,6 +239,7 @@ pub struct TcpInfo {
     pub rcv_space: u32,
     /// Retransmitted segments over the connection's life.
     pub total_retrans: u32,
+    /// Bytes per second; `None` also when unlimited (the kernel's ~0).
     pub pacing_rate: Option<u64>,
     pub max_pacing_rate: Option<u64>,
     pub bytes_acked: Option<u64>,
@@ -326,6 +327,16 @@ impl SocketInfo {
                 TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing | TcpState::LastAck
             )
     }
+}
+
+/// One poll: every socket dumped at `at` (epoch seconds) and, when known, the host
+/// context read at the same moment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub at: f64,
+    pub netns: Option<String>,
+    pub sockets: Vec<SocketInfo>,
+    pub host: Option<crate::model::host::HostContext>,
 }
 
 #[cfg(test)]

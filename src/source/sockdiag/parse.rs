@@ -162,6 +162,8 @@ pub fn parse_tcp_info(b: &[u8]) -> Option<TcpInfo> {
     let has = |end: usize| b.len() >= end;
     let o32 = |at: usize| has(at + 4).then(|| u32_ne(b, at));
     let o64 = |at: usize| has(at + 8).then(|| u64_ne(b, at));
+    // ~0 means "no pacing limit": null rather than a number JSON tools round.
+    let rate = |at: usize| o64(at).filter(|v| *v != u64::MAX);
     let o16 = |at: usize| has(at + 2).then(|| u16_ne(b, at));
     let opts = b[5];
     let mut options = Vec::new();
@@ -210,8 +212,8 @@ pub fn parse_tcp_info(b: &[u8]) -> Option<TcpInfo> {
         rcv_rtt_s: us(u32_ne(b, 92)),
         rcv_space: u32_ne(b, 96),
         total_retrans: u32_ne(b, 100),
-        pacing_rate: o64(104),
-        max_pacing_rate: o64(112),
+        pacing_rate: rate(104),
+        max_pacing_rate: rate(112),
         bytes_acked: o64(120),
         bytes_received: o64(128),
         segs_out: o32(136),
