@@ -291,8 +291,18 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let mut report_args = args.report.clone();
     report_args.format = Some(format);
     let status_on = io::stderr().is_terminal();
+    // On a terminal the table shows the timelines of the flows with findings, where
+    // packets and the kernel's socket state sit side by side.
+    let inner: Box<dyn Sink> = if format == Format::Table && args.report.timeline.is_none() {
+        Box::new(
+            crate::report::table::TableSink::new(out, args.report.findings_only, false)
+                .with_finding_timelines(),
+        )
+    } else {
+        make_sink(&report_args, vec![source], out)
+    };
     let mut sink = LiveSink {
-        inner: make_sink(&report_args, vec![source], out),
+        inner,
         flagged: spool.as_ref().map(|_| FxHashMap::default()),
         flagged_dropped: 0,
         status: status_on,
@@ -395,14 +405,16 @@ pub fn run(args: CaptureArgs) -> ExitCode {
                 let mut e = io::stderr().lock();
                 let _ = write!(
                     e,
-                    "\r\x1b[2Ktcpdiag: {} {:.1} s, {} packets, {} flows ({} live), {} dropped, {} findings",
+                    "\r\x1b[2Ktcpdiag: {} {:.1} s, {} packets, {} flow{} ({} live), {} dropped, {} finding{}",
                     args.interface,
                     started.elapsed().as_secs_f64(),
                     cap.frames(),
                     flows,
+                    if flows == 1 { "" } else { "s" },
                     live_flows,
                     u64::from(drops.dropped) + u64::from(drops.if_dropped),
-                    findings
+                    findings,
+                    if findings == 1 { "" } else { "s" }
                 );
                 let _ = e.flush();
             }

@@ -54,6 +54,8 @@ pub struct TableSink<W: Write> {
     omitted: u64,
     findings_only: bool,
     timeline: bool,
+    /// Timelines of the flows with findings even without `timeline`.
+    finding_timelines: bool,
 }
 
 impl<W: Write> TableSink<W> {
@@ -64,7 +66,15 @@ impl<W: Write> TableSink<W> {
             omitted: 0,
             findings_only,
             timeline,
+            finding_timelines: false,
         }
+    }
+
+    /// Also print the timelines of flows with findings (the live capture's default:
+    /// packets and socket state side by side where something is wrong).
+    pub fn with_finding_timelines(mut self) -> Self {
+        self.finding_timelines = true;
+        self
     }
 }
 
@@ -107,7 +117,8 @@ impl<W: Write> Sink for TableSink<W> {
         self.rows.push(Kept {
             row,
             findings: findings.to_vec(),
-            timeline: self.timeline.then(|| timeline_text(conn)),
+            timeline: (self.timeline || (self.finding_timelines && !findings.is_empty()))
+                .then(|| timeline_text(conn)),
         });
         Ok(())
     }
@@ -150,7 +161,7 @@ impl<W: Write> Sink for TableSink<W> {
                 write!(self.out, "{}", finding_text(f))?;
             }
         }
-        if self.timeline {
+        if self.timeline || self.finding_timelines {
             for k in &self.rows {
                 if let Some(t) = &k.timeline {
                     writeln!(self.out)?;
@@ -172,6 +183,9 @@ impl<W: Write> Sink for TableSink<W> {
             sum.findings.info,
             if sum.complete { "" } else { "  [INPUT INCOMPLETE: see errors]" }
         )?;
+        if let Some(c) = &sum.capture {
+            write!(self.out, "{}", super::text::capture_text(c))?;
+        }
         self.out.flush()
     }
 }

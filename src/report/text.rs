@@ -78,3 +78,54 @@ pub fn finding_text(f: &Finding) -> String {
     }
     s
 }
+
+/// The live capture's lines under the table: how it ran, drops, socket polls and
+/// the host counters that moved.
+pub fn capture_text(c: &crate::source::live::CaptureSummary) -> String {
+    let mut s = String::new();
+    let drops = c.pcap_stats.map_or("drops unknown".to_string(), |p| {
+        format!(
+            "{} dropped by the kernel, {} by the interface",
+            p.dropped, p.if_dropped
+        )
+    });
+    let _ = writeln!(
+        s,
+        "captured on {}{} for {:.1} s (stopped by {}), {} frames, {drops}",
+        c.interface,
+        c.netns
+            .as_deref()
+            .map_or(String::new(), |n| format!(" in netns {n}")),
+        c.duration_s,
+        c.stop_reason,
+        c.frames
+    );
+    if let Some(p) = &c.sockets {
+        let _ = write!(
+            s,
+            "socket polls: {} every {} s ({} failed), {} snapshots joined to flows",
+            p.polls, p.interval_s, p.failed_polls, p.snapshots_joined
+        );
+        if let Some(n) = p.without_packets {
+            let _ = write!(s, ", {n} sockets without packets");
+        }
+        if let Some(e) = &p.first_error {
+            let _ = write!(s, " (error: {e})");
+        }
+        s.push('\n');
+    }
+    if let Some(h) = &c.host {
+        if !h.counter_deltas.is_empty() {
+            let parts: Vec<String> = h
+                .counter_deltas
+                .iter()
+                .map(|(k, v)| format!("{k} {v:+}"))
+                .collect();
+            let _ = writeln!(s, "host counters during the capture: {}", parts.join(", "));
+        }
+        if let Some(e) = &h.error {
+            let _ = writeln!(s, "host context: {e}");
+        }
+    }
+    s
+}
