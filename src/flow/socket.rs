@@ -248,6 +248,14 @@ impl LocalSockets {
         }
     }
 
+    /// The snapshot behind a socket timeline event (`EventKind::Socket`).
+    pub fn snapshot(&self, dir: Dir, index: u16) -> Option<&SockSnap> {
+        self.sides[dir.idx()]
+            .as_ref()?
+            .history
+            .get(usize::from(index))
+    }
+
     /// The local endpoint's socket when exactly one end of the flow is on this host.
     pub fn only(&self) -> Option<(Dir, &LocalSocket)> {
         match &self.sides {

@@ -328,9 +328,8 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
                 EventKind::Socket { index } => {
                     let snap = conn
                         .local
-                        .as_ref()
-                        .and_then(|l| l.sides[ev.dir.idx()].as_ref())
-                        .and_then(|s| s.history.get(usize::from(index)));
+                        .as_deref()
+                        .and_then(|l| l.snapshot(ev.dir, index.to_owned()));
                     match snap {
                         Some(s) => EventRecord {
                             label: format!("socket {}", s.describe()),
