@@ -961,6 +961,139 @@ c.close()
     assert_eq!(left.len(), 2, "{left:?}");
 }
 
+#[test]
+fn time_wait_buildup_uses_the_hosts_port_range() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "twait");
+    // A tiny ephemeral range in the client's namespace: 12 closes use 60% of it.
+    lab.sysctl(&c, "net.ipv4.ip_local_port_range=40000 40019");
+    let server = lab.python(
+        &s,
+        r#"
+import socket
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("192.0.2.1", 7300))
+ls.listen(64)
+print("server ready", flush=True)
+while True:
+    c, peer = ls.accept()
+    while c.recv(100):
+        pass
+    c.close()
+"#,
+    );
+    lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let cap = Capture::start(&[
+        "--netns",
+        &c,
+        "-i",
+        "c0",
+        "-f",
+        "tcp port 7300",
+        "--duration",
+        "3s",
+        "--poll",
+        "200ms",
+        "--timewait-min",
+        "10",
+        "--format",
+        "json",
+    ]);
+    let client = lab.python(
+        &c,
+        r#"
+import socket, time
+for i in range(12):
+    s = socket.create_connection(("192.0.2.1", 7300))
+    s.sendall(b"x")
+    s.close()
+    time.sleep(0.02)
+print("client done", flush=True)
+"#,
+    );
+    lab.wait_line(client, "client done", Duration::from_secs(10));
+    let (code, stdout) = cap.finish(Duration::from_secs(20));
+    assert_eq!(code, 0);
+    let doc = json(&stdout);
+    let cap_sum = &doc["summary"]["capture"];
+    assert_eq!(
+        cap_sum["host"]["sysctls"]["net.ipv4.ip_local_port_range"],
+        serde_json::json!([40000, 40019])
+    );
+    assert!(
+        cap_sum["sockets"]["peak_by_state"]["TIME_WAIT"]
+            .as_u64()
+            .unwrap()
+            >= 10
+    );
+    let f = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "timewait.buildup")
+        .expect("timewait.buildup");
+    assert_eq!(
+        f["evidence"]["port_range"],
+        serde_json::json!([40000, 40019])
+    );
+    assert_eq!(f["evidence"]["active_closes"], 12);
+}
+
+#[test]
+fn idle_sockets_without_packets_are_listed() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "idle");
+    let server = lab.python(
+        &s,
+        r#"
+import socket, time
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("192.0.2.1", 7400))
+ls.listen(4)
+print("server ready", flush=True)
+c, peer = ls.accept()
+time.sleep(30)
+"#,
+    );
+    lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let client = lab.python(
+        &c,
+        r#"
+import socket, time
+s = socket.create_connection(("192.0.2.1", 7400))
+print("connected", flush=True)
+time.sleep(30)
+"#,
+    );
+    lab.wait_line(client, "connected", Duration::from_secs(10));
+    // The connection exists before the capture and stays silent during it.
+    let cap = Capture::start(&[
+        "--netns",
+        &s,
+        "-i",
+        "s0",
+        "--duration",
+        "1500ms",
+        "--poll",
+        "200ms",
+        "--format",
+        "json",
+    ]);
+    let (code, stdout) = cap.finish(Duration::from_secs(15));
+    assert_eq!(code, 0);
+    let doc = json(&stdout);
+    assert!(doc["flows"].as_array().unwrap().is_empty());
+    let socks = &doc["summary"]["capture"]["sockets"];
+    assert_eq!(socks["without_packets"], 1, "{socks}");
+    let ex = &socks["without_packets_examples"][0];
+    assert_eq!(ex["local"], "192.0.2.1:7400");
+    assert_eq!(ex["state"], "ESTABLISHED");
+}
+
 // ---- errors (no root needed for these) ----
 
 #[test]
