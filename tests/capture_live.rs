@@ -301,6 +301,8 @@ fn refused_connection_is_attributed_to_this_host() {
     need_root!();
     let mut lab = Lab::new();
     let (c, s) = pair(&mut lab, "refused");
+    let dir = tempfile::tempdir().unwrap();
+    let flagged = dir.path().join("flagged.pcap");
     let cap = Capture::start(&[
         "--netns",
         &s,
@@ -314,6 +316,8 @@ fn refused_connection_is_attributed_to_this_host() {
         "200ms",
         "--format",
         "json",
+        "--write-flagged",
+        flagged.to_str().unwrap(),
     ]);
     let out = lab.exec(
         &c,
@@ -344,6 +348,19 @@ fn refused_connection_is_attributed_to_this_host() {
         .contains("This host sent it"));
     // No socket of a refused connection exists to be joined.
     assert!(socket_events(rej).is_empty());
+    // --write-flagged without -w: the spool is gone, the refused SYN and its RST stay.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("flagged.pcap")]);
+    let out = Command::new(BIN)
+        .args(["replay", "--format", "json", flagged.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let replayed = json(&out.stdout);
+    assert_eq!(replayed["summary"]["packets"]["tcp_segments"], 2);
+    assert_eq!(replayed["flows"][0]["conn_state"], "REJ");
 }
 
 #[test]

@@ -8,9 +8,9 @@
 //! drains what libpcap still holds, and writes the report.
 //!
 //! `--write-flagged`: every frame is spooled to a temporary pcap next to the output
-//! file while capturing (memory stays bounded); at the end the spool is read again
-//! and only frames of flows with findings (their 4-tuple, within the flow's first and
-//! last frame numbers) are copied out.
+//! file (or the `-w` file is used) while capturing, so memory stays bounded; at the
+//! end the spool is read again and only frames of flows with findings (their
+//! 4-tuple, within the flow's first and last frame numbers) are copied out.
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
@@ -208,10 +208,12 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             return fail(e);
         }
     }
-    // The spool lives beside the flagged output so the final copy is a local read.
-    let spool = match &args.write_flagged {
-        None => None,
-        Some(path) => {
+    // Where --write-flagged copies from: the -w file when there is one, else a
+    // temporary spool beside the flagged output (so the final copy is a local read).
+    let spool: Option<Spool> = match (&args.write_flagged, &args.write) {
+        (None, _) => None,
+        (Some(_), Some(all)) => Some(Spool::Written(all.clone())),
+        (Some(path), None) => {
             let dir = path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
@@ -225,7 +227,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
                     if let Err(e) = cap.write_to(f.path()) {
                         return fail(e);
                     }
-                    Some(f)
+                    Some(Spool::Temp(f))
                 }
                 Err(e) => return fail(format!("cannot write {}: {e}", path.display())),
             }
@@ -522,8 +524,12 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         eprintln!("tcpdiag: {e} (the report covers frames 1-{frames})");
     }
     if let (Some(path), Some(spool), Some(flagged)) = (&args.write_flagged, spool, flagged) {
-        match write_flagged(spool.path(), path, &flagged) {
-            Ok(n) => {
+        let from = match &spool {
+            Spool::Written(p) => p.as_path(),
+            Spool::Temp(f) => f.path(),
+        };
+        match write_flagged(from, path, &flagged) {
+            Ok(_) => {
                 if sink.flagged_dropped > 0 {
                     eprintln!(
                         "tcpdiag: {} flows with findings beyond the first {MAX_FLAGGED} are not in {}",
@@ -531,7 +537,6 @@ pub fn run(args: CaptureArgs) -> ExitCode {
                         path.display()
                     );
                 }
-                let _ = n;
             }
             Err(e) => {
                 eprintln!("tcpdiag: writing {} failed: {e}", path.display());
@@ -561,6 +566,14 @@ fn add_count(c: &mut FindingCounts, sev: Severity, n: u64) {
         Severity::Warning => c.warning += n,
         Severity::Error => c.error += n,
     }
+}
+
+/// Every captured frame, for --write-flagged to copy from at the end.
+enum Spool {
+    /// The -w file.
+    Written(std::path::PathBuf),
+    /// A temporary file, deleted when dropped.
+    Temp(tempfile::NamedTempFile),
 }
 
 /// Copies the spooled frames of flagged flows to `out`; returns how many.

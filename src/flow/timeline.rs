@@ -117,10 +117,36 @@ impl Timeline {
         self.add(ev);
     }
 
-    /// Adds a non-segment event (a socket snapshot). It ends any run being collapsed.
-    pub fn push_other(&mut self, ev: Event) {
-        self.last_ordinary = false;
-        self.add(ev);
+    /// Adds a non-segment event (a socket snapshot) in time order: a poll joined just
+    /// after packets that are newer than it goes before them (never inside a run),
+    /// and its `frame` becomes the last frame before it. At the end, it ends any run
+    /// being collapsed.
+    pub fn push_other(&mut self, mut ev: Event) {
+        let mut pos = self.events.len();
+        while pos > 0 {
+            let prev = &self.events[pos - 1];
+            if prev.ts <= ev.ts || matches!(prev.kind, EventKind::Run(_)) {
+                break;
+            }
+            pos -= 1;
+        }
+        if pos == self.events.len() {
+            self.last_ordinary = false;
+            self.add(ev);
+            return;
+        }
+        if self.events.len() >= self.cap {
+            self.dropped += 1;
+            return;
+        }
+        ev.frame = match pos {
+            0 => ev.frame.min(self.events[0].frame),
+            _ => match &self.events[pos - 1].kind {
+                EventKind::Run(run) => run.last_frame,
+                _ => self.events[pos - 1].frame,
+            },
+        };
+        self.events.insert(pos, ev);
     }
 
     /// Appends `ev` unless the cap is reached; true when it was kept.
@@ -179,6 +205,35 @@ mod tests {
         assert_eq!(run.last_frame, 1000);
         assert_eq!(run.packets, [499, 500]);
         assert_eq!(run.bytes, [0, 500 * 1448]);
+    }
+
+    #[test]
+    fn socket_events_go_in_time_order() {
+        let mut t = Timeline::new(TimelineMode::Collapsed, 100);
+        t.push(seg(1, Dir::FromClient, 0), true);
+        t.push(seg(2, Dir::FromServer, 0), true);
+        t.push(seg(3, Dir::FromClient, 0), true);
+        // A poll taken between frames 2 and 3, joined after frame 3 was read.
+        t.push_other(Event {
+            frame: 3,
+            ts: Ts(2500),
+            dir: Dir::FromServer,
+            kind: EventKind::Socket { index: 0 },
+        });
+        let kinds: Vec<(u64, i64)> = t.events.iter().map(|e| (e.frame, e.ts.0)).collect();
+        assert_eq!(kinds, vec![(1, 1000), (2, 2000), (2, 2500), (3, 3000)]);
+        // A later one goes at the end and ends the run being collapsed.
+        t.push_other(Event {
+            frame: 3,
+            ts: Ts(3500),
+            dir: Dir::FromServer,
+            kind: EventKind::Socket { index: 1 },
+        });
+        t.push(seg(4, Dir::FromClient, 1), false);
+        t.push(seg(5, Dir::FromClient, 1), false);
+        assert_eq!(t.events.len(), 6);
+        assert!(matches!(t.events[4].kind, EventKind::Socket { index: 1 }));
+        assert!(matches!(t.events[5].kind, EventKind::Run(_)));
     }
 
     #[test]
