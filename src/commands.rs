@@ -90,6 +90,11 @@ pub fn analyzer_config_of(th: &crate::cli::ThresholdArgs) -> AnalyzerConfig {
         flood_min: th.flood_min.max(1),
         timewait_min: th.timewait_min.max(1),
         port_range: th.port_range,
+        port_range_from: if th.port_range == (32768, 60999) {
+            "default"
+        } else {
+            "--port-range"
+        },
         tcp_syn_retries: th.syn_retries,
         tcp_retries2: th.retries2,
         ..AnalyzerConfig::default()

@@ -119,7 +119,7 @@ pub const CATALOG: &[Entry] = &[
         id: "timewait.buildup",
         severity: "warning (error at half the port range)",
         meaning: "A client address actively closed many connections (at least --timewait-min) to one server ip:port, so it holds many TIME_WAIT entries; the peak concurrent count (each close + 60 s) is compared with the ephemeral port range (--port-range, default 32768-60999 = 28232 ports).",
-        evidence: "Active closes, peak concurrent TIME_WAIT, distinct local ports, port range, example flows.",
+        evidence: "Active closes, peak concurrent TIME_WAIT, distinct local ports, port range, example flows. The port range says where it came from (port_range_from): --port-range, Linux's default, or, in a live capture, this host's net.ipv4.ip_local_port_range (which is the client's only when the client is this host).",
         causes: "Short-lived connections without keep-alive or pooling, closed by the client.",
         check: "Connection reuse; net.ipv4.ip_local_port_range; net.ipv4.tcp_tw_reuse=1 with net.ipv4.tcp_timestamps=1; EADDRNOTAVAIL ('Cannot assign requested address') in client logs.",
     },

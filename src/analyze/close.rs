@@ -123,6 +123,7 @@ impl TimeWaitTracker {
                     .evidence("peak_time_wait", st.window.peak)
                     .evidence("time_wait_s", cfg.time_wait_s)
                     .evidence("port_range", [cfg.port_range.0, cfg.port_range.1])
+                    .evidence("port_range_from", port_range_from(cfg, *client))
                     .evidence("distinct_local_ports", st.ports.len())
                     .evidence("example_flows", &st.example_flows)
                     .confidence(Confidence::High)
@@ -134,5 +135,17 @@ impl TimeWaitTracker {
                     ),
             );
         }
+    }
+}
+
+/// What the port range in a timewait.buildup finding is: this host's own range
+/// (live capture, the client is this host), this host's range while the client is
+/// another host (whose own range applies), the flag, or Linux's default.
+fn port_range_from(cfg: &AnalyzerConfig, client: std::net::IpAddr) -> &'static str {
+    match cfg.port_range_from {
+        "host" if cfg.local_addrs.contains(&client) => "this host's net.ipv4.ip_local_port_range",
+        "host" => "this host's net.ipv4.ip_local_port_range, but the client is another host: its own range applies",
+        "--port-range" => "--port-range",
+        _ => "Linux default (give the client's range with --port-range)",
     }
 }

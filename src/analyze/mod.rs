@@ -40,6 +40,9 @@ pub struct AnalyzerConfig {
     pub time_wait_s: f64,
     /// Ephemeral port range of the client host, for TIME_WAIT pressure.
     pub port_range: (u16, u16),
+    /// Where `port_range` came from: "default", "--port-range" or "host" (this
+    /// host's net.ipv4.ip_local_port_range, live capture).
+    pub port_range_from: &'static str,
     /// Host sysctls when known (capture/sockets), else Linux defaults are assumed.
     pub tcp_syn_retries: Option<u32>,
     pub tcp_retries2: Option<u32>,
@@ -59,6 +62,7 @@ impl Default for AnalyzerConfig {
             timewait_min: 100,
             time_wait_s: 60.0,
             port_range: (32768, 60999),
+            port_range_from: "default",
             tcp_syn_retries: None,
             tcp_retries2: None,
             local_addrs: Vec::new(),

@@ -254,6 +254,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         if !flag_given("--port-range") {
             if let Some(r) = h.port_range() {
                 acfg.port_range = r;
+                acfg.port_range_from = "host";
                 sysctls_used.insert(
                     "net.ipv4.ip_local_port_range".to_string(),
                     serde_json::json!([r.0, r.1]),
@@ -319,7 +320,11 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         },
         // Without a filter, or with one the polls mirror, a socket with no packet
         // really had none; with any other filter the capture does not see them all.
-        unmatched: (args.filter.is_none() || kernel_ports.is_some()).then(FxHashMap::default),
+        unmatched: args
+            .filter
+            .as_deref()
+            .is_none_or(sockpoll::polls_mirror_filter)
+            .then(FxHashMap::default),
         unmatched_dropped: 0,
     };
     let poller = if args.no_sockets {

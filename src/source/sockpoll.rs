@@ -164,9 +164,16 @@ pub fn ports_of_filter(expr: &str) -> Option<Vec<u16>> {
     Some(ports)
 }
 
+/// Whether the port-filtered polls see exactly the connections the filter lets
+/// through (ports only, no `host` term), so a polled socket without packets really
+/// had none.
+pub fn polls_mirror_filter(expr: &str) -> bool {
+    ports_of_filter(expr).is_some() && !expr.split_whitespace().any(|t| t == "host")
+}
+
 #[cfg(test)]
 mod filter_tests {
-    use super::ports_of_filter;
+    use super::{polls_mirror_filter, ports_of_filter};
 
     #[test]
     fn simple_port_filters_give_their_ports() {
@@ -185,5 +192,8 @@ mod filter_tests {
         assert_eq!(ports_of_filter("portrange 1-100"), None);
         assert_eq!(ports_of_filter("port http"), None);
         assert_eq!(ports_of_filter("udp port 53"), None);
+        assert!(polls_mirror_filter("tcp port 80 or port 8080"));
+        assert!(!polls_mirror_filter("host 192.0.2.1 and port 80"));
+        assert!(!polls_mirror_filter("tcp"));
     }
 }
