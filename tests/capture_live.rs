@@ -594,7 +594,7 @@ except OSError as e:
     assert_eq!(rst.len(), 1, "{flow}");
     let local = &rst[0]["evidence"]["local_socket"];
     assert_eq!(local["this_host_sent_it"], true);
-    assert_eq!(local["kernel_gave_up"], "keepalive", "{local}");
+    assert_eq!(local["rst_cause"], "keepalive_gave_up", "{local}");
 }
 
 #[test]

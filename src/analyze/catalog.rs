@@ -71,7 +71,7 @@ pub const CATALOG: &[Entry] = &[
         id: "rst.client",
         severity: "warning",
         meaning: "The client reset the connection, with the context: during the handshake, an abortive close after data (RST instead of FIN), after its own FIN, or answering a segment for a connection it no longer knows.",
-        evidence: "RST frame and relative time, context, payload bytes each way, RST TTL, any weak signs of injection. Live capture on one end: whether this host sent it (local_socket), the socket's state and timer before it, and whether this host's kernel sent it because keepalive or retransmissions gave up.",
+        evidence: "RST frame and relative time, context, payload bytes each way, RST TTL, any weak signs of injection. Live capture on one end: whether this host sent it (local_socket), the socket's state and timer before it, and whether this host's kernel sent it because keepalive or retransmissions gave up, or the application closed it with unread data (rst_cause).",
         causes: "SO_LINGER {1,0}, close() with unread data, a process that exited, timeouts in the application.",
         check: "How the client application closes sockets; its logs at that moment.",
     },

@@ -42,8 +42,24 @@ fn snap_json(s: &SockSnap, conn: &Connection) -> Value {
 
 pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>) {
     let sockets = conn.local.as_deref();
-    // Both ends on this host (loopback): every packet is this host's; nothing to tell apart.
-    if sockets.is_some_and(|l| l.sides.iter().all(Option::is_some)) {
+    // Both ends on this host (loopback): every packet is this host's, so there is no
+    // attribution to make, but each end's socket still explains its own RST and the
+    // server's socket its waits.
+    if let Some(both) = sockets.filter(|l| l.sides.iter().all(Option::is_some)) {
+        for f in found.iter_mut().filter(|f| f.flow == Some(conn.id)) {
+            let by = match f.id {
+                "rst.client" => Dir::FromClient,
+                "rst.server" | "handshake.rejected" => Dir::FromServer,
+                "stall.first_byte" | "stall.response" => {
+                    if let Some(s) = &both.sides[Dir::FromServer.idx()] {
+                        annotate_wait(conn, Dir::FromServer, s, f);
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            annotate_rst(conn, by, both.sides[by.idx()].as_ref(), f);
+        }
         return;
     }
     let sock = sockets.and_then(|l| l.only());
@@ -162,13 +178,15 @@ fn annotate_rst(conn: &Connection, ldir: Dir, sock: Option<&LocalSocket>, f: &mu
     if by == ldir {
         match before {
             Some(s) => {
-                let why = kernel_gave_up(s);
+                let why = rst_cause(s);
                 if let Some((kind, text)) = &why {
-                    ev["kernel_gave_up"] = (*kind).into();
-                    append(
-                        &mut f.summary,
-                        &format!("This host's kernel sent it, not the application: {text}"),
-                    );
+                    ev["rst_cause"] = (*kind).into();
+                    let who = if *kind == "closed_with_unread_data" {
+                        "This host sent it"
+                    } else {
+                        "This host's kernel sent it, not the application"
+                    };
+                    append(&mut f.summary, &format!("{who}: {text}"));
                 } else {
                     append(
                         &mut f.summary,
@@ -267,13 +285,24 @@ fn append(summary: &mut String, sentence: &str) {
     summary.push('.');
 }
 
-/// A RST this host's kernel sends on its own when a timer gives up: the socket's
-/// last snapshot had the keepalive timer with unanswered probes, or the
-/// retransmission timer with retries.
-fn kernel_gave_up(s: &SockSnap) -> Option<(&'static str, String)> {
+/// Why this host's kernel sent a RST on its own: a timer gave up (the socket's last
+/// snapshot had the keepalive timer with unanswered probes, or the retransmission
+/// timer with retries), or the application closed the socket with data it had not
+/// read (Linux then resets instead of sending a FIN).
+fn rst_cause(s: &SockSnap) -> Option<(&'static str, String)> {
+    if s.recv_q > 0 && s.timer != 2 {
+        return Some((
+            "closed_with_unread_data",
+            format!(
+                "just before it {} received bytes sat unread in the socket: the application \
+                 closed it without reading them, and Linux answers that with a RST instead of a FIN",
+                s.recv_q
+            ),
+        ));
+    }
     match s.timer {
         2 if s.timer_retrans > 0 => Some((
-            "keepalive",
+            "keepalive_gave_up",
             format!(
                 "just before it the socket's keepalive timer had sent {} unanswered probes \
                  (net.ipv4.tcp_keepalive_probes / TCP_KEEPCNT reached: the keepalive gave up)",
@@ -281,7 +310,7 @@ fn kernel_gave_up(s: &SockSnap) -> Option<(&'static str, String)> {
             ),
         )),
         1 if s.timer_retrans > 0 => Some((
-            "retransmission",
+            "retransmissions_gave_up",
             format!(
                 "just before it the socket's retransmission timer had retried {} times \
                  (tcp_retries2 or TCP_USER_TIMEOUT reached)",
@@ -569,6 +598,48 @@ mod tests {
         let mut found = Vec::new();
         analyze(&conn, &AnalyzerConfig::default(), &mut found);
         assert!(found.iter().all(|f| f.id != "rst.not_from_this_host"));
+    }
+
+    #[test]
+    fn loopback_rst_after_unread_data_is_explained_by_its_socket() {
+        let mut segs = handshake();
+        segs.push(Seg(6, 2.0, true, R | A, 101, 911, 0, 63));
+        let mut conn = flow(&segs, &[]);
+        // The client's socket (also on this host) had the server's 10 bytes unread.
+        conn.on_socket(SockSnap {
+            at: Ts::from_secs_f64(1.5),
+            local: conn.client,
+            remote: conn.server,
+            state: STATE_ESTABLISHED,
+            timer: 0,
+            timer_expires_ms: 0,
+            timer_retrans: 0,
+            recv_q: 10,
+            send_q: 0,
+            inode: 2,
+            info: None,
+        });
+        conn.on_socket(SockSnap {
+            at: Ts::from_secs_f64(1.5),
+            local: conn.server,
+            remote: conn.client,
+            state: STATE_ESTABLISHED,
+            timer: 0,
+            timer_expires_ms: 0,
+            timer_retrans: 0,
+            recv_q: 0,
+            send_q: 0,
+            inode: 3,
+            info: None,
+        });
+        let mut found = vec![Finding::new("rst.client", Severity::Warning, Some(1), 2.0)
+            .summary("client reset the connection")];
+        analyze(&conn, &AnalyzerConfig::default(), &mut found);
+        assert_eq!(found.len(), 1);
+        let ev = &found[0].evidence["local_socket"];
+        assert_eq!(ev["this_host_sent_it"], true);
+        assert_eq!(ev["rst_cause"], "closed_with_unread_data");
+        assert!(found[0].summary.contains("10 received bytes sat unread"));
     }
 
     #[test]
