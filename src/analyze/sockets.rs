@@ -1142,6 +1142,29 @@ mod tests {
     }
 
     #[test]
+    fn every_socket_id_is_in_the_catalog() {
+        // sock_finding() takes the id as a parameter, which tests/catalog.rs's scan
+        // for `Finding::new("...")` cannot see.
+        let src = include_str!("sockets.rs");
+        let mut n = 0;
+        for part in src.split("\"sock.").skip(1) {
+            let id = format!("sock.{}", part.split('"').next().unwrap());
+            if id.len() > 5
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+            {
+                assert!(
+                    super::super::catalog::explain(&id).is_some(),
+                    "{id} not in the catalog"
+                );
+                n += 1;
+            }
+        }
+        assert!(n >= 9);
+    }
+
+    #[test]
     fn syn_schedule() {
         // Measured on 6.18 with tcp_syn_retries=3 and the default linear 4: SYNs at
         // 0,1,2,3,4,5,7,11 s, giving up at 19 s.

@@ -307,8 +307,9 @@ pub fn write_table<W: Write>(
         .collect();
     writeln!(
         w,
-        "\n{} sockets{}: {}{}",
+        "\n{} socket{}{}: {}{}",
         summary.sockets,
+        if summary.sockets == 1 { "" } else { "s" },
         snap.netns
             .as_ref()
             .map_or(String::new(), |n| format!(" in netns {n}")),
