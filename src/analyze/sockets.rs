@@ -1144,7 +1144,7 @@ mod tests {
     #[test]
     fn every_socket_id_is_in_the_catalog() {
         // sock_finding() takes the id as a parameter, which tests/catalog.rs's scan
-        // for `Finding::new("...")` cannot see.
+        // for literal ids after Finding::new cannot see.
         let src = include_str!("sockets.rs");
         let mut n = 0;
         for part in src.split("\"sock.").skip(1) {
