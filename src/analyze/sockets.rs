@@ -623,6 +623,25 @@ fn orphan_buildup(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mut 
     );
 }
 
+/// The sysctl that bounds an established or closing socket's retransmissions:
+/// tcp_retries2, or for an orphan (closed by its process) tcp_orphan_retries, where 0
+/// means the kernel's default of 8.
+fn retry_limit(s: &SocketInfo, sys: &Sysctls) -> (&'static str, u64) {
+    if s.inode == 0
+        && matches!(
+            s.state,
+            TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
+        )
+    {
+        let v = sys
+            .0
+            .and_then(|h| h.sysctl_u64("net.ipv4.tcp_orphan_retries"))
+            .unwrap_or(0);
+        return ("net.ipv4.tcp_orphan_retries", if v == 0 { 8 } else { v });
+    }
+    ("net.ipv4.tcp_retries2", sys.val("net.ipv4.tcp_retries2"))
+}
+
 /// SYN retransmission intervals until connect() gives up: the first
 /// `linear + 1` timeouts stay at the initial 1 s (net.ipv4.tcp_syn_linear_timeouts,
 /// Linux 6.x), then they double up to the 120 s cap; the kernel gives up when the
@@ -668,7 +687,7 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                     sys.val("net.ipv4.tcp_syn_retries"),
                 )
             } else {
-                ("net.ipv4.tcp_retries2", sys.val("net.ipv4.tcp_retries2"))
+                retry_limit(s, sys)
             };
             let retries1 = sys.val("net.ipv4.tcp_retries1");
             let rto = ti.map_or(timer.expires_s, |t| t.rto_s);
@@ -738,7 +757,7 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                     .evidence("total_retrans", ti.map(|t| t.total_retrans))
                     .evidence("send_q", s.send_q)
                     .evidence("last_ack_recv_s", ti.map(|t| t.last_ack_recv_s))
-                    .evidence(if syn { "tcp_syn_retries" } else { "tcp_retries2" }, sys.ev(limit_name))
+                    .evidence(limit_name.trim_start_matches("net.ipv4."), json!({"value": limit, "assumed": sys.get(limit_name).1}))
                     .evidence("give_up_after_s", round_ms(give_up))
                     .evidence("elapsed_estimate_s", round_ms(elapsed))
                     .evidence("remaining_estimate_s", round_ms(left))
@@ -902,7 +921,7 @@ pub fn death_estimate(s: &SocketInfo, host: Option<&HostContext>) -> Option<f64>
             let ti = s.tcp_info.as_ref();
             let rto = ti.map_or(t.expires_s, |x| x.rto_s);
             let backoff = ti.map_or(0, |x| x.backoff);
-            let give_up = retries_timeout(sys.val("net.ipv4.tcp_retries2") as u32);
+            let give_up = retries_timeout(retry_limit(s, &sys).1 as u32);
             Some(round_ms(
                 (give_up - retrans_elapsed(rto, backoff, t.count, t.expires_s)).max(0.0),
             ))
@@ -1272,6 +1291,18 @@ mod tests {
         // tcp_retries2=5: (2^6 - 1) * 0.2 = 12.6 s; 0.2 + 0.4 + 0.8 elapsed so far.
         assert_eq!(rt.evidence["give_up_after_s"], 12.6);
         assert_eq!(rt.evidence["elapsed_estimate_s"], 1.4);
+        // An orphan in LAST_ACK is bounded by tcp_orphan_retries (0 means 8).
+        let mut o = sock(TcpState::LastAck, "10.0.0.1:5004", "10.0.0.2:80");
+        o.inode = 0;
+        o.timer = Some(Timer {
+            name: TimerKind::On,
+            expires_s: 0.8,
+            count: 2,
+        });
+        let h = host(&[("net.ipv4.tcp_orphan_retries", "0")]);
+        let f = analyze(&snap(vec![o], Some(h)), &SocketConfig::default());
+        assert_eq!(f[0].evidence["tcp_orphan_retries"]["value"], 8);
+        assert_eq!(f[0].evidence["give_up_after_s"], 102.2);
     }
 
     #[test]
