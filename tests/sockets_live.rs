@@ -369,6 +369,15 @@ fn close_wait_by_process_and_orphans() {
     // (sockstat's orphan count is machine-wide and leaves out FIN-WAIT-2 sockets
     // already handed to the TIME_WAIT machinery, so it is evidence, not a check.)
     assert!(o[0]["evidence"]["sockstat_orphan"].is_u64());
+    // --pid PID looks into the same namespace as --netns NAME.
+    let out = Command::new(bin())
+        .args(["sockets", "--format", "json", "--pid", &pid.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let by_pid: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(by_pid["summary"]["states"], doc["summary"]["states"]);
+    assert_eq!(by_pid["netns"], format!("pid:{pid}").as_str());
     // Default thresholds: three CLOSE_WAITs are not a build-up.
     let quiet = ns.sockets(&[]);
     assert!(findings(&quiet, "sock.close_wait_buildup").is_empty());
