@@ -218,33 +218,10 @@ pub fn summarize(snap: &Snapshot) -> SocketSummary {
         *states.entry(s.state.as_str()).or_insert(0) += 1;
     }
     let sys = Sysctls(snap.host.as_ref());
-    let (range, _) = sys.port_range();
-    let usable = usable_ports(range, snap.host.as_ref());
-    let mut tw: HashMap<(IpAddr, SocketAddr), (u64, u64)> = HashMap::new();
-    for s in snap
-        .sockets
-        .iter()
-        .filter(|s| s.state == TcpState::TimeWait)
-    {
-        let e = tw.entry((s.local.ip(), s.peer)).or_default();
-        e.0 += 1;
-        if (range.0..=range.1).contains(&s.local.port()) {
-            e.1 += 1;
-        }
-    }
-    let mut timewait: Vec<TimeWaitGroup> = tw
+    let mut timewait: Vec<TimeWaitGroup> = summarize_timewait(snap, &sys)
         .into_iter()
-        .map(|((local_ip, remote), (count, inr))| TimeWaitGroup {
-            local_ip,
-            remote,
-            count,
-            in_port_range: inr,
-            port_range: range,
-            usable_ports: usable,
-            share: round_ms(inr as f64 / usable as f64),
-        })
+        .map(|(g, _)| g)
         .collect();
-    timewait.sort_by(|a, b| b.count.cmp(&a.count).then(a.remote.cmp(&b.remote)));
     timewait.truncate(50);
     let listeners: Vec<&SocketInfo> = snap
         .sockets
