@@ -560,7 +560,11 @@ fn orphan_buildup(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mut 
     let max = sys.0.and_then(|h| h.sysctl_u64("net.ipv4.tcp_max_orphans"));
     let kernel_count = sys.0.and_then(|h| h.sockstat).map(|s| s.orphan);
     let n = orphans.len() as u64;
-    let near_max = max.is_some_and(|m| m > 0 && n * 4 >= m);
+    // The kernel's limit applies to its machine-wide count (sockstat), which also
+    // covers other namespaces; our own count may be the larger (FIN-WAIT-2 orphans
+    // handed to the TIME_WAIT machinery are not in sockstat).
+    let pressure = n.max(kernel_count.unwrap_or(0));
+    let near_max = max.is_some_and(|m| m > 0 && pressure * 4 >= m);
     if n < cfg.orphan_min.max(1) as u64 && !near_max {
         return;
     }
@@ -574,7 +578,10 @@ fn orphan_buildup(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mut 
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     top.truncate(5);
     let fw2 = by_state.get("FIN_WAIT2").copied().unwrap_or(0);
-    let sev = if max.is_some_and(|m| m > 0 && n * 2 >= m) {
+    if n == 0 {
+        return;
+    }
+    let sev = if max.is_some_and(|m| m > 0 && pressure * 2 >= m) {
         Severity::Error
     } else {
         Severity::Warning
