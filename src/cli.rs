@@ -1,5 +1,6 @@
-//! Command-line interface. `replay` reads saved captures; the live commands
-//! (`capture`, `sockets`, `watch`, `host`) share the report options defined here.
+//! Command-line interface. `replay` reads saved captures; `sockets`, `watch` and
+//! `host` read live state (netlink sock_diag, host context) with their own options
+//! (namespace, socket filters, socket thresholds), defined here too.
 
 use std::time::Duration;
 

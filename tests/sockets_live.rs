@@ -369,6 +369,15 @@ fn close_wait_by_process_and_orphans() {
     // (sockstat's orphan count is machine-wide and leaves out FIN-WAIT-2 sockets
     // already handed to the TIME_WAIT machinery, so it is evidence, not a check.)
     assert!(o[0]["evidence"]["sockstat_orphan"].is_u64());
+    // --pid PID looks into the same namespace as --netns NAME.
+    let out = Command::new(bin())
+        .args(["sockets", "--format", "json", "--pid", &pid.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let by_pid: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(by_pid["summary"]["states"], doc["summary"]["states"]);
+    assert_eq!(by_pid["netns"], format!("pid:{pid}").as_str());
     // Default thresholds: three CLOSE_WAITs are not a build-up.
     let quiet = ns.sockets(&[]);
     assert!(findings(&quiet, "sock.close_wait_buildup").is_empty());
@@ -616,6 +625,50 @@ fn persist_timer_zero_window_and_stuck_queue() {
             .any(|e| e["type"] == "finding" && e["id"] == "sock.send_queue_stuck"),
         "{events:#?}"
     );
+}
+
+const V6_SCRIPT: &str = r#"
+import socket, time
+l = socket.socket(socket.AF_INET6); l.bind(("::", 8002)); l.listen(8)   # dual-stack
+c4 = socket.create_connection(("127.0.0.1", 8002)); s4, _ = l.accept()
+c6 = socket.create_connection(("::1", 8002)); s6, _ = l.accept()
+print("ready", flush=True)
+time.sleep(120)
+"#;
+
+#[test]
+fn ipv6_and_mapped_ipv4_peers() {
+    if !root() {
+        return;
+    }
+    let mut ns = Ns::new("v6");
+    ns.python(V6_SCRIPT);
+    let doc = ns.sockets(&["--sport", "8002"]);
+    cross_check_ss(&ns, &ns.sockets(&[]));
+    let socks = doc["sockets"].as_array().unwrap();
+    assert_eq!(socks.len(), 3, "{socks:#?}");
+    let listen = sockets_in(&doc, "LISTEN");
+    assert_eq!(listen[0]["local"], "[::]:8002");
+    assert_eq!(listen[0]["family"], "inet6");
+    // The server side of the IPv4 client: an inet6 socket whose ::ffff: addresses
+    // are written as plain IPv4.
+    let mapped = socks
+        .iter()
+        .find(|s| s["state"] == "ESTABLISHED" && s["local"] == "127.0.0.1:8002")
+        .expect("mapped socket");
+    assert_eq!(mapped["family"], "inet6");
+    assert!(socks.iter().any(|s| s["local"] == "[::1]:8002"));
+    // An IPv4 prefix still finds the dual-stack socket (in the kernel and after).
+    let by_v4 = ns.sockets(&["--src", "127.0.0.1", "--sport", "8002"]);
+    assert_eq!(by_v4["sockets"].as_array().unwrap().len(), 1);
+    let by_v6 = ns.sockets(&["--dst", "::1"]);
+    assert_eq!(by_v6["sockets"].as_array().unwrap().len(), 2);
+    let only4 = ns.sockets(&["-4"]);
+    assert!(only4["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["family"] == "inet"));
 }
 
 #[test]

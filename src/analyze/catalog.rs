@@ -255,7 +255,7 @@ pub const CATALOG: &[Entry] = &[
         id: "sock.retransmitting",
         severity: "warning (error from tcp_retries1 timeouts in a row)",
         meaning: "Live sockets: a socket's retransmission timer is running with retransmissions or backoff (ss: timer:(on,...,N)); for SYN-SENT, connect() repeating its SYN. Says when the kernel will give up.",
-        evidence: "Retransmits in a row, backoff, RTO, expiry, unacknowledged and lost segments, total retransmissions, time since the last ACK, tcp_retries2 (or tcp_syn_retries), the give-up time it implies (Linux's model: (2^(n+1)-1) x 200 ms up to the 120 s RTO cap), the estimated time spent and left.",
+        evidence: "Retransmits in a row, backoff, RTO, expiry, unacknowledged and lost segments, total retransmissions, time since the last ACK, the limit that applies (tcp_retries2; tcp_syn_retries plus tcp_syn_linear_timeouts for SYN-SENT; tcp_orphan_retries, 0 meaning 8, for orphans), the give-up time it implies (Linux's model: (2^(n+1)-1) x 200 ms up to the 120 s RTO cap; for SYNs 1 s steps then doubling), the estimated time spent and left.",
         causes: "A dead peer, a blackholed path, a firewall dropping this flow, heavy loss.",
         check: "The path and peer; RetransSegs/TCPTimeouts and interface drops (tcpdiag host); TCP_USER_TIMEOUT in the application; net.ipv4.tcp_retries2.",
     },

@@ -98,6 +98,9 @@ pub fn watch(args: WatchArgs) -> ExitCode {
     if args.count == Some(0) {
         return fail("--count must be at least 1");
     }
+    if args.interval < Duration::from_millis(10) {
+        return fail("--interval must be at least 10ms");
+    }
     install_handlers();
     let cfg = socket_config(&args.thresholds, args.stuck_polls);
     let format = match default_format(args.format, Format::Ndjson) {

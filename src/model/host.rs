@@ -77,7 +77,8 @@ pub const COUNTERS: &[&str] = &[
     "TcpExt.TCPFromZeroWindowAdv",
 ];
 
-/// /proc/net/sockstat's TCP line.
+/// /proc/net/sockstat's TCP line (`inuse`, `tw` per namespace; `orphan`, `alloc`,
+/// `mem_pages` machine-wide).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SockStat {
     pub inuse: u64,

@@ -307,8 +307,9 @@ pub fn write_table<W: Write>(
         .collect();
     writeln!(
         w,
-        "\n{} sockets{}: {}{}",
+        "\n{} socket{}{}: {}{}",
         summary.sockets,
+        if summary.sockets == 1 { "" } else { "s" },
         snap.netns
             .as_ref()
             .map_or(String::new(), |n| format!(" in netns {n}")),
@@ -458,10 +459,10 @@ pub fn write_host_table<W: Write>(w: &mut W, h: &HostContext) -> io::Result<()> 
     if let Some(s) = h.sockstat {
         writeln!(
             w,
-            "\nsockstat: {} in use, {} orphaned, {} TIME_WAIT, {} allocated, {} of memory",
+            "\nsockstat: {} in use, {} TIME_WAIT (this namespace); {} orphaned, {} allocated, {} of memory (machine-wide)",
             s.inuse,
-            s.orphan,
             s.tw,
+            s.orphan,
             s.alloc,
             human_bytes(s.mem_pages * 4096)
         )?;

@@ -239,7 +239,23 @@ impl Dumper {
             dst: q.dst,
         });
         for fam in q.families() {
-            self.dump_family(fam, q, &bc, &mut out)?;
+            let before = out.len();
+            match self.dump_family(fam, q, &bc, &mut out) {
+                Ok(()) => {}
+                // No IPv6 in this kernel (ipv6.disable=1): there are no IPv6 sockets.
+                Err(DumpError::Refused(e))
+                    if fam == AF_INET6 && (e == ENOENT || e == EAFNOSUPPORT) =>
+                {
+                    out.truncate(before);
+                }
+                // A kernel that rejects the bytecode: dump unfiltered, filter below.
+                Err(DumpError::Refused(e)) if e == EINVAL && !bc.is_empty() => {
+                    out.truncate(before);
+                    self.dump_family(fam, q, &[], &mut out)
+                        .map_err(|e| e.into_anyhow(fam))?;
+                }
+                Err(e) => return Err(e.into_anyhow(fam)),
+            }
         }
         if !bc.is_empty() || q.states != ALL_STATES {
             out.retain(|s| q.matches(s));
@@ -253,22 +269,28 @@ impl Dumper {
         q: &DumpQuery,
         bc: &[u8],
         out: &mut Vec<SocketInfo>,
-    ) -> Result<()> {
+    ) -> Result<(), DumpError> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let msg = request::dump_request(family, q.states, q.tcp_info, bc, seq);
         self.sock
             .send(&msg, 0)
-            .map_err(|e| anyhow!("sock_diag request failed: {e}"))?;
+            .map_err(|e| DumpError::Other(anyhow!("sock_diag request failed: {e}")))?;
         loop {
             self.buf.clear();
             let n = match self.sock.recv(&mut self.buf, 0) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(anyhow!("reading the sock_diag reply failed: {e}")),
+                Err(e) => {
+                    return Err(DumpError::Other(anyhow!(
+                        "reading the sock_diag reply failed: {e}"
+                    )))
+                }
             };
             if n > self.buf.len() {
-                return Err(anyhow!("sock_diag reply truncated ({n} bytes)"));
+                return Err(DumpError::Other(anyhow!(
+                    "sock_diag reply truncated ({n} bytes)"
+                )));
             }
             let mut b = &self.buf[..n];
             while b.len() >= 16 {
@@ -276,7 +298,9 @@ impl Dumper {
                 let kind = u16::from_ne_bytes([b[4], b[5]]);
                 let mseq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
                 if len < 16 || len > b.len() {
-                    return Err(anyhow!("malformed netlink message in the sock_diag reply"));
+                    return Err(DumpError::Other(anyhow!(
+                        "malformed netlink message in the sock_diag reply"
+                    )));
                 }
                 let payload = &b[16..len];
                 if mseq == seq {
@@ -290,19 +314,13 @@ impl Dumper {
                             if errno == 0 {
                                 return Ok(());
                             }
-                            let e = std::io::Error::from_raw_os_error(-errno);
-                            return Err(anyhow!(
-                                "the kernel refused the sock_diag request: {e}{}",
-                                if -errno == libc_enoent() && family == AF_INET6 {
-                                    " (no IPv6 support?)"
-                                } else {
-                                    ""
-                                }
-                            ));
+                            return Err(DumpError::Refused(-errno));
                         }
                         request::SOCK_DIAG_BY_FAMILY => match parse::parse_record(payload) {
                             Ok(s) => out.push(s),
-                            Err(e) => return Err(anyhow!("bad sock_diag record: {e}")),
+                            Err(e) => {
+                                return Err(DumpError::Other(anyhow!("bad sock_diag record: {e}")))
+                            }
                         },
                         _ => {}
                     }
@@ -325,9 +343,30 @@ impl Dumper {
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
+const ENOENT: i32 = nix::errno::Errno::ENOENT as i32;
+const EINVAL: i32 = nix::errno::Errno::EINVAL as i32;
+const EAFNOSUPPORT: i32 = nix::errno::Errno::EAFNOSUPPORT as i32;
 
-fn libc_enoent() -> i32 {
-    nix::errno::Errno::ENOENT as i32
+enum DumpError {
+    /// NLMSG_ERROR with this errno.
+    Refused(i32),
+    Other(anyhow::Error),
+}
+
+impl DumpError {
+    fn into_anyhow(self, family: u8) -> anyhow::Error {
+        match self {
+            DumpError::Refused(e) if e == ENOENT => anyhow!(
+                "the kernel has no TCP sock_diag support for {} (modprobe tcp_diag inet_diag)",
+                if family == AF_INET { "IPv4" } else { "IPv6" }
+            ),
+            DumpError::Refused(e) => anyhow!(
+                "the kernel refused the sock_diag request: {}",
+                std::io::Error::from_raw_os_error(e)
+            ),
+            DumpError::Other(e) => e,
+        }
+    }
 }
 
 /// One dump with a fresh socket.
@@ -408,5 +447,21 @@ mod tests {
         })
         .unwrap();
         assert_eq!(only_listen.len(), 1);
+    }
+
+    #[test]
+    fn kernel_refusals_are_errnos() {
+        // An unknown bytecode op: the kernel answers EINVAL, which dump() treats as
+        // "filter in user space instead".
+        let mut d = Dumper::open(&Netns::Current).unwrap();
+        let mut out = Vec::new();
+        let q = DumpQuery::default();
+        match d.dump_family(AF_INET, &q, &[99, 8, 12, 0, 0, 0, 0, 0], &mut out) {
+            Err(DumpError::Refused(e)) => assert_eq!(e, EINVAL),
+            Err(DumpError::Other(e)) => panic!("{e}"),
+            Ok(()) => panic!("bad bytecode accepted"),
+        }
+        // The socket is still usable afterwards.
+        assert!(d.dump(&q).is_ok());
     }
 }
