@@ -3,7 +3,7 @@
 //! live source turns netlink replies into `SockSnap`s and this module decides what a
 //! flow keeps.
 //!
-//! A flow keeps the first and the latest snapshot of each local endpoint, and a short
+//! A flow keeps the latest snapshot of each local endpoint, and a short
 //! history of the snapshots in which something that matters changed (state, timer,
 //! retransmission/probe counters, queues turning non-empty); each of those becomes a
 //! timeline event. A snapshot that only moves the timer's countdown or the RTT is
@@ -166,7 +166,7 @@ fn ms_text(us: u32) -> String {
 /// The snapshots of one local endpoint of a flow.
 #[derive(Clone, Debug)]
 pub struct LocalSocket {
-    pub first: SockSnap,
+    /// The latest poll (the first one is `history[0]`).
     pub last: SockSnap,
     pub polls: u32,
     /// Snapshots where something changed, oldest first (at most MAX_SOCKET_HISTORY).
@@ -223,7 +223,6 @@ impl LocalSockets {
         let slot = &mut self.sides[dir.idx()];
         let Some(sock) = slot else {
             *slot = Some(LocalSocket {
-                first: snap,
                 last: snap,
                 polls: 1,
                 history: vec![snap],
