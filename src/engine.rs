@@ -162,6 +162,12 @@ impl<'s> Engine<'s> {
         self.table.recently_finished(key)
     }
 
+    /// A sink write failed (e.g. the reader of a pipe went away): nothing more can be
+    /// reported, so a live capture may as well stop.
+    pub fn output_failed(&self) -> bool {
+        self.downstream.sink_error.is_some()
+    }
+
     /// Live flows, flows so far, findings so far: for a status line.
     pub fn progress(&self) -> (usize, u64, u64) {
         let findings = self.downstream.analyzers.severity_counts();

@@ -368,6 +368,11 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             stop_reason = "signal";
             break;
         }
+        if engine.output_failed() {
+            // `... | head`: the reader is gone; nothing more can be reported.
+            stop_reason = "output_closed";
+            break;
+        }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             stop_reason = "duration";
             break;
