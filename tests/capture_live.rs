@@ -863,6 +863,47 @@ time.sleep(30)
 }
 
 #[test]
+fn sigterm_stops_cleanly_too() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, s) = pair(&mut lab, "sigterm");
+    let cap = Capture::start(&[
+        "--netns",
+        &s,
+        "-i",
+        "any",
+        "--duration",
+        "60s",
+        "--format",
+        "json",
+    ]);
+    let _ = lab.exec(
+        &c,
+        &[
+            "python3",
+            "-c",
+            "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept OSError:\n pass",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    run(Command::new("kill").args(["-TERM", &cap.child.id().to_string()]));
+    let (code, stdout) = cap.finish(Duration::from_secs(10));
+    assert_eq!(code, 0);
+    let doc = json(&stdout);
+    assert_eq!(doc["summary"]["capture"]["stop_reason"], "signal");
+    assert_eq!(doc["summary"]["capture"]["link_type"], "LINUX_SLL");
+    let rej = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["conn_state"] == "REJ")
+        .expect("the refused connection, captured on any");
+    // On "any" the cooked header marks this host's packets: the RST left from here.
+    let f = flow_findings(rej, "handshake.rejected");
+    assert_eq!(f[0]["evidence"]["local_socket"]["this_host_sent_it"], true);
+}
+
+#[test]
 fn ndjson_streams_flows_while_capturing() {
     need_root!();
     let mut lab = Lab::new();
