@@ -118,6 +118,7 @@ fn drop_false_give_up(
         return;
     }
     let local_frames: Vec<u64> = resends.iter().map(|r| r.at.frame).collect();
+    let before = found.len();
     found.retain(|f| {
         let ours = f.id == "retransmit.give_up"
             && f.flow == Some(conn.id)
@@ -131,6 +132,19 @@ fn drop_false_give_up(
                 });
         !ours
     });
+    if found.len() < before {
+        for f in found
+            .iter_mut()
+            .filter(|f| f.flow == Some(conn.id) && f.id == "retransmit.timeout")
+        {
+            f.evidence
+                .insert("still_retrying_at_end".into(), true.into());
+            append(
+                &mut f.summary,
+                "The kernel had not given up: the socket was still retrying in the last poll",
+            );
+        }
+    }
 }
 
 /// Which end is this host when no socket of the flow was seen (a refused SYN has
