@@ -670,6 +670,7 @@ time.sleep(10)
         flow_findings(flow, "retransmit.give_up").is_empty(),
         "{flow}"
     );
+    assert_eq!(f[0]["evidence"]["still_retrying_at_end"], true);
     // The timeline shows the timer counting, beside the retransmitted segments.
     let counts: Vec<u64> = socket_events(flow)
         .iter()
