@@ -37,12 +37,17 @@ use crate::source::SourceError;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_stop_signal(_: nix::libc::c_int) {
+extern "C" fn on_stop_signal(sig: nix::libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
+    // A second Ctrl-C (while the report is being written) ends the process at once.
+    // SAFETY: signal() is async-signal-safe; restoring the default disposition is all.
+    unsafe {
+        nix::libc::signal(sig, nix::libc::SIG_DFL);
+    }
 }
 
 /// SIGINT/SIGTERM only set the stop flag: the loop notices within one wait and
-/// still writes the whole report.
+/// still writes the whole report. A second one kills the process as usual.
 fn install_signal_handlers() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let action = SigAction::new(
