@@ -1098,6 +1098,23 @@ print("client done", flush=True)
         serde_json::json!([40000, 40019])
     );
     assert_eq!(f["evidence"]["active_closes"], 12);
+    assert_eq!(
+        f["evidence"]["port_range_from"],
+        "this host's net.ipv4.ip_local_port_range"
+    );
+    // The kernel's own count at the stop, as `tcpdiag sockets` reports it.
+    let k = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "sock.timewait_buildup")
+        .expect("sock.timewait_buildup");
+    assert_eq!(k["evidence"]["count"], 12, "{k}");
+    assert_eq!(
+        k["evidence"]["port_range"]["value"],
+        serde_json::json!([40000, 40019])
+    );
+    assert_eq!(k["severity"], "error");
 }
 
 #[test]

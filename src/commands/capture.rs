@@ -454,10 +454,12 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             join.apply(&mut engine, batch);
         }
     }
+    let mut host_end = None;
     let host_summary = match (host, host_error) {
         (Some(h), _) => {
-            let mut s: HostSummary = h.finish();
+            let (mut s, end): (HostSummary, _) = h.finish();
             s.sysctls.extend(sysctls_used);
+            host_end = end;
             Some(s)
         }
         (None, Some(e)) => Some(HostSummary {
@@ -477,6 +479,22 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let mut counts = FindingCounts::default();
     for (sev, n) in &result.severity_counts {
         add_count(&mut counts, *sev, *n);
+    }
+    // The kernel's view of the socket population at the stop (TIME_WAIT against the
+    // real port range, CLOSE_WAIT, full accept queues, SYN-RECV, orphans), as the
+    // `sockets` command reports it.
+    if !args.no_sockets {
+        match socket_findings(&args, kernel_ports.as_deref(), ended_wall, host_end) {
+            Ok(found) => {
+                for f in found {
+                    add_count(&mut counts, f.severity, 1);
+                    findings.push(f);
+                }
+            }
+            Err(e) => {
+                join.summary.first_error.get_or_insert(e);
+            }
+        }
     }
     if let Some(s) = pcap_stats {
         if let Some(f) = crate::analyze::capture::dropped(
@@ -573,6 +591,40 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Socket-population findings of `tcpdiag sockets` that a capture's report carries
+/// (the per-socket ones overlap the flows' own findings and are left out).
+const SOCKET_FINDINGS: &[&str] = &[
+    "sock.timewait_buildup",
+    "sock.close_wait_buildup",
+    "sock.accept_queue_full",
+    "sock.syn_recv_buildup",
+    "sock.orphan_buildup",
+];
+
+fn socket_findings(
+    args: &CaptureArgs,
+    ports: Option<&[u16]>,
+    at: Ts,
+    host: Option<crate::model::host::HostContext>,
+) -> Result<Vec<Finding>, String> {
+    use crate::analyze::sockets::{analyze, SocketConfig};
+    let sockets = crate::source::sockdiag_snap::full_dump(ports)?;
+    let snap = crate::model::socket::Snapshot {
+        at: crate::model::time::round_us(at.secs_f64()),
+        netns: args.netns.clone(),
+        sockets,
+        host,
+    };
+    let cfg = SocketConfig {
+        timewait_min: args.thresholds.timewait_min.max(1),
+        ..SocketConfig::default()
+    };
+    Ok(analyze(&snap, &cfg)
+        .into_iter()
+        .filter(|f| SOCKET_FINDINGS.contains(&f.id))
+        .collect())
 }
 
 fn add_count(c: &mut FindingCounts, sev: Severity, n: u64) {

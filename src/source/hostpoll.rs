@@ -32,18 +32,25 @@ impl HostWatch {
         self.start.sysctl_u32(name)
     }
 
-    /// Reads the counters again: the deltas of those that changed.
-    pub fn finish(self) -> HostSummary {
+    /// Reads the host again: the deltas of the counters that changed, and the
+    /// context at the end (for the socket-level findings).
+    pub fn finish(self) -> (HostSummary, Option<HostContext>) {
         match host::read(&self.ns) {
-            Ok(end) => HostSummary {
-                sysctls: BTreeMap::new(),
-                counter_deltas: counter_deltas(&self.start.counters, &end.counters),
-                error: None,
-            },
-            Err(e) => HostSummary {
-                error: Some(e.to_string()),
-                ..HostSummary::default()
-            },
+            Ok(end) => (
+                HostSummary {
+                    sysctls: BTreeMap::new(),
+                    counter_deltas: counter_deltas(&self.start.counters, &end.counters),
+                    error: None,
+                },
+                Some(end),
+            ),
+            Err(e) => (
+                HostSummary {
+                    error: Some(e.to_string()),
+                    ..HostSummary::default()
+                },
+                None,
+            ),
         }
     }
 }

@@ -17,8 +17,12 @@ const MAX_FILTER_PORTS: usize = 8;
 /// The queries for one poll: every non-listening socket, or those with one of
 /// `ports` at either end (sport and dport are ANDed in one query, so two each).
 pub fn queries(ports: Option<&[u16]>) -> Vec<DumpQuery> {
+    queries_for(ports, ALL_STATES & !state_mask(&[TcpState::Listen]))
+}
+
+fn queries_for(ports: Option<&[u16]>, states: u32) -> Vec<DumpQuery> {
     let base = DumpQuery {
-        states: ALL_STATES & !state_mask(&[TcpState::Listen]),
+        states,
         netns: super::netns::Netns::Current,
         tcp_info: true,
         ..DumpQuery::default()
@@ -63,6 +67,23 @@ pub fn dumper(ports: Option<&[u16]>) -> Result<DumpFn, String> {
         }
         Ok(out)
     }))
+}
+
+/// One dump of every socket the capture is about, listeners included, as the
+/// `sockets` command sees them: for the socket-level findings at the end.
+pub fn full_dump(ports: Option<&[u16]>) -> Result<Vec<SocketInfo>, String> {
+    let mut d = Dumper::open(&super::netns::Netns::Current).map_err(|e| e.to_string())?;
+    let queries = queries_for(ports, ALL_STATES);
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for q in &queries {
+        for s in d.dump(q).map_err(|e| e.to_string())? {
+            if seen.insert(s.cookie) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn us(s: f64) -> u32 {
