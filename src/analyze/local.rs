@@ -177,7 +177,7 @@ fn annotate_rst(conn: &Connection, ldir: Dir, sock: Option<&LocalSocket>, f: &mu
         "rst.client" => Dir::FromClient,
         _ => Dir::FromServer,
     };
-    let Some(rst) = conn.side(by).first_rst_info else {
+    let Some(rst) = conn.side(by).first_rst_info.as_ref() else {
         return;
     };
     let before = sock.and_then(|s| s.at_or_before(rst.at.ts));
@@ -392,7 +392,7 @@ fn not_from_this_host(
     let me = conn.side(ldir);
     let peer_dir = ldir.other();
     let peer = conn.side(peer_dir);
-    let rst = peer.first_rst_info?;
+    let rst = peer.first_rst_info.as_ref()?;
     if me.first_rst.is_some() || me.first_fin.is_some() || me.packets == 0 {
         return None;
     }

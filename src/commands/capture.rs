@@ -285,12 +285,11 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     } else {
         Format::Json
     });
-    let stdout = io::stdout();
     // NDJSON streams: each flow goes out the moment it finishes.
-    let out: Box<dyn Write> = if format == Format::Ndjson {
-        Box::new(io::LineWriter::new(stdout.lock()))
+    let out: Box<dyn Write + Send> = if format == Format::Ndjson {
+        Box::new(io::LineWriter::new(io::stdout()))
     } else {
-        Box::new(io::BufWriter::with_capacity(1 << 16, stdout.lock()))
+        Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout()))
     };
     let source = match &args.netns {
         Some(ns) => format!("live:{ns}/{}", args.interface),
