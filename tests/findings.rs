@@ -159,9 +159,39 @@ fn half_open_flood() {
     assert_eq!(f["severity"], "error");
     assert!(f["evidence"]["half_open"].as_u64().unwrap() >= 100);
     assert!(f["evidence"]["distinct_sources"].as_u64().unwrap() >= 2);
-    // Below the threshold it stays silent.
+    // The flood stands for its flows' handshake findings: one finding, not hundreds.
+    // Each flow's own record still lists its findings.
+    let folded = &f["evidence"]["folded_flow_findings"];
+    let per_flow: u64 = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|fl| fl["findings"].as_array().unwrap())
+        .filter(|x| x["id"] == "handshake.syn_retransmit")
+        .count() as u64;
+    assert!(per_flow > 50, "{per_flow}");
+    assert_eq!(folded["handshake.syn_retransmit"], per_flow);
+    assert!(folded["handshake.synack_retransmit"].as_u64().unwrap() > 50);
+    assert_eq!(ids(&doc), ["handshake.half_open_flood"]);
+    assert_eq!(
+        doc["summary"]["findings"],
+        serde_json::json!({"error": 1, "warning": 0, "info": 0})
+    );
+    let table = Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
+        .args(["replay", "--format", "table", "--findings-only"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/half_open_flood.pcap"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(!table.contains("\nflow "), "{table}");
+    assert!(table.contains("handshake.half_open_flood"));
+    // Below the threshold it stays silent, and the per-flow findings are listed.
     let doc = run("half_open_flood.pcap", &["--flood-min", "100000"]);
     assert!(findings(&doc, "handshake.half_open_flood").is_empty());
+    assert_eq!(
+        findings(&doc, "handshake.syn_retransmit").len() as u64,
+        per_flow
+    );
 }
 
 #[test]

@@ -47,7 +47,7 @@ pub const CATALOG: &[Entry] = &[
         id: "handshake.half_open_flood",
         severity: "error",
         meaning: "Many handshakes to one server ip:port never completed within a short window (capture-wide).",
-        evidence: "Number of half-open handshakes, peak within the window (default 10 s, at least --flood-min), rate, distinct sources, example flows.",
+        evidence: "Number of half-open handshakes, peak within the window (default 10 s, at least --flood-min), rate, distinct sources, example flows, and folded_flow_findings: the per-flow syn_retransmit / synack_retransmit / unanswered findings of these flows that this finding stands for (left out of the top-level list and the table).",
         causes: "A SYN flood, a scan, or a listener whose backlog is exhausted so SYN-ACKs are not completed.",
         check: "net.ipv4.tcp_syncookies, net.ipv4.tcp_max_syn_backlog, net.core.somaxconn and the listen() backlog, ListenOverflows/ListenDrops, SyncookiesSent in /proc/net/netstat.",
     },
