@@ -1,5 +1,6 @@
-//! Command-line interface. `replay` reads saved captures; the live commands
-//! (`capture`, `sockets`, `watch`, `host`) share the report options defined here.
+//! Command-line interface. `replay` reads saved captures; `sockets`, `watch` and
+//! `host` read live state (netlink sock_diag, host context) with their own options
+//! (namespace, socket filters, socket thresholds), defined here too.
 
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use crate::report::Format;
     version,
     about = "Tells you what is wrong with the TCP connections on a Linux server",
     long_about = "Per-connection timelines (Zeek conn_state/history, Wireshark analysis names) \
-                  and findings with evidence, from saved captures."
+                  and findings with evidence, from saved captures; live sockets from the \
+                  kernel (sock_diag) and the host's TCP sysctls and counters."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,6 +36,131 @@ pub enum Command {
         #[arg(long, conflicts_with = "id")]
         markdown: bool,
     },
+    /// Live TCP sockets from the kernel (netlink sock_diag, as `ss -tino`), with
+    /// per-state counts, TIME_WAIT and listener tables, and findings.
+    Sockets(SocketsArgs),
+    /// Poll the sockets repeatedly and print what changed (new/gone sockets, state
+    /// and timer changes, counter rates, findings); Ctrl-C ends with a summary.
+    Watch(WatchArgs),
+    /// Host context: the TCP sysctls, /proc/net/snmp and netstat counters, socket
+    /// totals and interface drop counters.
+    Host(HostArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct NetnsArgs {
+    /// Look inside this network namespace (/run/netns/NAME, as `ip netns`).
+    #[arg(long, value_name = "NAME", conflicts_with = "pid")]
+    pub netns: Option<String>,
+    /// Look inside the network namespace of this process (/proc/PID/ns/net).
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SocketFilterArgs {
+    /// Only these states (repeat or comma-separate: listen, estab, syn-sent,
+    /// syn-recv, fin-wait-1, fin-wait-2, time-wait, close-wait, last-ack, closing);
+    /// filtered in the kernel.
+    #[arg(long = "state", value_name = "STATE", value_delimiter = ',')]
+    pub states: Vec<String>,
+    /// Local port or range (80, 1024-2048); filtered in the kernel.
+    #[arg(long, value_name = "PORT[-PORT]")]
+    pub sport: Option<crate::source::sockdiag::PortRange>,
+    /// Remote port or range; filtered in the kernel.
+    #[arg(long, value_name = "PORT[-PORT]")]
+    pub dport: Option<crate::source::sockdiag::PortRange>,
+    /// Local address or prefix (10.0.0.0/8, 2001:db8::/32); filtered in the kernel.
+    #[arg(long, value_name = "ADDR[/LEN]")]
+    pub src: Option<crate::source::sockdiag::Prefix>,
+    /// Remote address or prefix; filtered in the kernel.
+    #[arg(long, value_name = "ADDR[/LEN]")]
+    pub dst: Option<crate::source::sockdiag::Prefix>,
+    /// IPv4 sockets only.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 sockets only (dual-stack sockets with IPv4 peers included).
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// Name the processes holding each socket (as `ss -p`; root sees every process).
+    #[arg(short = 'p', long = "processes")]
+    pub processes: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SocketThresholdArgs {
+    /// sock.timewait_buildup: TIME_WAIT sockets from one local address to one
+    /// remote ip:port (also raised at half the usable port range).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub timewait_min: usize,
+    /// sock.close_wait_buildup: CLOSE_WAIT sockets of one process (or local address).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub close_wait_min: usize,
+    /// sock.syn_recv_buildup: SYN-RECV sockets on one listener (also raised beyond
+    /// its backlog).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub syn_recv_min: usize,
+    /// sock.orphan_buildup: orphaned sockets (also raised at a quarter of
+    /// net.ipv4.tcp_max_orphans).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub orphan_min: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SocketsArgs {
+    #[command(flatten)]
+    pub ns: NetnsArgs,
+    #[command(flatten)]
+    pub filter: SocketFilterArgs,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Only sockets named by a finding (table/json), only findings (ndjson).
+    #[arg(long)]
+    pub findings_only: bool,
+    /// Exit with status 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+    /// Leave out tcp_info, congestion algorithm and socket memory (a faster dump).
+    #[arg(long)]
+    pub no_info: bool,
+    #[command(flatten)]
+    pub thresholds: SocketThresholdArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub ns: NetnsArgs,
+    #[command(flatten)]
+    pub filter: SocketFilterArgs,
+    /// Time between polls.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Duration,
+    /// Stop after this many polls (default: until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Output format [default: table (text lines) on a terminal, ndjson otherwise;
+    /// json is the same as ndjson].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Exit with status 1 when a finding at or above this severity was raised.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+    /// sock.send_queue_stuck: polls in a row without progress.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub stuck_polls: usize,
+    #[command(flatten)]
+    pub thresholds: SocketThresholdArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct HostArgs {
+    #[command(flatten)]
+    pub ns: NetnsArgs,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 #[derive(Args, Debug)]

@@ -20,6 +20,9 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay(args),
+        Command::Sockets(args) => crate::live::sockets(args),
+        Command::Watch(args) => crate::live::watch(args),
+        Command::Host(args) => crate::live::host(args),
         Command::Explain { id, markdown } => {
             if markdown {
                 let _ = io::stdout()

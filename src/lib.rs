@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: `source` (pcap files; later live capture, sock_diag, host)
 //! -> `decode` -> `flow` (connection tracking) -> `analyze` (findings) -> `report`.
-//! `engine` wires the pipeline; `cli` and `commands` are the command-line front.
+//! `engine` wires the pipeline; `cli` and `commands` are the command-line front;
+//! `live` runs the live socket commands (`sockets`, `watch`, `host`).
 
 pub mod analyze;
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod commands;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+pub mod live;
 pub mod model;
 pub mod report;
 pub mod source;

@@ -10,6 +10,7 @@ pub mod finding;
 pub mod handshake;
 pub mod hosts;
 pub mod reset;
+pub mod sockets;
 pub mod stall;
 pub mod timers;
 pub mod window;

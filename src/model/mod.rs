@@ -2,7 +2,9 @@
 //! timestamps, directions and flow keys. Everything above the decoder speaks these.
 
 pub mod endpoint;
+pub mod host;
 pub mod seq;
+pub mod socket;
 pub mod time;
 pub mod units;
 

@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod record;
+pub mod sockets;
 pub mod table;
 pub mod text;
 

@@ -1,8 +1,11 @@
-//! Sources of packets and state: saved captures (and, later, live interfaces,
-//! sock_diag and host sysctls). They hand raw frames downstream and know nothing
-//! of TCP.
+//! Sources of packets and state: saved captures (and, later, live interfaces),
+//! live sockets through netlink sock_diag, and host context (sysctls, counters,
+//! processes). They hand plain data downstream and know nothing of the analysis.
 
+pub mod host;
+pub mod netns;
 pub mod pcap_file;
+pub mod sockdiag;
 
 use crate::decode::LinkType;
 use crate::model::Ts;

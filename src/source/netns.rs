@@ -1,0 +1,96 @@
+//! Running work inside another network namespace without moving the process: a
+//! short-lived thread does setns(CLONE_NEWNET) and runs the closure there (opening a
+//! netlink socket, reading /proc/thread-self/net/... and /proc/sys/net/...). Sockets
+//! opened in that thread stay bound to its namespace after it ends, so the caller
+//! can keep using them; the main thread's namespace never changes.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context, Result};
+use nix::sched::{setns, CloneFlags};
+use serde::{Deserialize, Serialize};
+
+/// Which network namespace to look at.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "value")]
+pub enum Netns {
+    /// The namespace of this process.
+    #[default]
+    Current,
+    /// `ip netns` name: /run/netns/NAME.
+    Named(String),
+    /// The namespace of a process: /proc/PID/ns/net.
+    Pid(u32),
+}
+
+impl Netns {
+    pub fn path(&self) -> Option<PathBuf> {
+        match self {
+            Netns::Current => None,
+            Netns::Named(n) => Some(PathBuf::from("/run/netns").join(n)),
+            Netns::Pid(p) => Some(PathBuf::from(format!("/proc/{p}/ns/net"))),
+        }
+    }
+
+    /// For reports: null, "NAME" or "pid:PID".
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Netns::Current => None,
+            Netns::Named(n) => Some(n.clone()),
+            Netns::Pid(p) => Some(format!("pid:{p}")),
+        }
+    }
+}
+
+/// Opens the namespace file with a one-line error that says what is missing.
+fn open_ns(ns: &Netns) -> Result<Option<File>> {
+    let Some(path) = ns.path() else {
+        return Ok(None);
+    };
+    if let Netns::Named(n) = ns {
+        if n.is_empty() || n.contains('/') || n == "." || n == ".." {
+            return Err(anyhow!("bad network namespace name '{n}'"));
+        }
+    }
+    match File::open(&path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(match ns {
+            Netns::Named(n) => anyhow!("network namespace '{n}' not found ({})", path.display()),
+            _ => anyhow!("no such process ({} does not exist)", path.display()),
+        }),
+        Err(e) => Err(anyhow!("cannot open {}: {e}", path.display())),
+    }
+}
+
+/// Runs `f` in the namespace (in this thread when it is the current one).
+pub fn run_in<T, F>(ns: &Netns, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    let Some(file) = open_ns(ns)? else {
+        return f();
+    };
+    let label = ns.label().unwrap_or_default();
+    std::thread::Builder::new()
+        .name("tcpdiag-netns".into())
+        .spawn(move || -> Result<T> {
+            setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
+                nix::errno::Errno::EPERM => anyhow!(
+                    "entering network namespace '{label}' needs CAP_SYS_ADMIN (run as root)"
+                ),
+                nix::errno::Errno::EINVAL => {
+                    anyhow!("'{label}' is not a network namespace")
+                }
+                e => anyhow!("entering network namespace '{label}': {e}"),
+            })?;
+            f()
+        })
+        .context("starting the namespace thread")?
+        .join()
+        .map_err(|_| anyhow!("the namespace thread panicked"))?
+}
+
+/// The /proc/net directory of the namespace the calling thread is in.
+pub const PROC_NET: &str = "/proc/thread-self/net";
