@@ -202,6 +202,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
     let end = ReportEnd {
         summary: &summary,
         findings: &findings,
+        folded: &result.folded,
         dns: &result.dns,
     };
     let write_result = match result.sink_error {

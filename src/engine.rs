@@ -203,6 +203,7 @@ impl<'s> Engine<'s> {
             decode: stats,
             table: table.stats,
             flow_findings: analyzers.flow_findings,
+            folded: analyzers.folded,
             capture_findings,
             dns: ctx.dns.into_iter().collect(),
             dns_dropped: ctx.dns_dropped,
@@ -228,6 +229,8 @@ pub struct EngineResult {
     pub table: crate::flow::TableStats,
     /// Findings attached to flows (kept, bounded, for the top-level list).
     pub flow_findings: Vec<Finding>,
+    /// (flow, finding id) folded into a capture-wide finding (sorted).
+    pub folded: Vec<(u64, &'static str)>,
     pub capture_findings: Vec<Finding>,
     pub dns: Vec<DnsRecord>,
     pub dns_dropped: u64,

@@ -33,6 +33,8 @@ fn tshark_available() -> bool {
 const FIELDS: &[&str] = &[
     "frame.number",
     "tcp.stream",
+    "tcp.seq",
+    "tcp.ack",
     "tcp.analysis.retransmission",
     "tcp.analysis.fast_retransmission",
     "tcp.analysis.spurious_retransmission",
@@ -46,6 +48,9 @@ const FIELDS: &[&str] = &[
 #[derive(Debug, Default)]
 struct TsharkFrame {
     stream: Option<u64>,
+    /// Relative sequence and acknowledgement numbers (ack only when the flag is set).
+    seq: Option<u64>,
+    ack: Option<u64>,
     /// Names of the set analysis fields (without the "tcp.analysis." prefix).
     flags: BTreeSet<String>,
 }
@@ -96,9 +101,11 @@ fn run_tshark(path: &str) -> Tshark {
         };
         let mut fr = TsharkFrame {
             stream: cols.get(1).and_then(|s| s.trim().parse().ok()),
+            seq: cols.get(2).and_then(|s| s.trim().parse().ok()),
+            ack: cols.get(3).and_then(|s| s.trim().parse().ok()),
             ..Default::default()
         };
-        for (i, name) in FIELDS.iter().enumerate().skip(2) {
+        for (i, name) in FIELDS.iter().enumerate().skip(4) {
             if cols.get(i).is_some_and(|v| !v.trim().is_empty()) {
                 fr.flags
                     .insert(name.trim_start_matches("tcp.analysis.").to_string());
@@ -327,7 +334,30 @@ fn check_fixture(name: &str, ts: &Tshark, o: &Ours) -> Vec<String> {
         ));
     }
 
-    // 3. Analysis flags, frame by frame.
+    // 3. Relative sequence and acknowledgement numbers, frame by frame (Wireshark's
+    //    relative numbering, midstream flows included).
+    for (frame, tf) in &ts.frames {
+        let Some((_, ev)) = o.events.get(frame) else {
+            continue;
+        };
+        let ours_seq = ev["seq"].as_u64();
+        let ours_ack = ev["ack"].as_u64();
+        if tf.seq.is_some() && ours_seq != tf.seq {
+            problems.push(format!(
+                "{name}: frame {frame}: tshark seq {:?}, ours {ours_seq:?}",
+                tf.seq
+            ));
+        }
+        // tshark fills tcp.ack (as 0) without the ACK flag too; compare it with the flag.
+        if text(ev, "/flags").contains('.') && ours_ack != tf.ack {
+            problems.push(format!(
+                "{name}: frame {frame}: tshark ack {:?}, ours {ours_ack:?}",
+                tf.ack
+            ));
+        }
+    }
+
+    // 4. Analysis flags, frame by frame.
     for (frame, tf) in &ts.frames {
         for field in COMPARED {
             if !tf.flags.contains(*field) {

@@ -57,6 +57,7 @@ fn clean_traffic_is_quiet() {
         "clean_keepalive_http.pcap",
         "ipv6.pcap",
         "vlan.pcap",
+        "midstream.pcap",
     ] {
         let doc = run(fixture, &[]);
         let loud: Vec<&Value> = doc["findings"]
@@ -158,9 +159,39 @@ fn half_open_flood() {
     assert_eq!(f["severity"], "error");
     assert!(f["evidence"]["half_open"].as_u64().unwrap() >= 100);
     assert!(f["evidence"]["distinct_sources"].as_u64().unwrap() >= 2);
-    // Below the threshold it stays silent.
+    // The flood stands for its flows' handshake findings: one finding, not hundreds.
+    // Each flow's own record still lists its findings.
+    let folded = &f["evidence"]["folded_flow_findings"];
+    let per_flow: u64 = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|fl| fl["findings"].as_array().unwrap())
+        .filter(|x| x["id"] == "handshake.syn_retransmit")
+        .count() as u64;
+    assert!(per_flow > 50, "{per_flow}");
+    assert_eq!(folded["handshake.syn_retransmit"], per_flow);
+    assert!(folded["handshake.synack_retransmit"].as_u64().unwrap() > 50);
+    assert_eq!(ids(&doc), ["handshake.half_open_flood"]);
+    assert_eq!(
+        doc["summary"]["findings"],
+        serde_json::json!({"error": 1, "warning": 0, "info": 0})
+    );
+    let table = Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
+        .args(["replay", "--format", "table", "--findings-only"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/half_open_flood.pcap"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(!table.contains("\nflow "), "{table}");
+    assert!(table.contains("handshake.half_open_flood"));
+    // Below the threshold it stays silent, and the per-flow findings are listed.
     let doc = run("half_open_flood.pcap", &["--flood-min", "100000"]);
     assert!(findings(&doc, "handshake.half_open_flood").is_empty());
+    assert_eq!(
+        findings(&doc, "handshake.syn_retransmit").len() as u64,
+        per_flow
+    );
 }
 
 #[test]
@@ -179,6 +210,101 @@ fn banner_stall_with_unanswered_ptr_lookups() {
     // A higher threshold silences it.
     let doc = run("dns_banner_stall.pcap", &["--stall-threshold", "10s"]);
     assert!(findings(&doc, "stall.first_byte").is_empty());
+}
+
+#[test]
+fn slow_response_later_in_a_connection() {
+    // stall_response.sh: flow 1 has think times 0, 0.05, 1.3, 0.1, 2.1 s; flow 2 has
+    // 0, 0.4, 0.2 s (all under the 1 s default).
+    let doc = run("stall_response.pcap", &[]);
+    let all = findings(&doc, "stall.response");
+    assert_eq!(all.len(), 1, "one finding per flow, only flow 1: {all:#?}");
+    let f = all[0];
+    assert_eq!(f["flow"], 1);
+    assert_eq!(f["severity"], "warning");
+    let ev = &f["evidence"];
+    let wait = ev["wait_s"].as_f64().unwrap();
+    assert!((2.09..2.2).contains(&wait), "worst wait {wait}");
+    assert_eq!(ev["slow_responses"], 2);
+    assert_eq!(ev["slow_responses_is_lower_bound"], false);
+    assert_eq!(ev["responses"], 5);
+    let other = ev["other_slow"][0]["wait_s"].as_f64().unwrap();
+    assert!((1.29..1.4).contains(&other), "second worst {other}");
+    // The frames are the client's last request segment and the server's answer.
+    let flow = &doc["flows"][0];
+    let timeline = run("stall_response.pcap", &["--timeline", "full"])["flows"][0]["timeline"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let event = |frame: &Value| {
+        timeline
+            .iter()
+            .find(|e| e["frame"] == *frame)
+            .unwrap_or_else(|| panic!("frame {frame} not in flow 1"))
+            .clone()
+    };
+    let req = event(&ev["request_frame"]);
+    let resp = event(&ev["response_frame"]);
+    assert_eq!(
+        (req["dir"].as_str(), resp["dir"].as_str()),
+        (Some("c>s"), Some("s>c"))
+    );
+    assert!(req["len"].as_u64().unwrap() > 0 && resp["len"].as_u64().unwrap() > 0);
+    let gap = resp["at"].as_f64().unwrap() - req["at"].as_f64().unwrap();
+    assert!((gap - wait).abs() < 0.002, "{gap} vs {wait}");
+    assert_eq!(flow["client"], "192.0.2.10:40001");
+    // The first response was immediate: no first-byte stall.
+    assert!(findings(&doc, "stall.first_byte").is_empty());
+    // The threshold decides: at 1.5 s only the 2.1 s wait counts; at 3 s nothing.
+    let doc = run("stall_response.pcap", &["--stall-threshold", "1500ms"]);
+    assert_eq!(one(&doc, "stall.response")["evidence"]["slow_responses"], 1);
+    let doc = run("stall_response.pcap", &["--stall-threshold", "3s"]);
+    assert!(findings(&doc, "stall.response").is_empty());
+    // At 0.3 s flow 2's 0.4 s wait counts too.
+    let doc = run("stall_response.pcap", &["--stall-threshold", "300ms"]);
+    let flows: Vec<u64> = findings(&doc, "stall.response")
+        .iter()
+        .map(|f| f["flow"].as_u64().unwrap())
+        .collect();
+    assert_eq!(flows, [1, 2]);
+}
+
+#[test]
+fn capture_started_midstream() {
+    // midstream.sh: connection 40001 was open before tcpdump started; 40002 was not.
+    let doc = run("midstream.pcap", &["--timeline", "full"]);
+    let f = one(&doc, "capture.midstream");
+    assert_eq!(f["severity"], "info");
+    assert_eq!(f["evidence"]["flows"], 1);
+    assert_eq!(f["evidence"]["example_flows"], serde_json::json!([1]));
+    assert!(f["summary"].as_str().unwrap().starts_with("1 flow started"));
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 2);
+    let mid = &flows[0];
+    assert_eq!(mid["client"], "192.0.2.10:40001");
+    assert_eq!(mid["server"], "192.0.2.1:8080");
+    assert_ne!(mid["roles"], "syn");
+    assert_eq!(mid["handshake"]["completed"], false);
+    assert!(mid["client_stats"]["isn"].is_null());
+    assert_eq!(mid["closed_by"]["side"], "client");
+    // Wireshark's relative numbering: the first byte seen is 1 on both sides.
+    let first = &mid["timeline"][0];
+    assert_eq!(
+        (first["seq"].as_u64(), first["ack"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(flows[1]["roles"], "syn");
+    assert_eq!(flows[1]["handshake"]["completed"], true);
+    // No handshake-based finding can come from the midstream flow.
+    let mid_findings: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["flow"] == 1)
+        .collect();
+    assert!(mid_findings.is_empty(), "{mid_findings:#?}");
+    // A complete capture has none.
+    assert!(findings(&run("http_clean.pcap", &[]), "capture.midstream").is_empty());
 }
 
 #[test]

@@ -176,6 +176,7 @@ pub fn run_frames(
     let end = ReportEnd {
         summary: &summary,
         findings: &findings,
+        folded: &result.folded,
         dns: &result.dns,
     };
     sink.finish(&end).expect("writing to io::sink cannot fail");

@@ -4,6 +4,7 @@ use super::{Confidence, Finding, Severity};
 use crate::engine::DecodeStats;
 use crate::flow::conn::{Connection, RoleSource};
 use crate::flow::TableStats;
+use crate::model::units::plural;
 
 #[derive(Default)]
 pub struct CaptureTracker {
@@ -84,9 +85,9 @@ impl CaptureTracker {
             out.push(
                 Finding::new("capture.midstream", Severity::Info, None, at)
                     .summary(format!(
-                        "{} flows started before the capture (no SYN seen): their roles come from port numbers \
-                         and their handshake facts are unknown",
-                        self.midstream
+                        "{} started before the capture (no SYN seen): client and server are inferred from the \
+                         port numbers or the first packet, and handshake facts (RTT, options, ISN) are unknown",
+                        plural(self.midstream, "flow")
                     ))
                     .evidence("flows", self.midstream)
                     .evidence("example_flows", &self.midstream_examples)

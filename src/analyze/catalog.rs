@@ -47,7 +47,7 @@ pub const CATALOG: &[Entry] = &[
         id: "handshake.half_open_flood",
         severity: "error",
         meaning: "Many handshakes to one server ip:port never completed within a short window (capture-wide).",
-        evidence: "Number of half-open handshakes, peak within the window (default 10 s, at least --flood-min), rate, distinct sources, example flows.",
+        evidence: "Number of half-open handshakes, peak within the window (default 10 s, at least --flood-min), rate, distinct sources, example flows, and folded_flow_findings: the per-flow syn_retransmit / synack_retransmit / unanswered findings of these flows that this finding stands for (left out of the top-level list and the table).",
         causes: "A SYN flood, a scan, or a listener whose backlog is exhausted so SYN-ACKs are not completed.",
         check: "net.ipv4.tcp_syncookies, net.ipv4.tcp_max_syn_backlog, net.core.somaxconn and the listen() backlog, ListenOverflows/ListenDrops, SyncookiesSent in /proc/net/netstat.",
     },
@@ -62,8 +62,8 @@ pub const CATALOG: &[Entry] = &[
     Entry {
         id: "stall.response",
         severity: "warning",
-        meaning: "Later in a connection, a client request waited more than the threshold for the server's response; reported once per flow with the worst wait.",
-        evidence: "Request and response frames and the wait. Live capture: the local socket during the wait, as for stall.first_byte.",
+        meaning: "A client request after the first exchange waited more than the threshold (--stall-threshold, default 1 s) for the server's response; reported once per flow with the worst wait and how many other responses were slow. The wait runs from the request's last data segment (or its last retransmission) to the response's first data segment.",
+        evidence: "Request and response frames, the wait, its time in the flow, the other slow responses (the 4 longest waits are kept: the count is a lower bound when all are slow), the number of responses in the flow; live capture: the local socket during the wait, as for stall.first_byte. Medium confidence: a server that speaks on its own (long polling, push) looks the same.",
         causes: "Server think time: slow backend or database, lock contention, GC pauses, per-request lookups.",
         check: "Server application logs and metrics at that time, its own outbound traffic during the wait.",
     },
@@ -198,7 +198,7 @@ pub const CATALOG: &[Entry] = &[
     Entry {
         id: "capture.midstream",
         severity: "info",
-        meaning: "Flows without their handshake in the capture: roles come from port numbers (Zeek's likely-server-port rule) and handshake facts are unknown.",
+        meaning: "Flows without their handshake in the capture: client and server come from the port numbers (Zeek's likely-server-port rule) or the first packet's sender (`roles` in the JSON), relative sequence numbers start at 1 from the first byte seen (as Wireshark), and handshake facts (RTT, options, ISN, window scale) are unknown, so first-byte stalls and handshake findings are not computed for them.",
         evidence: "Count and example flows.",
         causes: "The capture started after the connections opened.",
         check: "Start captures earlier.",

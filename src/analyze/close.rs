@@ -13,7 +13,9 @@ use crate::model::{Dir, Endpoint};
 pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
     let Some(prev) = conn.previous else { return };
     let gap = conn.start.since(prev.ended);
-    if gap >= cfg.time_wait_s {
+    // A negative gap means the inputs are not in time order (e.g. two captures given
+    // together): the reuse cannot be timed, so say nothing.
+    if !(0.0..cfg.time_wait_s).contains(&gap) {
         return;
     }
     let timestamps = conn.side(Dir::FromClient).syn_options.map(|o| o.timestamps);

@@ -1,7 +1,7 @@
 //! Handshake findings: SYN / SYN-ACK retransmissions, unanswered and rejected SYNs,
 //! and (capture-wide) floods of handshakes that never complete.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::hosts::HostProfiles;
@@ -249,6 +249,13 @@ pub fn analyze(
     }
 }
 
+/// Per-flow findings that a half-open flood finding stands for, for its server's flows.
+pub const FOLDABLE: [&str; 3] = [
+    "handshake.syn_retransmit",
+    "handshake.synack_retransmit",
+    "handshake.unanswered",
+];
+
 /// Unfinished handshakes per server endpoint, for handshake.half_open_flood.
 #[derive(Default)]
 pub struct FloodTracker {
@@ -269,16 +276,19 @@ struct FloodState {
 }
 
 impl FloodTracker {
-    pub fn on_flow(&mut self, conn: &Connection, window_s: f64) {
+    /// Counts the flow if it is a half-open handshake; says whether it was.
+    pub fn on_flow(&mut self, conn: &Connection, window_s: f64) -> bool {
         let hs = &conn.handshake;
-        let Some(syn) = hs.syns.first() else { return };
+        let Some(syn) = hs.syns.first() else {
+            return false;
+        };
         let state = conn.zeek.conn_state();
         // Half-open: SYN sent, not refused, and the client never completed it.
         if hs.ack.is_some() || state == "REJ" || conn.side(Dir::FromClient).payload_bytes > 0 {
-            return;
+            return false;
         }
         if !self.servers.contains_key(&conn.server) && self.servers.len() >= MAX_TRACKED_SERVERS {
-            return;
+            return false;
         }
         let st = self.servers.entry(conn.server).or_default();
         st.total += 1;
@@ -291,9 +301,26 @@ impl FloodTracker {
             st.example_flows.push(conn.id);
         }
         st.window.add(syn.ts, (window_s * 1e9) as i64);
+        true
     }
 
-    pub fn findings(&self, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
+    /// Servers whose half-open handshakes reach the flood threshold.
+    pub fn flooded(&self, cfg: &AnalyzerConfig) -> HashSet<Endpoint> {
+        self.servers
+            .iter()
+            .filter(|(_, st)| st.window.peak >= cfg.flood_min)
+            .map(|(server, _)| *server)
+            .collect()
+    }
+
+    /// One finding per flooded server; `folded` counts, per server and id, the per-flow
+    /// handshake findings of its half-open flows that the flood finding stands for.
+    pub fn findings(
+        &self,
+        cfg: &AnalyzerConfig,
+        folded: &HashMap<Endpoint, BTreeMap<&'static str, u64>>,
+        out: &mut Vec<Finding>,
+    ) {
         for (server, st) in &self.servers {
             if st.window.peak < cfg.flood_min {
                 continue;
@@ -327,6 +354,7 @@ impl FloodTracker {
                 .evidence("rate_per_s", super::round_ms(rate))
                 .evidence("distinct_sources", st.sources.len())
                 .evidence("example_flows", &st.example_flows)
+                .evidence("folded_flow_findings", folded.get(server).cloned().unwrap_or_default())
                 .confidence(if st.sources.len() > 1 { Confidence::High } else { Confidence::Medium })
                 .hint(
                     "Check net.ipv4.tcp_syncookies (1 = cookies when the SYN queue overflows), \

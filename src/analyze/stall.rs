@@ -4,7 +4,7 @@
 use super::context::CaptureContext;
 use super::{round_ms, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::decode::dns::reverse_name_target;
-use crate::flow::conn::Connection;
+use crate::flow::conn::{Connection, ResponseWait, SlowestResponses};
 use crate::flow::side::At;
 use crate::model::Dir;
 
@@ -42,32 +42,74 @@ pub fn analyze(
             out.push(first_byte_finding(conn, ctx, from, to, banner, rtt));
         }
     }
-    if let Some(w) = conn.longest_wait {
-        let wait = w.secs();
-        if w.request_dir == Dir::FromClient
-            && wait > cfg.stall_threshold_s
-            && first_reported != Some(w.response.frame)
-        {
-            out.push(
-                Finding::new("stall.response", Severity::Warning, Some(conn.id), w.request.ts.secs_f64())
-                    .summary(format!(
-                        "A request from {} waited {wait:.3} s for {}'s response (frames {} -> {}), the \
-                         longest wait in this connection",
-                        conn.client, conn.server, w.request.frame, w.response.frame
-                    ))
-                    .evidence("request_frame", w.request.frame)
-                    .evidence("response_frame", w.response.frame)
-                    .evidence("wait_s", round_ms(wait))
-                    .evidence("threshold_s", cfg.stall_threshold_s)
-                    .confidence(Confidence::High)
-                    .hint(
-                        "The network delivered the request and stayed quiet: the time is spent in the \
-                         server application (slow backend, lock, GC pause, DNS or other lookups). Check \
-                         the server's logs and its own outbound traffic during the wait.",
-                    ),
-            );
-        }
+    if let Some(finding) = slow_response_finding(conn, cfg, first_reported) {
+        out.push(finding);
     }
+}
+
+/// `stall.response`: once per flow, the worst wait for the server's answer after the
+/// first exchange (the first is `stall.first_byte`'s), with how many others were slow.
+fn slow_response_finding(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    first_reported: Option<u64>,
+) -> Option<Finding> {
+    let slow: Vec<&ResponseWait> = conn
+        .slowest_responses
+        .iter()
+        .filter(|w| w.secs() > cfg.stall_threshold_s && first_reported != Some(w.response.frame))
+        .collect();
+    let worst = *slow.first()?;
+    let wait = worst.secs();
+    // Only the few longest waits are kept: when all of them are slow there may be more.
+    let lower_bound = slow.len() == SlowestResponses::KEPT;
+    let count = if lower_bound {
+        format!("at least {}", slow.len())
+    } else {
+        slow.len().to_string()
+    };
+    let others: Vec<serde_json::Value> = slow[1..]
+        .iter()
+        .map(|w| {
+            serde_json::json!({
+                "request_frame": w.request.frame,
+                "response_frame": w.response.frame,
+                "wait_s": round_ms(w.secs()),
+            })
+        })
+        .collect();
+    Some(
+        Finding::new("stall.response", Severity::Warning, Some(conn.id), worst.request.ts.secs_f64())
+            .summary(format!(
+                "A request from {} waited {wait:.3} s for {}'s response (frames {} -> {}); {count} of the \
+                 connection's {} responses waited over {} s",
+                conn.client,
+                conn.server,
+                worst.request.frame,
+                worst.response.frame,
+                conn.server_answers,
+                cfg.stall_threshold_s
+            ))
+            .evidence("request_frame", worst.request.frame)
+            .evidence("response_frame", worst.response.frame)
+            .evidence("wait_s", round_ms(wait))
+            .evidence("request_at_rel", round_ms(worst.request.ts.since(conn.start)))
+            .evidence("slow_responses", slow.len())
+            .evidence("slow_responses_is_lower_bound", lower_bound)
+            .evidence("other_slow", others)
+            .evidence("responses", conn.server_answers)
+            .evidence("threshold_s", cfg.stall_threshold_s)
+            // The network carried the request and the server acknowledged it: the wait
+            // is the application's. Medium, not high: a protocol where the server speaks
+            // on its own (long polling, push) looks the same.
+            .confidence(Confidence::Medium)
+            .hint(
+                "The network delivered the request and stayed quiet: the time is spent in the \
+                 server application (slow backend, lock, GC pause, DNS or other lookups). Check \
+                 the server's logs and its own outbound traffic during the wait. Long-polling or \
+                 server-push protocols wait by design: raise --stall-threshold for them.",
+            ),
+    )
 }
 
 fn first_byte_finding(

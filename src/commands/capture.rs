@@ -540,6 +540,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let end = ReportEnd {
         summary: &summary,
         findings: &findings,
+        folded: &result.folded,
         dns: &result.dns,
     };
     let write_result = match result.sink_error {

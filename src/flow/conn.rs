@@ -104,6 +104,39 @@ impl ResponseWait {
     }
 }
 
+/// The few longest response waits of a connection, longest first. A fixed array: no
+/// allocation per flow on the hot path.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlowestResponses {
+    waits: [Option<ResponseWait>; SlowestResponses::KEPT],
+}
+
+impl SlowestResponses {
+    pub const KEPT: usize = 4;
+
+    pub fn offer(&mut self, wait: ResponseWait) {
+        let secs = wait.secs();
+        let Some(pos) = self
+            .waits
+            .iter()
+            .position(|w| w.is_none_or(|w| secs > w.secs()))
+        else {
+            return;
+        };
+        self.waits[pos..].rotate_right(1);
+        self.waits[pos] = Some(wait);
+    }
+
+    /// Longest first.
+    pub fn iter(&self) -> impl Iterator<Item = &ResponseWait> {
+        self.waits.iter().flatten()
+    }
+
+    pub fn longest(&self) -> Option<&ResponseWait> {
+        self.waits[0].as_ref()
+    }
+}
+
 /// The longest silence (no segment either way) inside the connection.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IdleGap {
@@ -128,12 +161,17 @@ pub struct Connection {
     pub close: Option<CloseInfo>,
     pub end_reason: EndReason,
     pub timeline: Timeline,
-    pub longest_wait: Option<ResponseWait>,
+    /// The longest waits for a server's response (client spoke, server answered),
+    /// longest first: `stall.response` reports the worst and counts the others.
+    pub slowest_responses: SlowestResponses,
     pub first_wait: Option<ResponseWait>,
     pub longest_idle: Option<IdleGap>,
     /// Data segment bookkeeping for request/response waits.
     last_data: Option<(Dir, At)>,
+    /// Turns of the conversation from one side to the other.
     exchanges: u32,
+    /// Turns from the client to the server: the server's answers to requests.
+    pub server_answers: u32,
     /// The 4-tuple carried an earlier connection that ended just before this one.
     pub previous: Option<PreviousConn>,
     /// Socket snapshots of the endpoints on this host (live capture only).
@@ -189,11 +227,12 @@ impl Connection {
             close: None,
             end_reason: EndReason::EndOfCapture,
             timeline: Timeline::new(cfg.timeline, cfg.timeline_cap),
-            longest_wait: None,
+            slowest_responses: SlowestResponses::default(),
             first_wait: None,
             longest_idle: None,
             last_data: None,
             exchanges: 0,
+            server_answers: 0,
             previous: None,
             local: None,
         }
@@ -298,6 +337,11 @@ impl Connection {
         if fresh && self.previous.is_some() {
             analysis.set(Analysis::REUSED_PORTS);
         }
+        if f.ack() && peer.base.is_none() {
+            // The peer has not been seen yet (midstream, or its SYN was missed): as
+            // Wireshark, its relative numbers start so that this ACK is relative 1.
+            peer.base = Some(seg.ack.minus(1));
+        }
         let seq_rel = this.rel(seg.seq);
         let ack_rel = if f.ack() { peer.rel(seg.ack) } else { 0 };
         let window = this.last_window.unwrap_or(u32::from(seg.window));
@@ -317,8 +361,19 @@ impl Connection {
         }
         let first_payload =
             seg.payload_len > 0 && self.side(dir).first_payload.map(|a| a.frame) == Some(seg.frame);
-        if seg.payload_len > 0 && !analysis.is_retransmission() {
-            self.track_exchange(dir, seg);
+        if seg.payload_len > 0 {
+            if !analysis.is_retransmission() {
+                self.track_exchange(dir, seg);
+            } else if let Some((last_dir, at)) = &mut self.last_data {
+                // A resent request: the server can only answer once a copy arrives, so
+                // the wait counts from the last copy (the time before it is the network's).
+                if *last_dir == dir {
+                    *at = At {
+                        frame: seg.frame,
+                        ts: seg.ts,
+                    };
+                }
+            }
         }
 
         let idle_before_ms =
@@ -397,8 +452,9 @@ impl Connection {
                 if wait.first_exchange {
                     self.first_wait = Some(wait);
                 }
-                if self.longest_wait.is_none_or(|w| wait.secs() > w.secs()) {
-                    self.longest_wait = Some(wait);
+                if wait.request_dir == Dir::FromClient {
+                    self.server_answers += 1;
+                    self.slowest_responses.offer(wait);
                 }
             }
             _ => {}
@@ -479,5 +535,108 @@ mod tests {
         assert!(!flip_midstream(45000, 46000));
         assert!(flip_midstream(80, 8080));
         assert!(!flip_midstream(8080, 80));
+    }
+
+    use crate::decode::TcpFlags;
+    use crate::model::{Endpoint, SeqNum};
+
+    fn cfg() -> ConnConfig {
+        ConnConfig {
+            timeline: crate::flow::timeline::TimelineMode::Collapsed,
+            timeline_cap: 100,
+            idle_mark_ns: 1_000_000_000,
+            ooo_threshold_ns: 3_000_000,
+        }
+    }
+
+    /// Feeds (secs, from_client, flags, seq, ack, len) to one connection.
+    fn feed(script: &[(f64, bool, u8, u32, u32, u32)]) -> Connection {
+        let c = Endpoint::new("192.0.2.10".parse().unwrap(), 40000);
+        let s = Endpoint::new("192.0.2.1".parse().unwrap(), 8080);
+        let mut conn = None;
+        for (i, &(secs, from_client, flags, seq, ack, len)) in script.iter().enumerate() {
+            let (src, dst) = if from_client { (c, s) } else { (s, c) };
+            let seg = Segment::for_test(
+                i as u64 + 1,
+                Ts::from_secs_f64(secs),
+                src,
+                dst,
+                flags,
+                seq,
+                ack,
+                len,
+            );
+            conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg()))
+                .on_segment(&seg, &cfg());
+        }
+        conn.unwrap()
+    }
+
+    const S: u8 = TcpFlags::SYN;
+    const A: u8 = TcpFlags::ACK;
+    const P: u8 = TcpFlags::PSH;
+
+    fn wait(secs: f64, frame: u64) -> ResponseWait {
+        let at = |t: f64, f: u64| At {
+            frame: f,
+            ts: Ts::from_secs_f64(t),
+        };
+        ResponseWait {
+            request_dir: Dir::FromClient,
+            request: at(0.0, frame),
+            response: at(secs, frame + 1),
+            first_exchange: false,
+        }
+    }
+
+    #[test]
+    fn slowest_responses_keep_the_longest_in_order() {
+        let mut top = SlowestResponses::default();
+        assert!(top.longest().is_none());
+        for (i, secs) in [0.5, 3.0, 0.1, 2.0, 4.0, 1.0, 0.2].into_iter().enumerate() {
+            top.offer(wait(secs, i as u64 * 10));
+        }
+        let kept: Vec<f64> = top.iter().map(|w| w.secs()).collect();
+        assert_eq!(kept, [4.0, 3.0, 2.0, 1.0]);
+        assert_eq!(top.longest().unwrap().request.frame, 40);
+        // Equal waits keep the earlier one first.
+        let mut tie = SlowestResponses::default();
+        tie.offer(wait(1.0, 1));
+        tie.offer(wait(1.0, 2));
+        assert_eq!(tie.longest().unwrap().request.frame, 1);
+    }
+
+    #[test]
+    fn response_wait_counts_from_the_last_copy_of_a_resent_request() {
+        // Request at 1.0 s lost, resent at 1.4 s (RTO); the server answers at 1.45 s:
+        // the server thought for 50 ms, the other 400 ms were the network's.
+        let conn = feed(&[
+            (0.0, true, S, 100, 0, 0),
+            (0.001, false, S | A, 500, 101, 0),
+            (0.002, true, A, 101, 501, 0),
+            (1.0, true, P | A, 101, 501, 20),
+            (1.4, true, P | A, 101, 501, 20),
+            (1.45, false, P | A, 501, 121, 30),
+            (1.46, true, A, 121, 531, 0),
+        ]);
+        let w = conn.slowest_responses.longest().expect("a wait");
+        assert_eq!((w.request.frame, w.response.frame), (5, 6));
+        assert!((w.secs() - 0.05).abs() < 1e-9, "{}", w.secs());
+        assert_eq!(conn.server_answers, 1);
+    }
+
+    #[test]
+    fn midstream_relative_numbers_start_at_one_like_wireshark() {
+        // No handshake: the client's first byte is 7001, the server's first is 9001.
+        let conn = feed(&[
+            (0.0, true, P | A, 7001, 9001, 10),
+            (0.001, false, P | A, 9001, 7011, 5),
+        ]);
+        let c = conn.side(Dir::FromClient);
+        let s = conn.side(Dir::FromServer);
+        assert_eq!(c.rel(SeqNum(7001)), 1);
+        // The server's base came from the client's ACK before the server spoke.
+        assert_eq!(s.rel(SeqNum(9001)), 1);
+        assert_eq!(c.rel(SeqNum(7011)), 11);
     }
 }

@@ -119,7 +119,8 @@ pub struct Side {
     /// Payload bytes on the wire, retransmissions included.
     pub payload_bytes: u64,
     pub isn: Option<SeqNum>,
-    /// Base for relative sequence numbers: the ISN, or the first sequence number seen.
+    /// Base for relative sequence numbers: the ISN; midstream, one before the first
+    /// sequence number seen (or the peer's first ACK), as Wireshark does.
     pub base: Option<SeqNum>,
     /// One past the highest sequence number sent (Wireshark's "nextseq").
     pub next_seq: Option<SeqNum>,
@@ -356,7 +357,9 @@ impl Side {
         self.payload_bytes += u64::from(seg.payload_len);
         self.counts.count(a);
         if self.base.is_none() {
-            self.base = Some(seg.seq);
+            // Midstream: as Wireshark, take the first byte seen as relative 1 (a SYN
+            // already set the base to the ISN).
+            self.base = Some(seg.seq.minus(1));
         }
         let end = seg.seq.plus(seg.seq_len());
         match self.next_seq {

@@ -15,6 +15,16 @@ pub fn format_mac(m: &[u8; 6]) -> String {
 }
 
 /// "43us", "1.5ms", "3.01s"
+/// "1 flow", "3 flows": a count with its noun, plural by adding "s".
+pub fn plural(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub fn human_secs(s: f64) -> String {
     if s < 1e-3 {
         format!("{:.0}us", s * 1e6)

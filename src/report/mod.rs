@@ -57,6 +57,9 @@ pub struct ReportEnd<'a> {
     pub summary: &'a Summary,
     /// All findings: per-flow ones (bounded) and capture-wide ones, most severe first.
     pub findings: &'a [Finding],
+    /// (flow, finding id) of per-flow findings folded into a capture-wide one (a flood
+    /// finding stands for its half-open flows' handshake findings), sorted.
+    pub folded: &'a [(u64, &'static str)],
     pub dns: &'a [DnsRecord],
 }
 

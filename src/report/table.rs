@@ -78,6 +78,27 @@ impl<W: Write> TableSink<W> {
     }
 }
 
+impl<W: Write> TableSink<W> {
+    /// Takes findings that a capture-wide finding stands for off their flows' rows.
+    fn drop_folded(&mut self, folded: &[(u64, &'static str)]) {
+        for k in &mut self.rows {
+            let id = k.row.id;
+            k.findings
+                .retain(|f| folded.binary_search(&(id, f.id)).is_err());
+            k.row.findings = finding_ids(&k.findings);
+        }
+        if self.findings_only {
+            self.rows.retain(|k| !k.findings.is_empty());
+        }
+    }
+}
+
+fn finding_ids(findings: &[Finding]) -> String {
+    let mut ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
+    ids.dedup();
+    ids.join(" ")
+}
+
 impl<W: Write> Sink for TableSink<W> {
     fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
         if self.findings_only && findings.is_empty() {
@@ -93,8 +114,6 @@ impl<W: Write> Sink for TableSink<W> {
             return Ok(());
         }
         let [c, s] = &conn.sides;
-        let mut ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
-        ids.dedup();
         let row = Row {
             id: conn.id,
             client: conn.client.to_string(),
@@ -112,7 +131,7 @@ impl<W: Write> Sink for TableSink<W> {
                 .close
                 .map(|cl| format!("{} {:?}", cl.by.side(), cl.how).to_lowercase())
                 .unwrap_or_else(|| "-".into()),
-            findings: ids.join(" "),
+            findings: finding_ids(findings),
         };
         self.rows.push(Kept {
             row,
@@ -125,6 +144,9 @@ impl<W: Write> Sink for TableSink<W> {
 
     fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
         self.rows.sort_by_key(|k| k.row.id);
+        if !end.folded.is_empty() {
+            self.drop_folded(end.folded);
+        }
         let sum = end.summary;
         if !self.rows.is_empty() {
             let rows: Vec<&Row> = self.rows.iter().map(|k| &k.row).collect();
