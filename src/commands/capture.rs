@@ -234,7 +234,12 @@ pub fn run(args: CaptureArgs) -> ExitCode {
                     }
                     Some(Spool::Temp(f))
                 }
-                Err(e) => return fail(format!("cannot write {}: {e}", path.display())),
+                Err(e) => {
+                    // tempfile appends the spool's own name ("... at path X"): not the user's.
+                    let text = e.to_string();
+                    let why = text.split(" at path ").next().unwrap_or(&text);
+                    return fail(format!("cannot write {}: {why}", path.display()));
+                }
             }
         }
     };
@@ -351,7 +356,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             .as_deref()
             .map_or(String::new(), |n| format!(" in netns {n}")),
         cap.link_name,
-        args.snaplen,
+        live::effective_snaplen(args.snaplen),
         args.buffer_size,
         if status_on { "; Ctrl-C stops" } else { "" }
     );
@@ -525,7 +530,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             netns: args.netns.clone(),
             link_type: link_name.to_string(),
             filter: args.filter.clone(),
-            snaplen: args.snaplen,
+            snaplen: live::effective_snaplen(args.snaplen),
             buffer_bytes: args.buffer_size.saturating_mul(1 << 20),
             started: crate::model::time::round_us(started_wall.secs_f64()),
             ended: crate::model::time::round_us(ended_wall.secs_f64()),

@@ -140,6 +140,11 @@ pub fn enter_netns(name: &str) -> Result<(), OpenError> {
     })
 }
 
+/// The snaplen libpcap is given: at least the headers, at most libpcap's maximum.
+pub fn effective_snaplen(asked: u32) -> u32 {
+    asked.clamp(64, 262_144)
+}
+
 /// This host's addresses (in the current, possibly entered, namespace), so the
 /// analysis knows which end of a flow is local even when no socket was seen.
 pub fn local_addresses() -> Vec<std::net::IpAddr> {
@@ -176,7 +181,7 @@ impl LiveCapture {
             .map_err(|e| classify_open_error(iface, &e))?
             .immediate_mode(true)
             .promisc(cfg.promisc)
-            .snaplen(cfg.snaplen.clamp(64, 262_144) as i32)
+            .snaplen(effective_snaplen(cfg.snaplen) as i32)
             .buffer_size(cfg.buffer_bytes.min(i32::MAX as u32) as i32)
             .precision(Precision::Nano);
         let mut cap = inactive
@@ -212,10 +217,16 @@ impl LiveCapture {
 
     /// Also write every captured frame to `path` (pcap, nanosecond timestamps).
     pub fn write_to(&mut self, path: &std::path::Path) -> Result<(), OpenError> {
-        let f = self
-            .cap
-            .savefile(path)
-            .map_err(|e| OpenError(format!("cannot write {}: {}", path.display(), clean(&e))))?;
+        let f = self.cap.savefile(path).map_err(|e| {
+            // libpcap's message already names the file.
+            let msg = clean(&e);
+            let shown = path.display().to_string();
+            let msg = msg
+                .strip_prefix(&format!("{shown}: "))
+                .unwrap_or(&msg)
+                .to_string();
+            OpenError(format!("cannot write {shown}: {msg}"))
+        })?;
         self.writers.push(f);
         Ok(())
     }
