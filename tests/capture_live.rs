@@ -1242,3 +1242,24 @@ fn without_cap_net_raw_the_error_says_so() {
     assert!(err.contains("CAP_NET_RAW"), "{err}");
     assert!(err.contains("setcap"), "{err}");
 }
+
+#[test]
+fn unwritable_output_files_are_one_line_errors() {
+    need_root!();
+    let mut lab = Lab::new();
+    let ns = lab.ns("tdcp-wrerr");
+    for flag in ["-w", "--write-flagged"] {
+        let out = Command::new(BIN)
+            .args(["capture", "--netns", &ns, "-i", "lo", "--duration", "1s"])
+            .args([flag, "/nonexistent-tdcp/x.pcap"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("cannot write /nonexistent-tdcp/x.pcap: No such file"),
+            "{err}"
+        );
+    }
+}
