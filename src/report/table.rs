@@ -54,9 +54,16 @@ pub struct TableSink<W: Write> {
     omitted: u64,
     findings_only: bool,
     timeline: bool,
-    /// Timelines of the flows with findings even without `timeline`.
+    /// Timelines of the flows with findings even without `timeline` (and of the
+    /// others too while there are few of them).
     finding_timelines: bool,
+    /// Flows without findings seen so far in that mode.
+    quiet_flows: u64,
 }
+
+/// With `with_finding_timelines`, the timelines of flows without findings are
+/// printed too when there are at most this many such flows.
+pub const QUIET_TIMELINES: u64 = 20;
 
 impl<W: Write> TableSink<W> {
     pub fn new(out: W, findings_only: bool, timeline: bool) -> Self {
@@ -67,11 +74,13 @@ impl<W: Write> TableSink<W> {
             findings_only,
             timeline,
             finding_timelines: false,
+            quiet_flows: 0,
         }
     }
 
-    /// Also print the timelines of flows with findings (the live capture's default:
-    /// packets and socket state side by side where something is wrong).
+    /// Also print the timelines of flows with findings, and of the others while
+    /// there are at most QUIET_TIMELINES of them (the live capture's default:
+    /// packets and socket state side by side).
     pub fn with_finding_timelines(mut self) -> Self {
         self.finding_timelines = true;
         self
@@ -136,8 +145,14 @@ impl<W: Write> Sink for TableSink<W> {
         self.rows.push(Kept {
             row,
             findings: findings.to_vec(),
-            timeline: (self.timeline || (self.finding_timelines && !findings.is_empty()))
-                .then(|| timeline_text(conn)),
+            timeline: {
+                let quiet_kept = self.finding_timelines && findings.is_empty() && {
+                    self.quiet_flows += 1;
+                    self.quiet_flows <= QUIET_TIMELINES
+                };
+                (self.timeline || quiet_kept || (self.finding_timelines && !findings.is_empty()))
+                    .then(|| timeline_text(conn))
+            },
         });
         Ok(())
     }
@@ -184,11 +199,22 @@ impl<W: Write> Sink for TableSink<W> {
             }
         }
         if self.timeline || self.finding_timelines {
+            // Past QUIET_TIMELINES flows without findings, only flagged flows' timelines.
+            let all = self.timeline || self.quiet_flows <= QUIET_TIMELINES;
             for k in &self.rows {
                 if let Some(t) = &k.timeline {
-                    writeln!(self.out)?;
-                    write!(self.out, "{t}")?;
+                    if all || !k.findings.is_empty() {
+                        writeln!(self.out)?;
+                        write!(self.out, "{t}")?;
+                    }
                 }
+            }
+            if !all {
+                writeln!(
+                    self.out,
+                    "\n(timelines of the {} flows without findings not shown; use --timeline)",
+                    self.quiet_flows
+                )?;
             }
         }
         let p = &sum.packets;
