@@ -781,6 +781,114 @@ time.sleep(4)
 }
 
 #[test]
+fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
+    need_root!();
+    let mut lab = Lab::new();
+    // client 192.0.2.10 (c0) <-> router (r0 192.0.2.1 | r1 198.51.100.1) <-> server 198.51.100.10 (s0)
+    let c = lab.ns("tdcp-mbox1-c");
+    let r = lab.ns("tdcp-mbox1-r");
+    let s = lab.ns("tdcp-mbox1-s");
+    lab.link(&c, "c0", &r, "r0");
+    lab.link(&r, "r1", &s, "s0");
+    lab.addr(&c, "c0", "192.0.2.10/24");
+    lab.addr(&r, "r0", "192.0.2.1/24");
+    lab.addr(&r, "r1", "198.51.100.1/24");
+    lab.addr(&s, "s0", "198.51.100.10/24");
+    ip(&["-n", &c, "route", "add", "default", "via", "192.0.2.1"]);
+    ip(&["-n", &s, "route", "add", "default", "via", "198.51.100.1"]);
+    lab.sysctl(&r, "net.ipv4.ip_forward=1");
+    lab.settle(&c, "192.0.2.1");
+    lab.settle(&s, "198.51.100.1");
+    let server = lab.python(
+        &s,
+        r#"
+import socket, time
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("198.51.100.10", 8080))
+ls.listen(4)
+print("server ready", flush=True)
+c, peer = ls.accept()
+c.sendall(b"hello\n")
+c.recv(100)
+time.sleep(1.5)
+c.sendall(b"more\n")
+try:
+    c.recv(100)
+    print("server: no reset", flush=True)
+except OSError as e:
+    print("server: reset", e, flush=True)
+"#,
+    );
+    lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let cap = Capture::start(&[
+        "--netns",
+        &s,
+        "-i",
+        "s0",
+        "-f",
+        "tcp port 8080",
+        "--duration",
+        "4s",
+        "--poll",
+        "200ms",
+        "--format",
+        "json",
+    ]);
+    let client = lab.python(
+        &c,
+        r#"
+import socket, time
+s = socket.create_connection(("198.51.100.10", 8080), timeout=10)
+s.recv(100)
+s.sendall(b"ok\n")
+print("client got hello", flush=True)
+time.sleep(0.6)
+try:
+    s.sendall(b"again\n")
+    s.recv(100)
+except OSError as e:
+    print("client: reset", e, flush=True)
+time.sleep(4)
+"#,
+    );
+    lab.wait_line(client, "client got hello", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    // The firewall resets only what the client sends, and only towards the client
+    // (seed 004): the server hears nothing from it.
+    lab.nft(
+        &r,
+        "table inet tdcp {\n chain pass { type filter hook forward priority 0; policy accept;\n \
+         tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset\n }\n}\n",
+    );
+    // The client sends again: the firewall resets it, so its socket is gone when
+    // the server's next data arrives and its kernel answers with a bare RST.
+    lab.wait_line(server, "server: reset", Duration::from_secs(10));
+    let (code, stdout) = cap.finish(Duration::from_secs(20));
+    assert_eq!(code, 0);
+    let doc = json(&stdout);
+    let flow = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["server"] == "198.51.100.10:8080")
+        .expect("the flow");
+    let f = flow_findings(flow, "rst.not_from_this_host");
+    assert_eq!(f.len(), 1, "{flow}");
+    let ev = &f[0]["evidence"];
+    assert_eq!(ev["this_host_role"], "server");
+    assert_eq!(ev["this_host_sent_rst"], false);
+    assert_eq!(ev["this_host_sent_fin"], false);
+    // The client's own kernel sent this RST (its usual TTL), without ACK: it no
+    // longer had the connection. Medium: a rebooted peer looks the same.
+    assert_eq!(ev["rst_ttl"], 63);
+    assert_eq!(ev["rst_ack_flag"], false);
+    assert_eq!(f[0]["confidence"], "medium");
+    assert_eq!(ev["socket_before"]["state"], "ESTABLISHED");
+    assert!(flow_findings(flow, "rst.injected").is_empty());
+}
+
+#[test]
 fn sigint_mid_capture_still_writes_the_whole_report() {
     need_root!();
     let mut lab = Lab::new();

@@ -232,6 +232,19 @@ fn annotate_rst(conn: &Connection, ldir: Dir, sock: Option<&LocalSocket>, f: &mu
     } else {
         let me = conn.side(ldir);
         ev["this_host_sent_fin"] = me.first_fin.is_some().into();
+        // A bare RST (no ACK) answers a segment for a connection its sender does not
+        // have: not an application closing its socket.
+        if !rst.ack_flag && conn.side(by).first_fin.is_none() && me.packets > 0 {
+            append(
+                &mut f.summary,
+                &format!(
+                    "It carries no ACK flag: the {}'s stack answered this host's segment as if \
+                     the connection did not exist, which is not an application closing its socket \
+                     (see rst.not_from_this_host)",
+                    by.side()
+                ),
+            );
+        }
     }
     f.evidence.insert("local_socket".into(), ev);
 }
