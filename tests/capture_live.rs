@@ -122,6 +122,7 @@ impl Lab {
     fn python(&mut self, ns: &str, code: &str) -> usize {
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns, "python3", "-u", "-c", code])
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -138,6 +139,15 @@ impl Lab {
         self.children.push(child);
         self.lines.push(rx);
         self.children.len() - 1
+    }
+
+    /// Sends a line to child `i`'s standard input (a scenario step it waits for).
+    fn tell(&mut self, i: usize, line: &str) {
+        use std::io::Write;
+        let stdin = self.children[i].stdin.as_mut().expect("stdin");
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
     }
 
     /// Waits for a line containing `want` on child `i`'s stdout.
@@ -703,7 +713,7 @@ fn middle_box_rst_is_not_from_this_host() {
     let server = lab.python(
         &s,
         r#"
-import socket, time
+import socket, sys
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("198.51.100.10", 8080))
@@ -712,7 +722,7 @@ print("server ready", flush=True)
 c, peer = ls.accept()
 c.sendall(b"hello\n")
 c.recv(100)
-time.sleep(1.5)
+sys.stdin.readline()
 c.sendall(b"more\n")
 try:
     c.recv(100)
@@ -748,7 +758,8 @@ time.sleep(4)
 "#,
     );
     lab.wait_line(client, "client got hello", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_millis(300));
+    // Let a few socket polls see the established connection first.
+    std::thread::sleep(Duration::from_millis(500));
     // The firewall now resets everything on the connection in both directions,
     // answering each segment with a RST in the other end's name.
     lab.nft(
@@ -757,6 +768,8 @@ time.sleep(4)
          tcp sport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset\n \
          tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset\n }\n}\n",
     );
+    // The server writes again: the firewall answers in the client's name.
+    lab.tell(server, "go");
     lab.wait_line(server, "server: reset", Duration::from_secs(10));
     let (code, stdout) = cap.finish(Duration::from_secs(20));
     assert_eq!(code, 0);
@@ -802,7 +815,7 @@ fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
     let server = lab.python(
         &s,
         r#"
-import socket, time
+import socket, sys
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("198.51.100.10", 8080))
@@ -811,7 +824,7 @@ print("server ready", flush=True)
 c, peer = ls.accept()
 c.sendall(b"hello\n")
 c.recv(100)
-time.sleep(1.5)
+sys.stdin.readline()
 c.sendall(b"more\n")
 try:
     c.recv(100)
@@ -838,12 +851,12 @@ except OSError as e:
     let client = lab.python(
         &c,
         r#"
-import socket, time
+import socket, sys, time
 s = socket.create_connection(("198.51.100.10", 8080), timeout=10)
 s.recv(100)
 s.sendall(b"ok\n")
 print("client got hello", flush=True)
-time.sleep(0.6)
+sys.stdin.readline()
 try:
     s.sendall(b"again\n")
     s.recv(100)
@@ -853,7 +866,8 @@ time.sleep(4)
 "#,
     );
     lab.wait_line(client, "client got hello", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_millis(300));
+    // Let a few socket polls see the established connection first.
+    std::thread::sleep(Duration::from_millis(500));
     // The firewall resets only what the client sends, and only towards the client
     // (seed 004): the server hears nothing from it.
     lab.nft(
@@ -863,6 +877,10 @@ time.sleep(4)
     );
     // The client sends again: the firewall resets it, so its socket is gone when
     // the server's next data arrives and its kernel answers with a bare RST.
+    lab.tell(client, "go");
+    lab.wait_line(client, "client: reset", Duration::from_secs(10));
+    // Now the server writes to a client that no longer has the connection.
+    lab.tell(server, "go");
     lab.wait_line(server, "server: reset", Duration::from_secs(10));
     let (code, stdout) = cap.finish(Duration::from_secs(20));
     assert_eq!(code, 0);

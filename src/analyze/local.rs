@@ -85,9 +85,9 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
     }
     if let Some(sock) = sock {
         drop_false_give_up(conn, cfg, ldir, sock, found);
-        if let Some(f) = not_from_this_host(conn, ldir, sock, found) {
-            found.push(f);
-        }
+    }
+    if let Some(f) = not_from_this_host(conn, ldir, sock, found) {
+        found.push(f);
     }
 }
 
@@ -399,7 +399,7 @@ fn endpoint(conn: &Connection, dir: Dir) -> crate::model::Endpoint {
 fn not_from_this_host(
     conn: &Connection,
     ldir: Dir,
-    sock: &LocalSocket,
+    sock: Option<&LocalSocket>,
     found: &[Finding],
 ) -> Option<Finding> {
     let me = conn.side(ldir);
@@ -409,7 +409,7 @@ fn not_from_this_host(
     if me.first_rst.is_some() || me.first_fin.is_some() || me.packets == 0 {
         return None;
     }
-    let before = sock.at_or_before(rst.at.ts);
+    let before = sock.and_then(|s| s.at_or_before(rst.at.ts));
     let was_established =
         conn.handshake.ack.is_some() || before.is_some_and(|s| s.state == STATE_ESTABLISHED);
     if !was_established {
@@ -449,7 +449,12 @@ fn not_from_this_host(
     let peer_ep = endpoint(conn, peer_dir);
     let here = endpoint(conn, ldir);
     let socket_text = before.map_or_else(
-        || "no socket snapshot before it".to_string(),
+        || match sock {
+            Some(_) => "no socket snapshot before it".to_string(),
+            // A connection shorter than the poll interval: this host is known by
+            // its address, and its packets are the capture's own.
+            None => "its socket was not polled while it existed (shorter than --poll)".to_string(),
+        },
         |s| {
             format!(
                 "{:.3} s before it this host's socket was {}",
@@ -482,7 +487,8 @@ fn not_from_this_host(
     .evidence("this_host_sent_rst", false)
     .evidence("this_host_sent_fin", false)
     .evidence("reasons", &reasons)
-    .evidence("socket_polls", sock.polls)
+    .evidence("socket_polls", sock.map_or(0, |s| s.polls))
+    .evidence("this_host_known_from", if sock.is_some() { "socket" } else { "address" })
     .confidence(if strong {
         Confidence::High
     } else {
@@ -500,8 +506,7 @@ fn not_from_this_host(
     if let Some(s) = before {
         f = f.evidence("socket_before", snap_json(s, conn));
     }
-    let after = sock.last;
-    if after.at > rst.at.ts {
+    if let Some(after) = sock.map(|s| s.last).filter(|a| a.at > rst.at.ts) {
         f = f.evidence("socket_after", snap_json(&after, conn));
     }
     Some(f)
@@ -677,5 +682,25 @@ mod tests {
         let mut found = Vec::new();
         analyze(&conn, &AnalyzerConfig::default(), &mut found);
         assert!(found.is_empty());
+    }
+
+    #[test]
+    fn a_connection_shorter_than_a_poll_is_known_by_this_hosts_address() {
+        let mut segs = handshake();
+        segs.push(Seg(6, 0.01, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[]);
+        let cfg = AnalyzerConfig {
+            local_addrs: vec![conn.server.ip],
+            ..AnalyzerConfig::default()
+        };
+        let mut found = Vec::new();
+        analyze(&conn, &cfg, &mut found);
+        let f = found
+            .iter()
+            .find(|f| f.id == "rst.not_from_this_host")
+            .expect("finding");
+        assert_eq!(f.evidence["this_host_known_from"], "address");
+        assert_eq!(f.evidence["this_host_role"], "server");
+        assert!(f.evidence.get("socket_before").is_none());
     }
 }
