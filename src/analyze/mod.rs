@@ -53,6 +53,9 @@ pub struct AnalyzerConfig {
     pub local_addrs: Vec<std::net::IpAddr>,
     /// Live capture: time of the latest socket poll (a socket in it still existed).
     pub last_socket_poll: Option<crate::model::Ts>,
+    /// capture.truncated is reported (a live capture cuts payloads on purpose with its
+    /// header-sized default snaplen, and says so in summary.capture.snaplen).
+    pub report_snaplen_cut: bool,
 }
 
 impl Default for AnalyzerConfig {
@@ -70,6 +73,7 @@ impl Default for AnalyzerConfig {
             tcp_retries2: None,
             local_addrs: Vec::new(),
             last_socket_poll: None,
+            report_snaplen_cut: true,
         }
     }
 }
@@ -173,6 +177,9 @@ impl Analyzers {
         self.idle_resets.findings(&mut out);
         self.time_waits.findings(&self.cfg, &mut out);
         self.capture.findings(table, decode, &mut out);
+        if !self.cfg.report_snaplen_cut {
+            out.retain(|f| f.id != "capture.truncated");
+        }
         for f in &out {
             self.counts[f.severity as usize] += 1;
         }

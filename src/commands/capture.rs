@@ -178,7 +178,8 @@ impl SocketJoin {
     }
 }
 
-/// Whether `--port-range` was given (else the host's ip_local_port_range is used).
+/// Whether a long flag was given on the command line: clap fills in defaults, so
+/// the value alone cannot tell (`--port-range` overrides the host's range).
 fn flag_given(name: &str) -> bool {
     std::env::args_os().any(|a| {
         let a = a.to_string_lossy();
@@ -247,6 +248,8 @@ pub fn run(args: CaptureArgs) -> ExitCode {
 
     let mut acfg = analyzer_config_of(&args.thresholds);
     acfg.local_addrs = live::local_addresses();
+    // The default snaplen cuts payloads by design; only a chosen one is worth a finding.
+    acfg.report_snaplen_cut = flag_given("--snaplen");
     let mut host_error = None;
     let host = if args.no_sockets {
         None
