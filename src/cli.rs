@@ -228,7 +228,8 @@ pub struct CaptureArgs {
     /// Also write every captured packet to FILE (pcap).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<std::path::PathBuf>,
-    /// At the end, write only the packets of flows with findings to FILE (pcap).
+    /// At the end, write only the packets of flows with findings (and the DNS seen
+    /// while they were open) to FILE (pcap).
     #[arg(long, value_name = "FILE")]
     pub write_flagged: Option<std::path::PathBuf>,
     #[command(flatten)]

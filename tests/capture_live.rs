@@ -446,6 +446,8 @@ print("server done", name, flush=True)
 "#,
     );
     lab.wait_line(server, "server ready", Duration::from_secs(10));
+    let dir = tempfile::tempdir().unwrap();
+    let flagged = dir.path().join("flagged.pcap");
     let cap = Capture::start(&[
         "--netns",
         &s,
@@ -459,6 +461,8 @@ print("server done", name, flush=True)
         "200ms",
         "--format",
         "json",
+        "--write-flagged",
+        flagged.to_str().unwrap(),
     ]);
     let client = lab.python(
         &c,
@@ -501,6 +505,20 @@ print("client done", flush=True)
     assert!(socks
         .iter()
         .all(|e| e["socket"]["local"] == "192.0.2.1:21" && e["dir"] == "s>c"));
+    // The flagged pcap holds the stalled connection and the PTR lookup made meanwhile.
+    let out = Command::new(BIN)
+        .args(["replay", "--format", "json", flagged.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let replayed = json(&out.stdout);
+    assert_eq!(replayed["flows"].as_array().unwrap().len(), 1);
+    let dns = replayed["dns"].as_array().unwrap();
+    assert!(dns
+        .iter()
+        .any(|d| d["qtype"] == "PTR" && d["response"] == false));
+    assert!(dns
+        .iter()
+        .any(|d| d["qtype"] == "PTR" && d["response"] == true));
 }
 
 #[test]

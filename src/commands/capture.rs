@@ -651,7 +651,9 @@ enum Spool {
     Temp(tempfile::NamedTempFile),
 }
 
-/// Copies the spooled frames of flagged flows to `out`; returns how many.
+/// Copies the spooled frames of flagged flows to `out`, and the DNS messages sent
+/// while one of them was open (a stall's PTR lookups are part of its evidence);
+/// returns how many frames were written.
 fn write_flagged(
     spool: &std::path::Path,
     out: &std::path::Path,
@@ -662,34 +664,82 @@ fn write_flagged(
     let link = decode::LinkType::from_dlt(cap.get_datalink().0)
         .ok_or_else(|| "unsupported link type in the spool".to_string())?;
     let mut save = cap.savefile(out).map_err(|e| e.to_string())?;
+    let open_spans = merged_spans(flagged.values().flatten().copied());
     let mut number = 0u64;
     let mut written = 0u64;
+    let mut failure = None;
     loop {
         let p = match cap.next_packet() {
             Ok(p) => p,
             Err(pcap::Error::NoMorePackets) => break,
-            // A spool cut short (full disk): keep what could be copied.
-            Err(e) => return Err(e.to_string()),
+            Err(e) => {
+                // The spool cut short (a full disk): keep what was copied, say where.
+                failure = Some(format!(
+                    "the capture could not be read back past frame {number}: {e}"
+                ));
+                break;
+            }
         };
         number += 1;
         let Decoded::Ip(pkt) = decode::decode(link, p.data) else {
             continue;
         };
-        let Transport::Tcp(tcp) = &pkt.transport else {
-            continue;
+        let keep = match &pkt.transport {
+            Transport::Tcp(tcp) => {
+                let (key, _) = FlowKey::of(
+                    Endpoint::new(pkt.ip.src, tcp.src_port),
+                    Endpoint::new(pkt.ip.dst, tcp.dst_port),
+                );
+                flagged
+                    .get(&key)
+                    .is_some_and(|r| r.iter().any(|&(a, b)| (a..=b).contains(&number)))
+            }
+            Transport::Udp {
+                src_port, dst_port, ..
+            } if *src_port == 53 || *dst_port == 53 => in_spans(&open_spans, number),
+            _ => false,
         };
-        let (key, _) = FlowKey::of(
-            Endpoint::new(pkt.ip.src, tcp.src_port),
-            Endpoint::new(pkt.ip.dst, tcp.dst_port),
-        );
-        let keep = flagged
-            .get(&key)
-            .is_some_and(|ranges| ranges.iter().any(|&(a, b)| (a..=b).contains(&number)));
         if keep {
             save.write(&p);
             written += 1;
         }
     }
     save.flush().map_err(|e| e.to_string())?;
-    Ok(written)
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(written),
+    }
+}
+
+/// Frame ranges merged into sorted, disjoint spans.
+fn merged_spans(ranges: impl Iterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
+    let mut v: Vec<(u64, u64)> = ranges.collect();
+    v.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+fn in_spans(spans: &[(u64, u64)], n: u64) -> bool {
+    let i = spans.partition_point(|&(_, b)| b < n);
+    spans.get(i).is_some_and(|&(a, _)| a <= n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_merge_and_answer_membership() {
+        let s = merged_spans([(10, 20), (1, 3), (15, 30), (31, 31), (40, 41)].into_iter());
+        assert_eq!(s, vec![(1, 3), (10, 31), (40, 41)]);
+        assert!(in_spans(&s, 1) && in_spans(&s, 25) && in_spans(&s, 41));
+        assert!(!in_spans(&s, 4) && !in_spans(&s, 35) && !in_spans(&s, 42));
+        assert!(!in_spans(&[], 1));
+    }
 }
