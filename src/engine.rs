@@ -180,12 +180,21 @@ impl<'s> Engine<'s> {
 
     /// Ends the input: finishes every live flow, runs capture-wide analyzers and
     /// returns what the report's end needs.
+    /// A live capture ran until `at` (later than its last packet when it ended quiet).
+    pub fn note_capture_end(&mut self, at: Ts) {
+        let ctx = &mut self.downstream.ctx;
+        ctx.capture_end = ctx.capture_end.max(Some(at));
+    }
+
     pub fn finish(self) -> EngineResult {
         let Engine {
             mut table,
             mut downstream,
             stats,
         } = self;
+        let last = downstream.tally.last_ts;
+        let ctx = &mut downstream.ctx;
+        ctx.capture_end = ctx.capture_end.max(last);
         table.finish_all(&mut |conn| downstream.deliver(conn));
         let Downstream {
             tally,

@@ -421,8 +421,35 @@ fn retransmission_timeout_and_give_up() {
     assert_eq!(t["evidence"]["exponential_backoff"], true);
     let g = one(&doc, "retransmit.give_up");
     assert_eq!(g["severity"], "error");
-    assert!(g["evidence"]["unacked_for_s"].as_f64().unwrap() < 60.0);
-    assert!(!g["evidence"]["suggested_user_timeout_ms"].is_null());
+    let ev = &g["evidence"];
+    assert_eq!(ev["ended_with"], "silence");
+    // The heartbeat connection shows the capture went on past the next resend's due time.
+    assert!(ev["silence_s"].as_f64().unwrap() > ev["next_retransmission_due_s"].as_f64().unwrap());
+    // The script set TCP_USER_TIMEOUT=5000 ms: the give-up window must contain it.
+    let within: Vec<f64> = ev["gave_up_within_s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(within[0] < 5.0 && 5.0 < within[1], "{within:?}");
+    let ms: Vec<f64> = ev["suggested_user_timeout_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(ms[0] < 5000.0 && 5000.0 < ms[1], "{ms:?}");
+    // Without the heartbeat the last retransmission is the capture's last packet: the
+    // sender may still have been retrying, so no give-up is claimed.
+    let doc = run("retransmit_give_up.pcap", &["-f", "tcp port 9100"]);
+    assert!(findings(&doc, "retransmit.give_up").is_empty());
+    let t = one(&doc, "retransmit.timeout");
+    assert_eq!(t["evidence"]["still_retrying_at_end"], true);
+    assert!(t["summary"]
+        .as_str()
+        .unwrap()
+        .contains("not in the capture"));
 }
 
 #[test]

@@ -174,8 +174,8 @@ pub const CATALOG: &[Entry] = &[
     Entry {
         id: "retransmit.give_up",
         severity: "error",
-        meaning: "Retransmissions of unacknowledged data that end in a RST from the sender or in silence: the connection gave up.",
-        evidence: "Retransmissions, frames, how long the data stayed unacknowledged, how it ended, what tcp_retries2 allows (~924.6 s at 15; --retries2 when known) and, when much shorter, the TCP_USER_TIMEOUT or tcp_retries2 it suggests.",
+        meaning: "Retransmissions of unacknowledged data that end in a RST from the sender or in silence: the connection gave up. Silence counts only when the capture shows time passing (other packets, or a live capture's stop) beyond the moment the next retransmission was due (twice the last interval, at most 120 s); a capture that ends sooner gets no give_up, and its retransmit.timeout says still_retrying_at_end.",
+        evidence: "Retransmissions, frames, how long the data stayed unacknowledged, how it ended (rst or silence: silence_s, silence_until, next_retransmission_due_s), gave_up_within_s (in silence the give-up lies between the last resend and the next due time), what tcp_retries2 allows (~924.6 s at 15; --retries2 when known) and, when much shorter, the TCP_USER_TIMEOUT range (suggested_user_timeout_ms: [min, max]) or tcp_retries2 it suggests.",
         causes: "Dead peer, blackholed path, firewall dropping the flow; an application TCP_USER_TIMEOUT.",
         check: "Peer health and the path; TCP_USER_TIMEOUT in the application; net.ipv4.tcp_retries2.",
     },

@@ -30,6 +30,9 @@ pub const MAX_DNS_RECORDS: usize = 50_000;
 pub struct CaptureContext {
     pub dns: VecDeque<DnsRecord>,
     pub dns_dropped: u64,
+    /// When the capture ended (its last packet, or a live capture's stop time), set
+    /// before the flows still open are finished: how long a flow's silence lasted.
+    pub capture_end: Option<Ts>,
 }
 
 impl CaptureContext {

@@ -126,7 +126,7 @@ impl Analyzers {
         stall::analyze(conn, cfg, ctx, &mut found);
         reset::analyze(conn, cfg, &self.hosts, &mut found);
         close::analyze(conn, cfg, &mut found);
-        timers::analyze(conn, cfg, &mut found);
+        timers::analyze(conn, cfg, ctx, &mut found);
         // Last: it annotates the findings above with the local socket's view.
         local::analyze(conn, cfg, &mut found);
         self.hosts.learn(conn);

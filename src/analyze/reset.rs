@@ -54,6 +54,20 @@ fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String) 
     if peer.first_fin.is_some_and(|f| f.ts <= rst.at.ts) {
         return ("after_peer_fin", "after the peer's FIN".into());
     }
+    if !rst.ack_flag && peer.last_seen.is_some_and(|p| p.frame < rst.at.frame) {
+        // Linux (like other stacks) sends RST+ACK when an application aborts; a bare RST
+        // is how a host answers a segment for a socket it no longer has.
+        return (
+            "unknown_connection",
+            format!(
+                "without the ACK flag, answering the peer's segment after {} + {} payload bytes: the way a \
+                 host answers a connection it no longer has (socket already gone: timed out, closed \
+                 earlier, or the host restarted), or a middle box resetting it; an application's abortive \
+                 close sends RST+ACK",
+                conn.sides[0].payload_bytes, conn.sides[1].payload_bytes
+            ),
+        );
+    }
     if me.payload_bytes > 0 || peer.payload_bytes > 0 {
         return (
             "abortive_close",

@@ -1,9 +1,10 @@
 //! Timers seen on the wire: keepalive probes, zero windows and persist probes,
 //! retransmissions by timeout or after duplicate ACKs, and connections that gave up.
 
+use super::context::CaptureContext;
 use super::{fmt_list, round_ms, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::analysis::Analysis;
-use crate::flow::conn::Connection;
+use crate::flow::conn::{Connection, EndReason};
 use crate::flow::side::Resend;
 use crate::flow::{Event, EventKind};
 use crate::model::{Dir, Ts};
@@ -52,11 +53,16 @@ fn idle_before(e: &Event) -> Option<f64> {
     }
 }
 
-pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
+pub fn analyze(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    ctx: &CaptureContext,
+    out: &mut Vec<Finding>,
+) {
     for dir in [Dir::FromClient, Dir::FromServer] {
         keepalive(conn, dir, out);
         zero_window(conn, dir, out);
-        retransmissions(conn, dir, cfg, out);
+        retransmissions(conn, dir, cfg, ctx, out);
     }
 }
 
@@ -226,7 +232,13 @@ fn chains(resends: &[Resend]) -> Vec<Vec<Resend>> {
     out
 }
 
-fn retransmissions(conn: &Connection, dir: Dir, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
+fn retransmissions(
+    conn: &Connection,
+    dir: Dir,
+    cfg: &AnalyzerConfig,
+    ctx: &CaptureContext,
+    out: &mut Vec<Finding>,
+) {
     let side = conn.side(dir);
     let peer = conn.side(dir.other());
     // SYN retransmissions are the handshake analyzer's.
@@ -291,7 +303,7 @@ fn retransmissions(conn: &Connection, dir: Dir, cfg: &AnalyzerConfig, out: &mut 
                 .confidence(Confidence::High)
                 .hint("Segments or their ACKs were lost and only the retransmission timer recovered them: look for drops on the path (interface drops in /sys/class/net/*/statistics, firewall drops, full queues) and at RetransSegs / TCPTimeouts in /proc/net/snmp and netstat."),
         );
-        give_up(conn, dir, cfg, worst, out);
+        give_up(conn, dir, cfg, ctx, worst, out);
     }
     if !fast.is_empty() {
         let resent_bytes: u64 = data.iter().map(|r| u64::from(r.len)).sum();
@@ -322,12 +334,45 @@ fn retransmissions(conn: &Connection, dir: Dir, cfg: &AnalyzerConfig, out: &mut 
     }
 }
 
+/// Linux's cap on the retransmission timeout (TCP_RTO_MAX).
+const RTO_MAX_S: f64 = 120.0;
+
+/// When the sender's next retransmission was due after the chain's last one: the
+/// timer doubles. After a single resend (possibly a tail loss probe, which does not
+/// follow the doubling) allow at least 1 s.
+fn next_resend_due_s(chain: &[Resend]) -> f64 {
+    let due = match chain {
+        [.., prev, last] => 2.0 * last.at.ts.since(prev.at.ts),
+        [only] => (2.0 * only.since_progress_ns as f64 / 1e9).max(1.0),
+        [] => 1.0,
+    };
+    due.clamp(0.2, RTO_MAX_S)
+}
+
+/// How the capture shows that the sender went quiet after its last resend: the
+/// silence that followed (None when it cannot be measured) and what ended the flow.
+fn silence_after(conn: &Connection, last: Ts, ctx: &CaptureContext) -> (Option<f64>, &'static str) {
+    match conn.end_reason {
+        EndReason::Idle => (None, "idle timeout"),
+        EndReason::Closed => (None, "connection closed"),
+        EndReason::Reused => (None, "new connection on the 4-tuple"),
+        EndReason::Evicted => (Some(0.0), "flow evicted"),
+        EndReason::EndOfCapture => (
+            Some(ctx.capture_end.map_or(0.0, |end| end.since(last).max(0.0))),
+            "end of capture",
+        ),
+    }
+}
+
 /// A retransmission chain that ends in the sender's RST or in silence, with the data
-/// never acknowledged.
+/// never acknowledged. Silence counts only when the capture went on past the moment
+/// the next retransmission was due; otherwise the chain was still running when the
+/// capture ended, and the `retransmit.timeout` finding (the last one pushed) says so.
 fn give_up(
     conn: &Connection,
     dir: Dir,
     cfg: &AnalyzerConfig,
+    ctx: &CaptureContext,
     chain: &[Resend],
     out: &mut Vec<Finding>,
 ) {
@@ -344,30 +389,67 @@ fn give_up(
     if rst.is_none() && !silent {
         return;
     }
+    let due = next_resend_due_s(chain);
+    let (silence, silence_by) = silence_after(conn, last.at.ts, ctx);
+    if rst.is_none() && silence.is_some_and(|q| q < due) {
+        if let Some(timeout) = out.last_mut().filter(|f| f.id == "retransmit.timeout") {
+            let quiet = silence.unwrap_or(0.0);
+            timeout.summary.push_str(&format!(
+                "; the capture ended {quiet:.3} s after the last one (frame {}), before the next was due \
+                 (~{due:.1} s): whether the sender gave up is not in the capture",
+                last.at.frame
+            ));
+            timeout
+                .evidence
+                .insert("still_retrying_at_end".into(), true.into());
+            timeout
+                .evidence
+                .insert("capture_ended_after_s".into(), round_ms(quiet).into());
+            timeout
+                .evidence
+                .insert("next_retransmission_due_s".into(), round_ms(due).into());
+        }
+        return;
+    }
     // The data has been outstanding since the sender's last progress before the chain.
     let outstanding_since = chain[0].at.ts.0 - chain[0].since_progress_ns;
     let end_ts = rst.map_or(last.at.ts, |r| r.at.ts);
     let total = (end_ts.0 - outstanding_since) as f64 / 1e9;
+    // In silence the kernel gave up after the last resend and before the next was due.
+    let latest = if rst.is_some() { total } else { total + due };
     let (retries2, assumed) = cfg.tcp_retries2.map_or((15, true), |r| (r, false));
     let allowed = retries_timeout(retries2);
-    let short = total < allowed * 0.5;
+    let short = latest < allowed * 0.5;
+    let when = if rst.is_some() {
+        format!("{total:.1} s after it was first sent")
+    } else {
+        format!("between {total:.1} and {latest:.1} s after it was first sent")
+    };
+    let user_timeout = if rst.is_some() {
+        format!("~{:.0} ms", total * 1000.0)
+    } else {
+        format!("{:.0}-{:.0} ms", total * 1000.0, latest * 1000.0)
+    };
     out.push(
         Finding::new("retransmit.give_up", Severity::Error, Some(conn.id), end_ts.secs_f64())
             .summary(format!(
-                "{} {} gave up after {} retransmissions of unacknowledged data, {total:.1} s after it was first sent, {}; tcp_retries2={retries2}{} allows ~{allowed:.1} s{}",
+                "{} {} gave up after {} retransmissions of unacknowledged data, {when}, {}; tcp_retries2={retries2}{} allows ~{allowed:.1} s{}",
                 dir.side(),
                 if dir == Dir::FromClient { conn.client } else { conn.server },
                 chain.len(),
-                match rst {
-                    Some(r) => format!("ending with a RST (frame {})", r.at.frame),
-                    None => "then fell silent".to_string(),
+                match (rst, silence) {
+                    (Some(r), _) => format!("ending with a RST (frame {})", r.at.frame),
+                    (None, Some(q)) => format!(
+                        "then fell silent: no retransmission in the {q:.1} s to the {silence_by}, though the next was due ~{due:.1} s after the last"
+                    ),
+                    (None, None) => format!("then fell silent until the {silence_by}"),
                 },
                 if assumed { " (Linux default, assumed)" } else { "" },
                 if short {
+                    let (lo, hi) = (retries_for(total), retries_for(latest));
+                    let retries = if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
                     format!(
-                        ": much shorter, so TCP_USER_TIMEOUT ~{:.0} ms or tcp_retries2 ~{} is in effect",
-                        total * 1000.0,
-                        retries_for(total)
+                        ": much shorter, so TCP_USER_TIMEOUT {user_timeout} or tcp_retries2 ~{retries} is in effect"
                     )
                 } else {
                     String::new()
@@ -376,11 +458,18 @@ fn give_up(
             .evidence("retransmissions", chain.len())
             .evidence("frames", chain.iter().map(|r| r.at.frame).collect::<Vec<_>>())
             .evidence("unacked_for_s", round_ms(total))
+            .evidence("gave_up_within_s", [round_ms(total), round_ms(latest)])
             .evidence("ended_with", if rst.is_some() { "rst" } else { "silence" })
+            .evidence("silence_s", silence.filter(|q| q.is_finite()).map(round_ms))
+            .evidence("silence_until", silence_by)
+            .evidence("next_retransmission_due_s", round_ms(due))
             .evidence("tcp_retries2", retries2)
             .evidence("tcp_retries2_assumed", assumed)
             .evidence("retries2_allows_s", round_ms(allowed))
-            .evidence("suggested_user_timeout_ms", short.then(|| (total * 1000.0).round()))
+            .evidence(
+                "suggested_user_timeout_ms",
+                short.then(|| [(total * 1000.0).round(), (latest * 1000.0).round()]),
+            )
             .confidence(if rst.is_some() { Confidence::High } else { Confidence::Medium })
             .hint("The peer stopped acknowledging (dead host, blackholed path, or a firewall dropping this flow). The kernel gives up after net.ipv4.tcp_retries2 (~924.6 s at 15) unless TCP_USER_TIMEOUT is set; applications that need faster failure set TCP_USER_TIMEOUT."),
     );

@@ -478,6 +478,8 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let frames = cap.frames();
     let link_name = cap.link_name;
     drop(cap);
+    // A quiet end (no packets for a while before the stop) still counts as time seen.
+    engine.note_capture_end(ended_wall);
     let result = engine.finish();
     let flagged = sink.flagged.take();
 
