@@ -363,6 +363,14 @@ fn close_wait_by_process_and_orphans() {
     assert_eq!(f.len(), 1, "{:#}", doc["findings"]);
     assert_eq!(f[0]["evidence"]["count"], 3);
     assert_eq!(f[0]["evidence"]["process"]["pid"], pid);
+    // Each recv-q is 1: the peer's FIN, never read; no data is waiting.
+    assert!(cw.iter().all(|s| s["recv_q"] == 1));
+    assert_eq!(f[0]["evidence"]["eof_unread"], 3);
+    assert_eq!(f[0]["evidence"]["unread_bytes"], 0);
+    assert!(f[0]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("not even read the end of stream"));
     let o = findings(&doc, "sock.orphan_buildup");
     assert_eq!(o.len(), 1);
     assert_eq!(o[0]["evidence"]["by_state"]["FIN_WAIT2"], 3);

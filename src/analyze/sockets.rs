@@ -436,7 +436,14 @@ fn close_wait_buildup(snap: &Snapshot, cfg: &SocketConfig, out: &mut Vec<Finding
             continue;
         }
         let by_process = socks[0].processes.as_ref().is_some_and(|p| !p.is_empty());
-        let unread: u64 = socks.iter().map(|s| u64::from(s.recv_q)).sum();
+        // In CLOSE_WAIT the receive queue counts the peer's FIN (one sequence number)
+        // until the application reads the end of stream: recv-q > 0 means it has not
+        // even read that, and the data unread is recv-q - 1.
+        let eof_unread = socks.iter().filter(|s| s.recv_q > 0).count();
+        let unread: u64 = socks
+            .iter()
+            .map(|s| u64::from(s.recv_q.saturating_sub(1)))
+            .sum();
         let oldest = socks
             .iter()
             .filter_map(|s| s.tcp_info.as_ref().map(|t| t.last_data_recv_s))
@@ -448,10 +455,15 @@ fn close_wait_buildup(snap: &Snapshot, cfg: &SocketConfig, out: &mut Vec<Finding
         out.push(
             Finding::new("sock.close_wait_buildup", Severity::Warning, None, snap.at)
                 .summary(format!(
-                    "{} sockets in CLOSE_WAIT held by {}: the peers closed (FIN received) but the application has not called close(); the oldest has had no data for {:.1} s, {} unread bytes in all",
+                    "{} sockets in CLOSE_WAIT held by {}: the peers closed (FIN received) but the application has not called close(); the oldest has had no data for {:.1} s; {}, {} unread data bytes in all",
                     socks.len(),
                     if by_process { format!("process {key}") } else { format!("the application on {key} (use -p to name the process)") },
                     oldest,
+                    match eof_unread {
+                        0 => "the application read every end of stream and still did not close".to_string(),
+                        n if n == socks.len() => "the application has not even read the end of stream on any of them (it is not reading these sockets at all)".to_string(),
+                        n => format!("{n} of them have not had their end of stream read"),
+                    },
                     unread
                 ))
                 .evidence("count", socks.len())
@@ -460,6 +472,7 @@ fn close_wait_buildup(snap: &Snapshot, cfg: &SocketConfig, out: &mut Vec<Finding
                 .evidence("examples", &examples)
                 .evidence("oldest_last_data_recv_s", round_ms(oldest))
                 .evidence("unread_bytes", unread)
+                .evidence("eof_unread", eof_unread)
                 .confidence(if by_process { Confidence::High } else { Confidence::Medium })
                 .hint("CLOSE_WAIT never times out: only the application's close() ends it. Look for a missing close() on error paths or a leaked connection pool in that process (ls /proc/PID/fd | wc -l against its ulimit -n); restarting it releases them."),
         );
