@@ -288,7 +288,16 @@ fn timewait_against_port_range_filters_and_ss() {
     assert_eq!(f[0]["evidence"]["in_port_range"], 8);
     assert_eq!(f[0]["evidence"]["usable_ports"], 10);
     assert_eq!(f[0]["evidence"]["tcp_tw_reuse"]["value"], 0);
+    assert_eq!(f[0]["evidence"]["tw_reuse_applies"], false);
     assert_eq!(f[0]["evidence"]["remote"], "127.0.0.1:8000");
+    // With tcp_tw_reuse=2 (the default: loopback only) this loopback peer's ports can be
+    // reused, so the build-up is a warning, not an error.
+    ns.sysctl("net.ipv4.tcp_tw_reuse=2");
+    let reused = ns.sockets(&[]);
+    let f2 = findings(&reused, "sock.timewait_buildup");
+    assert_eq!(f2[0]["severity"], "warning", "{:#}", f2[0]);
+    assert_eq!(f2[0]["evidence"]["tw_reuse_applies"], true);
+    ns.sysctl("net.ipv4.tcp_tw_reuse=0");
     assert_eq!(doc["summary"]["timewait"][0]["count"], 8);
     // Host context of the namespace, not of the machine.
     assert_eq!(

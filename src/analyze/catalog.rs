@@ -221,9 +221,9 @@ pub const CATALOG: &[Entry] = &[
     },
     Entry {
         id: "sock.timewait_buildup",
-        severity: "warning (error at half the usable port range)",
+        severity: "warning (error at half the usable port range, unless tcp_tw_reuse lets new connections reuse them)",
         meaning: "Live sockets (`sockets`, `watch`): many TIME_WAIT sockets from one local address to one remote ip:port (at least --timewait-min, or half the usable ephemeral ports), so connect() to that destination is running out of local ports.",
-        evidence: "Count, local address, remote ip:port, how many use ports inside net.ipv4.ip_local_port_range, usable ports (range minus ip_local_reserved_ports), their share, the remaining TIME_WAIT time (min/max), tcp_tw_reuse and tcp_timestamps, total TIME_WAIT against tcp_max_tw_buckets, TCPTimeWaitOverflow.",
+        evidence: "Count, local address, remote ip:port, how many use ports inside net.ipv4.ip_local_port_range, usable ports (range minus ip_local_reserved_ports), their share, the remaining TIME_WAIT time (min/max), tcp_tw_reuse and tcp_timestamps and whether reuse applies to this peer (tw_reuse_applies: 1 with timestamps, or 2 for a loopback peer), total TIME_WAIT against tcp_max_tw_buckets, TCPTimeWaitOverflow.",
         causes: "Short-lived connections closed first by this host (no keep-alive or pooling), a narrow ip_local_port_range.",
         check: "Connection reuse in the client; net.ipv4.ip_local_port_range; net.ipv4.tcp_tw_reuse=1 with net.ipv4.tcp_timestamps=1; EADDRNOTAVAIL ('Cannot assign requested address') in logs.",
     },

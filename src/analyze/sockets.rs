@@ -325,17 +325,25 @@ fn timewait_buildup(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mu
         if (g.count as usize) < cfg.timewait_min && g.in_port_range < half {
             continue;
         }
-        let sev = if g.in_port_range >= half {
+        let reuse = sys.get("net.ipv4.tcp_tw_reuse").0;
+        let ts = sys.get("net.ipv4.tcp_timestamps").0;
+        // tcp_tw_reuse=2 reuses only for connections over the loopback device: a
+        // loopback peer, or one of this host's own addresses (routed over lo too).
+        let over_lo = g.remote.ip().is_loopback() || g.remote.ip() == g.local_ip;
+        let timestamps = ts.is_some_and(|t| t > 0);
+        let reuse_applies = timestamps && (reuse == Some(1) || (reuse == Some(2) && over_lo));
+        // Ports that new connections may reuse (after 1 s in TIME_WAIT) do not run out.
+        let sev = if g.in_port_range >= half && !reuse_applies {
             Severity::Error
         } else {
             Severity::Warning
         };
-        let reuse = sys.get("net.ipv4.tcp_tw_reuse").0;
-        let ts = sys.get("net.ipv4.tcp_timestamps").0;
-        let reuse_text = match (reuse, ts) {
-            (Some(1), Some(t)) if t > 0 => "tcp_tw_reuse=1 with timestamps: outgoing connections may reuse TIME_WAIT ports".to_string(),
-            (Some(1), _) => "tcp_tw_reuse=1 but tcp_timestamps=0, so reuse cannot work".to_string(),
-            (Some(2), _) => "tcp_tw_reuse=2 (loopback only), so these ports are not reused for this peer unless it is local".to_string(),
+        let reuse_text = match (reuse, timestamps) {
+            (Some(1), true) => "tcp_tw_reuse=1 with timestamps: new outgoing connections can reuse these ports once they are 1 s old".to_string(),
+            (Some(1), false) => "tcp_tw_reuse=1 but tcp_timestamps=0, so reuse cannot work".to_string(),
+            (Some(2), true) if over_lo => "tcp_tw_reuse=2 applies to this loopback peer (with timestamps): new connections can reuse these ports once they are 1 s old".to_string(),
+            (Some(2), _) if over_lo => "tcp_tw_reuse=2 would apply to this loopback peer, but tcp_timestamps=0, so reuse cannot work".to_string(),
+            (Some(2), _) => "tcp_tw_reuse=2 reuses ports only over loopback, not towards this peer".to_string(),
             (Some(0), _) => "tcp_tw_reuse=0: no reuse".to_string(),
             (r, _) => format!("tcp_tw_reuse={r:?}"),
         };
@@ -365,6 +373,7 @@ fn timewait_buildup(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mu
                 .evidence("expires_min_s", expires.0)
                 .evidence("expires_max_s", expires.1)
                 .evidence("tcp_tw_reuse", sys.ev("net.ipv4.tcp_tw_reuse"))
+                .evidence("tw_reuse_applies", reuse_applies)
                 .evidence("tcp_timestamps", sys.ev("net.ipv4.tcp_timestamps"))
                 .evidence("time_wait_total", total_tw)
                 .evidence("tcp_max_tw_buckets", sys.ev("net.ipv4.tcp_max_tw_buckets"))
