@@ -4,6 +4,8 @@
 //! the namespace tests say so and return. Every test is bounded by the capture's
 //! `--duration` plus a margin, and the namespaces go away in a Drop guard.
 
+mod live_env;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -19,8 +21,7 @@ fn is_root() -> bool {
 
 macro_rules! need_root {
     () => {
-        if !is_root() {
-            eprintln!("skipped: needs root (network namespaces, CAP_NET_RAW)");
+        if !live_env::ready(&["ip", "nft", "python3", "ss", "sysctl"]) {
             return;
         }
     };

@@ -14,6 +14,8 @@
 
 mod common;
 
+mod live_env;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -21,12 +23,9 @@ use std::sync::OnceLock;
 use common::*;
 use serde_json::Value;
 
+/// tshark on PATH; otherwise the comparisons skip, except in CI (see `live_env`).
 fn tshark_available() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    live_env::tools(&["tshark"])
 }
 
 /// Fields per frame, then the conv,tcp table, from one tshark run.

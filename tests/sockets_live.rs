@@ -5,6 +5,8 @@
 //! names, probe and retransmission counts, findings) and the state counts against
 //! `ss`. Without root each test prints why it skips.
 
+mod live_env;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -17,12 +19,9 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tcpdiag")
 }
 
+/// Root and the tools the scenarios use (see `live_env`).
 fn root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    eprintln!("skipping: needs root to create network namespaces (CI runs these as root)");
-    false
+    live_env::ready(&["ip", "nft", "python3", "ss", "sysctl"])
 }
 
 fn sh(args: &[&str]) -> String {

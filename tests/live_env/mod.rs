@@ -1,0 +1,45 @@
+//! Whether a test that needs the real environment (root, network namespaces, outside
+//! tools) can run here. Without them the test says why and skips, so `cargo test` works
+//! on a fresh machine; with TCPDIAG_CI set (as `.ci/run` does) a missing piece fails the
+//! test instead, so CI can never pass by skipping.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+/// True when running as root and every tool is on PATH.
+pub fn ready(tools: &[&str]) -> bool {
+    let mut missing: Vec<String> = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root".into());
+    }
+    missing.extend(tools.iter().filter(|t| !on_path(t)).map(|t| t.to_string()));
+    check(&missing)
+}
+
+/// True when every tool is on PATH (no root needed).
+pub fn tools(tools: &[&str]) -> bool {
+    let missing: Vec<String> = tools
+        .iter()
+        .filter(|t| !on_path(t))
+        .map(|t| t.to_string())
+        .collect();
+    check(&missing)
+}
+
+fn check(missing: &[String]) -> bool {
+    if missing.is_empty() {
+        return true;
+    }
+    let list = missing.join(", ");
+    if std::env::var_os("TCPDIAG_CI").is_some() {
+        panic!("TCPDIAG_CI is set, but this test needs: {list}");
+    }
+    eprintln!("skipped: needs {list} (.ci/run installs the tools and runs as root)");
+    false
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| Path::new(&dir).join(tool).is_file())
+    })
+}
