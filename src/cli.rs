@@ -79,7 +79,7 @@ pub struct TrackingArgs {
     pub idle_timeout: Duration,
     /// Most connections tracked at once; beyond it the least recently active are
     /// finished early (reported as capture.flow_limit).
-    #[arg(long, default_value_t = 200_000, value_name = "N")]
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_flows: usize,
     /// Most timeline events kept per flow.
     #[arg(long, default_value_t = 2_000, value_name = "N")]

@@ -31,13 +31,13 @@ fn retries_for(secs: f64) -> u32 {
         .unwrap_or(15)
 }
 
-fn segment_events(conn: &Connection, dir: Dir, flag: u32) -> Vec<(Event, Analysis)> {
+fn segment_events(conn: &Connection, dir: Dir, flag: u32) -> Vec<(&Event, Analysis)> {
     conn.timeline
         .events
         .iter()
         .filter(|e| e.dir == dir)
         .filter_map(|e| match e.kind {
-            EventKind::Segment { analysis, .. } if analysis.has(flag) => Some((*e, analysis)),
+            EventKind::Segment { analysis, .. } if analysis.has(flag) => Some((e, analysis)),
             _ => None,
         })
         .collect()

@@ -165,11 +165,17 @@ impl FlowTable {
         let n = (by_age.len() / 8).max(1);
         by_age.select_nth_unstable_by_key(n - 1, |(end, _)| *end);
         self.stats.first_eviction.get_or_insert((seg.frame, seg.ts));
-        for (_, key) in by_age.into_iter().take(n) {
-            if let Some(conn) = self.live.remove(&key) {
-                self.stats.evicted += 1;
-                self.finish(*conn, EndReason::Evicted, done);
-            }
+        let mut victims: Vec<Box<Connection>> = by_age
+            .into_iter()
+            .take(n)
+            .filter_map(|(_, key)| self.live.remove(&key))
+            .collect();
+        // In start order, like every other batch of finished flows: the capture-wide
+        // trackers expect roughly time-ordered flows.
+        victims.sort_unstable_by_key(|c| c.id);
+        for conn in victims {
+            self.stats.evicted += 1;
+            self.finish(*conn, EndReason::Evicted, done);
         }
     }
 
@@ -235,6 +241,7 @@ fn feed(
     let was_closed = conn.is_closed();
     conn.on_segment(seg, cfg);
     if !was_closed && conn.is_closed() {
+        conn.timeline.shrink();
         closing.push_back((seg.ts, key, conn.id));
     }
 }

@@ -23,7 +23,8 @@ pub struct RunInfo {
     pub bytes: [u64; 2],
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Kept small (runs are boxed): a connection holds up to `cap` of these while it is live.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
     /// A single segment.
     Segment {
@@ -37,10 +38,10 @@ pub enum EventKind {
         idle_before_ms: Option<u32>,
     },
     /// Ordinary data/ACK segments collapsed together.
-    Run(RunInfo),
+    Run(Box<RunInfo>),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub frame: u64,
     pub ts: Ts,
@@ -101,7 +102,7 @@ impl Timeline {
                         run.bytes[last.dir.idx()] += u64::from(first_len);
                         run.packets[ev.dir.idx()] += 1;
                         run.bytes[ev.dir.idx()] += u64::from(len);
-                        last.kind = EventKind::Run(run);
+                        last.kind = EventKind::Run(Box::new(run));
                         return;
                     }
                 }
@@ -120,8 +121,18 @@ impl Timeline {
             self.dropped += 1;
             return false;
         }
+        if self.events.capacity() == 0 {
+            // Room for exactly one: many flows (floods, scans) never get a second event.
+            self.events.reserve_exact(1);
+        }
         self.events.push(ev);
         true
+    }
+
+    /// Gives back unused room (called when the connection closes and waits out its
+    /// linger with its events kept).
+    pub fn shrink(&mut self) {
+        self.events.shrink_to_fit();
     }
 }
 

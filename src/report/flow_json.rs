@@ -149,8 +149,8 @@ pub fn write_flow(
             w.key("dir");
             w.str(ev.dir.label());
             w.key("label");
-            match ev.kind {
-                EventKind::Segment {
+            match &ev.kind {
+                &EventKind::Segment {
                     flags,
                     seq_rel,
                     ack_rel,

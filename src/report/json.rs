@@ -59,8 +59,11 @@ impl<W: Write> Sink for JsonSink<W> {
             return Ok(());
         }
         self.buf.clear();
-        self.buf
-            .extend_from_slice(if self.flows_written > 0 { b",\n" } else { b"\n" });
+        self.buf.extend_from_slice(if self.flows_written > 0 {
+            b",\n"
+        } else {
+            b"\n"
+        });
         self.flows_written += 1;
         write_flow(&mut self.buf, conn, findings, self.with_timeline, None);
         self.out.write_all(&self.buf)

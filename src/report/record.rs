@@ -226,8 +226,8 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
                 idle_before_s: None,
                 run: None,
             };
-            match ev.kind {
-                EventKind::Segment {
+            match &ev.kind {
+                &EventKind::Segment {
                     flags,
                     seq_rel,
                     ack_rel,
