@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command, ReplayArgs, ReportArgs};
 use crate::engine::Engine;
 use crate::flow::conn::ConnConfig;
 use crate::flow::{TableConfig, TimelineMode};
+use crate::progress::Progress;
 use crate::report::json::{JsonSink, NdjsonSink};
 use crate::report::table::TableSink;
 use crate::report::{FindingCounts, Format, ReportEnd, Sink, Summary};
@@ -121,10 +122,14 @@ fn replay(args: ReplayArgs) -> ExitCode {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     let mut next_frame = 1;
+    let mut progress = Progress::new(&args.files);
     for file in &args.files {
+        progress.file_started();
         let (summary, err) =
             pcap_file::read(file, args.filter.as_deref(), next_frame, &mut |frame| {
-                engine.on_frame(frame)
+                let caplen = frame.data.len();
+                engine.on_frame(frame);
+                progress.frame(caplen, || engine.progress_counts());
             });
         next_frame += summary.frames;
         inputs.push(summary);
@@ -136,6 +141,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
             }
         }
     }
+    progress.finish();
     let frames_read: u64 = inputs.iter().map(|i| i.frames).sum();
     let result = engine.finish();
 

@@ -48,7 +48,7 @@ struct Downstream<'s> {
 }
 
 impl Downstream<'_> {
-    fn deliver(&mut self, conn: Connection) {
+    fn deliver(&mut self, conn: Box<Connection>) {
         *self
             .tally
             .conn_states
@@ -135,6 +135,18 @@ impl<'s> Engine<'s> {
             Transport::Fragment => self.stats.ip_fragments += 1,
             Transport::Other(_) => self.stats.other_ip += 1,
         }
+    }
+
+    /// Flows started and findings made so far (for progress displays).
+    pub fn progress_counts(&self) -> (u64, u64) {
+        let findings = self
+            .downstream
+            .analyzers
+            .severity_counts()
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        (self.table.stats.flows, findings)
     }
 
     /// Ends the input: finishes every live flow, runs capture-wide analyzers and

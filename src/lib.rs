@@ -11,5 +11,6 @@ pub mod decode;
 pub mod engine;
 pub mod flow;
 pub mod model;
+pub mod progress;
 pub mod report;
 pub mod source;
