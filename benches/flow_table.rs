@@ -28,8 +28,8 @@ fn config() -> TableConfig {
 
 fn segments(name: &str) -> Vec<Segment> {
     let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let mut cap = pcap::Capture::from_file_with_precision(&path, pcap::Precision::Nano)
-        .expect("fixture");
+    let mut cap =
+        pcap::Capture::from_file_with_precision(&path, pcap::Precision::Nano).expect("fixture");
     let link = LinkType::from_dlt(cap.get_datalink().0).expect("known link type");
     let mut out = Vec::new();
     let mut n = 0;
@@ -83,7 +83,11 @@ fn ingest(segs: &[Segment]) -> u64 {
 
 fn bench_table(c: &mut Criterion) {
     let mut group = c.benchmark_group("flow_table");
-    for name in ["clean_bulk.pcap", "fast_retransmit.pcap", "half_open_flood.pcap"] {
+    for name in [
+        "clean_bulk.pcap",
+        "fast_retransmit.pcap",
+        "half_open_flood.pcap",
+    ] {
         let segs = segments(name);
         group.throughput(Throughput::Elements(segs.len() as u64));
         group.bench_function(name, |b| b.iter(|| ingest(&segs)));

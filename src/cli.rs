@@ -48,6 +48,10 @@ pub struct ReplayArgs {
     /// input were complete (the report still says what was lost).
     #[arg(long)]
     pub keep_going: bool,
+    /// Threads: 2 decodes and tracks flows on one while analyzers and output run on
+    /// the other; 1 does everything on one (same report either way).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2), value_name = "N")]
+    pub threads: u8,
     #[command(flatten)]
     pub report: ReportArgs,
     #[command(flatten)]

@@ -175,7 +175,7 @@ mod tests {
         t.push(seg(1001, Dir::FromServer, 0), true);
         t.push(seg(1002, Dir::FromClient, 10), false);
         assert_eq!(t.events.len(), 4);
-        let EventKind::Run(run) = t.events[1].kind else {
+        let EventKind::Run(run) = &t.events[1].kind else {
             panic!()
         };
         assert_eq!(run.last_frame, 1000);
