@@ -263,11 +263,17 @@ pub struct Pipeline<'a> {
 
 impl Pipeline<'_> {
     pub fn on_frame(&mut self, frame: RawFrame<'_>) {
-        let batch = &mut self.batch;
-        self.front.on_frame(frame, &mut |m| batch.push(m));
-        if self.batch.len() >= BATCH {
-            self.send();
-        }
+        let Pipeline {
+            front,
+            batch,
+            tx,
+            spare,
+            broken,
+            ..
+        } = self;
+        // Sent as soon as a batch is full, even in the middle of a frame: an eviction
+        // finishes thousands of flows at once, and they must not pile up here.
+        front.on_frame(frame, &mut |m| push(batch, m, tx, spare, broken));
     }
 
     /// Flows started and findings made so far (for progress displays).
@@ -277,15 +283,24 @@ impl Pipeline<'_> {
             self.findings.load(Ordering::Relaxed),
         )
     }
+}
 
-    fn send(&mut self) {
-        let next = self
-            .spare
+/// Adds `m` to the batch; a full batch goes to the back thread.
+fn push(
+    batch: &mut Vec<Msg>,
+    m: Msg,
+    tx: &mpsc::SyncSender<Vec<Msg>>,
+    spare: &mpsc::Receiver<Vec<Msg>>,
+    broken: &mut bool,
+) {
+    batch.push(m);
+    if batch.len() >= BATCH {
+        let next = spare
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-        let full = std::mem::replace(&mut self.batch, next);
-        if !self.broken && self.tx.send(full).is_err() {
-            self.broken = true;
+        let full = std::mem::replace(batch, next);
+        if !*broken && tx.send(full).is_err() {
+            *broken = true;
         }
     }
 }

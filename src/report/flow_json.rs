@@ -205,7 +205,7 @@ pub fn write_flow(
                 }
                 EventKind::Run(run) => {
                     w.raw("\"");
-                    run_label_to(w.0, &run);
+                    run_label_to(w.0, run);
                     w.raw("\"");
                     w.key("run");
                     w.key_first_open("last_frame");

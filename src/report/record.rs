@@ -247,7 +247,7 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
                     ..base
                 },
                 EventKind::Run(run) => EventRecord {
-                    label: run_label(&run),
+                    label: run_label(run),
                     run: Some(RunRecord {
                         last_frame: run.last_frame,
                         end_rel: rel(run.end, start),
