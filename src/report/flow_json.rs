@@ -17,6 +17,20 @@ use crate::flow::{Connection, EventKind};
 use crate::model::time::round_us;
 use crate::model::{Dir, Endpoint, Ts};
 
+/// `,"name":` as one literal (one copy per key).
+macro_rules! key {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":")
+    };
+}
+
+/// `"name":` (the first key of an object).
+macro_rules! first_key {
+    ($name:literal) => {
+        concat!("\"", $name, "\":")
+    };
+}
+
 /// Appends one flow object to `out`. With `tag`, the object starts with
 /// `"type":tag` (the NDJSON line form).
 pub fn write_flow(
@@ -38,117 +52,117 @@ pub fn write_flow(
         w.str(tag);
         w.raw(",");
     }
-    w.key_first("id");
+    w.raw(first_key!("id"));
     w.u64(conn.id);
-    w.key("client");
+    w.raw(key!("client"));
     w.endpoint(&conn.client);
-    w.key("server");
+    w.raw(key!("server"));
     w.endpoint(&conn.server);
-    w.key("conn_state");
+    w.raw(key!("conn_state"));
     w.str(conn.zeek.conn_state());
-    w.key("history");
+    w.raw(key!("history"));
     w.str(conn.zeek.history());
-    w.key("start");
+    w.raw(key!("start"));
     w.f64(round_us(start.secs_f64()));
-    w.key("end");
+    w.raw(key!("end"));
     w.f64(round_us(conn.end.secs_f64()));
-    w.key("duration_s");
+    w.raw(key!("duration_s"));
     w.f64(round_us(conn.duration()));
-    w.key("first_frame");
+    w.raw(key!("first_frame"));
     w.u64(conn.first_frame);
-    w.key("last_frame");
+    w.raw(key!("last_frame"));
     w.u64(conn.last_frame);
-    w.key("roles");
+    w.raw(key!("roles"));
     w.serde(&conn.roles);
-    w.key("end_reason");
+    w.raw(key!("end_reason"));
     w.serde(&conn.end_reason);
 
-    w.key("handshake");
-    w.key_first_open("syn_count");
+    w.raw(key!("handshake"));
+    w.raw(concat!("{", first_key!("syn_count")));
     w.u64(hs.syn_count.into());
-    w.key("syn_ack_count");
+    w.raw(key!("syn_ack_count"));
     w.u64(hs.syn_ack_count.into());
-    w.key("syn_frame");
+    w.raw(key!("syn_frame"));
     w.opt_u64(hs.syns.first().map(|a| a.frame));
-    w.key("syn_ack_frame");
+    w.raw(key!("syn_ack_frame"));
     w.opt_u64(hs.syn_acks.first().map(|a| a.frame));
-    w.key("ack_frame");
+    w.raw(key!("ack_frame"));
     w.opt_u64(hs.ack.map(|a| a.frame));
-    w.key("syn_to_synack_s");
+    w.raw(key!("syn_to_synack_s"));
     w.opt_f64(s2sa.map(round_us));
-    w.key("synack_to_ack_s");
+    w.raw(key!("synack_to_ack_s"));
     w.opt_f64(sa2a.map(round_us));
-    w.key("rtt_s");
+    w.raw(key!("rtt_s"));
     w.opt_f64(s2sa.zip(sa2a).map(|(a, b)| round_us(a + b)));
-    w.key("completed");
+    w.raw(key!("completed"));
     w.bool(hs.ack.is_some());
     w.raw("}");
 
-    w.key("client_stats");
+    w.raw(key!("client_stats"));
     w.side(&conn.sides[0], sizes[0], start);
-    w.key("server_stats");
+    w.raw(key!("server_stats"));
     w.side(&conn.sides[1], sizes[1], start);
 
-    w.key("closed_by");
+    w.raw(key!("closed_by"));
     match conn.close {
         None => w.null(),
         Some(c) => {
-            w.key_first_open("side");
+            w.raw(concat!("{", first_key!("side")));
             w.str(c.by.side());
-            w.key("how");
+            w.raw(key!("how"));
             w.serde(&c.how);
-            w.key("frame");
+            w.raw(key!("frame"));
             w.u64(c.frame);
-            w.key("at_rel");
+            w.raw(key!("at_rel"));
             w.f64(rel(c.ts, start));
             w.raw("}");
         }
     }
-    w.key("longest_idle");
+    w.raw(key!("longest_idle"));
     match conn.longest_idle {
         None => w.null(),
         Some(g) => {
-            w.key_first_open("seconds");
+            w.raw(concat!("{", first_key!("seconds")));
             w.f64(round_us(g.after.ts.since(g.before.ts)));
-            w.key("after_frame");
+            w.raw(key!("after_frame"));
             w.u64(g.before.frame);
-            w.key("resumed_frame");
+            w.raw(key!("resumed_frame"));
             w.u64(g.after.frame);
             w.raw("}");
         }
     }
-    w.key("previous_on_tuple");
+    w.raw(key!("previous_on_tuple"));
     match conn.previous {
         None => w.null(),
         Some(p) => {
-            w.key_first_open("flow");
+            w.raw(concat!("{", first_key!("flow")));
             w.u64(p.id);
-            w.key("closed_by");
+            w.raw(key!("closed_by"));
             match p.close {
                 None => w.null(),
                 Some(c) => w.str(c.by.side()),
             }
-            w.key("seconds_before");
+            w.raw(key!("seconds_before"));
             w.f64(round_us(start.since(p.ended)));
             w.raw("}");
         }
     }
-    w.key("timeline");
+    w.raw(key!("timeline"));
     w.raw("[");
     if with_timeline {
         for (i, ev) in conn.timeline.events.iter().enumerate() {
             if i > 0 {
                 w.raw(",");
             }
-            w.key_first_open("frame");
+            w.raw(concat!("{", first_key!("frame")));
             w.u64(ev.frame);
-            w.key("at");
+            w.raw(key!("at"));
             w.f64(round_us(ev.ts.secs_f64()));
-            w.key("at_rel");
+            w.raw(key!("at_rel"));
             w.f64(rel(ev.ts, start));
-            w.key("dir");
+            w.raw(key!("dir"));
             w.str(ev.dir.label());
-            w.key("label");
+            w.raw(key!("label"));
             match &ev.kind {
                 &EventKind::Segment {
                     flags,
@@ -173,22 +187,22 @@ pub fn write_flow(
                         w.raw("]");
                     }
                     w.raw("\"");
-                    w.key("flags");
+                    w.raw(key!("flags"));
                     w.raw("\"");
                     flags.tcpdump_to(w.0);
                     w.raw("\"");
-                    w.key("seq");
+                    w.raw(key!("seq"));
                     w.u64(seq_rel.into());
                     if flags.ack() {
-                        w.key("ack");
+                        w.raw(key!("ack"));
                         w.u64(ack_rel.into());
                     }
-                    w.key("len");
+                    w.raw(key!("len"));
                     w.u64(len.into());
-                    w.key("win");
+                    w.raw(key!("win"));
                     w.u64(window.into());
                     if !analysis.is_empty() {
-                        w.key("analysis");
+                        w.raw(key!("analysis"));
                         w.raw("[");
                         for (j, l) in analysis.labels().enumerate() {
                             if j > 0 {
@@ -199,7 +213,7 @@ pub fn write_flow(
                         w.raw("]");
                     }
                     if let Some(ms) = idle_before_ms {
-                        w.key("idle_before_s");
+                        w.raw(key!("idle_before_s"));
                         w.f64(f64::from(ms) / 1000.0);
                     }
                 }
@@ -207,18 +221,18 @@ pub fn write_flow(
                     w.raw("\"");
                     run_label_to(w.0, run);
                     w.raw("\"");
-                    w.key("run");
-                    w.key_first_open("last_frame");
+                    w.raw(key!("run"));
+                    w.raw(concat!("{", first_key!("last_frame")));
                     w.u64(run.last_frame);
-                    w.key("end_rel");
+                    w.raw(key!("end_rel"));
                     w.f64(rel(run.end, start));
-                    w.key("client_packets");
+                    w.raw(key!("client_packets"));
                     w.u64(run.packets[Dir::FromClient.idx()]);
-                    w.key("client_bytes");
+                    w.raw(key!("client_bytes"));
                     w.u64(run.bytes[Dir::FromClient.idx()]);
-                    w.key("server_packets");
+                    w.raw(key!("server_packets"));
                     w.u64(run.packets[Dir::FromServer.idx()]);
-                    w.key("server_bytes");
+                    w.raw(key!("server_bytes"));
                     w.u64(run.bytes[Dir::FromServer.idx()]);
                     w.raw("}");
                 }
@@ -227,9 +241,9 @@ pub fn write_flow(
         }
     }
     w.raw("]");
-    w.key("timeline_dropped");
+    w.raw(key!("timeline_dropped"));
     w.u64(conn.timeline.dropped);
-    w.key("findings");
+    w.raw(key!("findings"));
     w.serde(&findings);
     w.raw("}");
 }
@@ -246,26 +260,6 @@ impl W<'_> {
     #[inline]
     fn raw(&mut self, s: &str) {
         self.0.extend_from_slice(s.as_bytes());
-    }
-    /// `,"name":`
-    #[inline]
-    fn key(&mut self, name: &str) {
-        self.0.extend_from_slice(b",\"");
-        self.0.extend_from_slice(name.as_bytes());
-        self.0.extend_from_slice(b"\":");
-    }
-    /// `"name":` (first key of an object already opened)
-    #[inline]
-    fn key_first(&mut self, name: &str) {
-        self.0.push(b'"');
-        self.0.extend_from_slice(name.as_bytes());
-        self.0.extend_from_slice(b"\":");
-    }
-    /// `{"name":`
-    #[inline]
-    fn key_first_open(&mut self, name: &str) {
-        self.0.push(b'{');
-        self.key_first(name);
     }
     #[inline]
     fn null(&mut self) {
@@ -335,39 +329,39 @@ impl W<'_> {
         self.0.push(b'"');
     }
     fn side(&mut self, s: &Side, seq_bytes: u64, start: Ts) {
-        self.key_first_open("packets");
+        self.raw(concat!("{", first_key!("packets")));
         self.u64(s.packets);
-        self.key("payload_bytes");
+        self.raw(key!("payload_bytes"));
         self.u64(s.payload_bytes);
-        self.key("seq_bytes");
+        self.raw(key!("seq_bytes"));
         self.u64(seq_bytes);
-        self.key("isn");
+        self.raw(key!("isn"));
         self.opt_u64(s.isn.map(|i| u64::from(i.0)));
-        self.key("syn_options");
+        self.raw(key!("syn_options"));
         match s.syn_options {
             None => self.null(),
             Some(o) => self.syn_options(&o),
         }
-        self.key("window_scale_applied");
+        self.raw(key!("window_scale_applied"));
         self.opt_u64(s.window_shift.map(u64::from));
-        self.key("last_window");
+        self.raw(key!("last_window"));
         self.opt_u64(s.last_window.map(u64::from));
-        self.key("ttl");
+        self.raw(key!("ttl"));
         match s.ttl_first {
             None => self.null(),
             Some(first) => {
-                self.key_first_open("first");
+                self.raw(concat!("{", first_key!("first")));
                 self.u64(first.into());
-                self.key("min");
+                self.raw(key!("min"));
                 self.u64(s.ttl_min.into());
-                self.key("max");
+                self.raw(key!("max"));
                 self.u64(s.ttl_max.into());
                 self.raw("}");
             }
         }
-        self.key("last_ip_id");
+        self.raw(key!("last_ip_id"));
         self.opt_u64(s.last_ip_id.map(u64::from));
-        self.key("mac");
+        self.raw(key!("mac"));
         match s.mac {
             None => self.null(),
             Some(m) => {
@@ -383,30 +377,30 @@ impl W<'_> {
                 self.0.push(b'"');
             }
         }
-        self.key("mac_mismatches");
+        self.raw(key!("mac_mismatches"));
         self.u64(s.mac_mismatches.into());
-        self.key("packets_with_timestamps");
+        self.raw(key!("packets_with_timestamps"));
         self.u64(s.packets_with_timestamps);
-        self.key("first_payload_rel");
+        self.raw(key!("first_payload_rel"));
         self.opt_f64(s.first_payload.map(|a| rel(a.ts, start)));
-        self.key("first_payload_frame");
+        self.raw(key!("first_payload_frame"));
         self.opt_u64(s.first_payload.map(|a| a.frame));
-        self.key("analysis");
+        self.raw(key!("analysis"));
         self.counts(&s.counts);
-        self.key("oversize_segments");
+        self.raw(key!("oversize_segments"));
         self.u64(s.oversize_segments.into());
-        self.key("max_payload");
+        self.raw(key!("max_payload"));
         self.u64(s.max_payload.into());
         self.raw("}");
     }
     fn syn_options(&mut self, o: &SynOptions) {
-        self.key_first_open("mss");
+        self.raw(concat!("{", first_key!("mss")));
         self.opt_u64(o.mss.map(u64::from));
-        self.key("window_scale");
+        self.raw(key!("window_scale"));
         self.opt_u64(o.window_scale.map(u64::from));
-        self.key("sack_permitted");
+        self.raw(key!("sack_permitted"));
         self.bool(o.sack_permitted);
-        self.key("timestamps");
+        self.raw(key!("timestamps"));
         self.bool(o.timestamps);
         self.raw("}");
     }
@@ -426,23 +420,23 @@ impl W<'_> {
             zero_window_probes,
             truncated,
         } = *c;
-        self.key_first_open("retransmissions");
+        self.raw(concat!("{", first_key!("retransmissions")));
         self.u64(retransmissions.into());
-        for (name, v) in [
-            ("fast_retransmissions", fast_retransmissions),
-            ("spurious_retransmissions", spurious_retransmissions),
-            ("out_of_order", out_of_order),
-            ("lost_segments", lost_segments),
-            ("acked_unseen", acked_unseen),
-            ("dup_acks", dup_acks),
-            ("zero_windows", zero_windows),
-            ("window_updates", window_updates),
-            ("window_full", window_full),
-            ("keep_alives", keep_alives),
-            ("zero_window_probes", zero_window_probes),
-            ("truncated", truncated),
+        for (key, v) in [
+            (key!("fast_retransmissions"), fast_retransmissions),
+            (key!("spurious_retransmissions"), spurious_retransmissions),
+            (key!("out_of_order"), out_of_order),
+            (key!("lost_segments"), lost_segments),
+            (key!("acked_unseen"), acked_unseen),
+            (key!("dup_acks"), dup_acks),
+            (key!("zero_windows"), zero_windows),
+            (key!("window_updates"), window_updates),
+            (key!("window_full"), window_full),
+            (key!("keep_alives"), keep_alives),
+            (key!("zero_window_probes"), zero_window_probes),
+            (key!("truncated"), truncated),
         ] {
-            self.key(name);
+            self.raw(key);
             self.u64(v.into());
         }
         self.raw("}");
