@@ -36,6 +36,14 @@ pub struct AnalysisCounts {
 
 impl AnalysisCounts {
     fn count(&mut self, a: Analysis) {
+        // Most segments carry no flag, or only the snaplen cut: skip the table walk.
+        if a.is_empty() {
+            return;
+        }
+        if a.0 == Analysis::TRUNCATED {
+            self.truncated += 1;
+            return;
+        }
         let pairs: [(u32, &mut u32); 13] = [
             (Analysis::RETRANSMISSION, &mut self.retransmissions),
             (
