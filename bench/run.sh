@@ -4,7 +4,8 @@
 # RUNS times (default 3) on a warm page cache; the table shows the median wall time as
 # packets/s and the median peak RSS (/usr/bin/time -v, whole process).
 # Usage: bench/run.sh [SIZE...]       SIZE: 1x 4x 10x synflood (default: all)
-#   env: RUNS=3  SLOW_PEERS_UP_TO=4x (tshark runs on sizes up to this one; tcptrace too
+#   env: RUNS=3  BASELINE=/path/to/older/tcpdiag (adds its ndjson/table rows on 1x and
+#        synflood, for before/after)  SLOW_PEERS_UP_TO=4x (tshark runs on sizes up to this one; tcptrace too
 #        except that 10x gets one tcptrace run)  OUT=bench/results/DATE.md
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +67,11 @@ for size in "${SIZES[@]}"; do
             printf "| %s | %d | %s | `%s`%s | %.0f | %.2f | %.0f |\n", c, p, t, x, note, p / w, w, r / 1024 }' >>"$OUT"
     }
     row tcpdiag "tcpdiag replay F --format ndjson" "$RUNS" "$TCPDIAG" replay "$f" --format ndjson
+    row tcpdiag "tcpdiag replay F --format ndjson --threads 1" "$RUNS" "$TCPDIAG" replay "$f" --format ndjson --threads 1
+    if [ -n "${BASELINE:-}" ] && { [ "$size" = 1x ] || [ "$size" = synflood ]; }; then
+        row "tcpdiag before" "tcpdiag replay F --format ndjson" "$RUNS" "$BASELINE" replay "$f" --format ndjson
+        row "tcpdiag before" "tcpdiag replay F --format table" "$RUNS" "$BASELINE" replay "$f" --format table
+    fi
     row tcpdiag "tcpdiag replay F --format json" "$RUNS" "$TCPDIAG" replay "$f" --format json
     row tcpdiag "tcpdiag replay F --format table" "$RUNS" "$TCPDIAG" replay "$f" --format table
     [ "$size" = synflood ] && continue
