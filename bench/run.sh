@@ -5,7 +5,7 @@
 # packets/s and the median peak RSS (/usr/bin/time -v, whole process).
 # Usage: bench/run.sh [SIZE...]       SIZE: 1x 4x 10x synflood (default: all)
 #   env: RUNS=3  BASELINE=/path/to/older/tcpdiag (adds its ndjson/table rows on 1x and
-#        synflood, for before/after)  SLOW_PEERS_UP_TO=4x (tshark runs on sizes up to this one; tcptrace too
+#        synflood, for before/after)  PEERS=0 (tcpdiag only)  SLOW_PEERS_UP_TO=4x (tshark runs on sizes up to this one; tcptrace too
 #        except that 10x gets one tcptrace run)  OUT=bench/results/DATE.md
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,20 +26,24 @@ gcc -O2 -o "$WORK/pcap_loop" "$ROOT/bench/pcap_loop.c" -lpcap
 
 file_of() { case $1 in synflood) echo "$CORPUS/synflood.pcap" ;; *) echo "$CORPUS/web_$1.pcap" ;; esac; }
 
-# measure LABEL N CMD...: runs CMD N times (stdout to /dev/null); prints "median_s median_rss_kb"
+# measure LABEL N CMD...: runs CMD N times (stdout to /dev/null);
+# prints "median_wall_s median_rss_kb median_cpu_s" (cpu = user + system, all threads)
 measure() {
     local label=$1 n=$2; shift 2
-    local i walls=() rss=()
+    local i walls=() rss=() cpus=()
     for i in $(seq "$n"); do
-        /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/err" || {
+        /usr/bin/time -f "%e %M %U %S" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/err" || {
             # tcpdiag exits 1 only with --fail-on; anything else is a failure
             echo "$label failed:" >&2; cat "$WORK/err" >&2; exit 1; }
-        read -r w m <"$WORK/t"
-        walls+=("$w"); rss+=("$m")
-        echo "  $label run $i: ${w}s ${m}KB (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+        read -r w m u s <"$WORK/t"
+        walls+=("$w"); rss+=("$m"); cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN {print u + s}')")
+        echo "  $label run $i: ${w}s ${m}KB cpu $u+$s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
     done
-    printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%s ", a[int((NR+1)/2)]}'
-    printf '%s\n' "${rss[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+    median() { sort -g | awk '{a[NR]=$1} END {printf "%s ", a[int((NR+1)/2)]}'; }
+    printf '%s\n' "${walls[@]}" | median
+    printf '%s\n' "${rss[@]}" | median
+    printf '%s\n' "${cpus[@]}" | median
+    echo
 }
 
 rank() { case $1 in 1x) echo 1 ;; 4x) echo 4 ;; 10x) echo 10 ;; *) echo 0 ;; esac; }
@@ -49,8 +53,8 @@ slow_up_to=$(rank "${SLOW_PEERS_UP_TO:-4x}")
     echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, kernel $(uname -r)"
     echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg). Median of $RUNS runs each unless noted."
     echo
-    echo "| corpus | packets | tool | command | packets/s | wall s | peak RSS MiB |"
-    echo "|---|---:|---|---|---:|---:|---:|"
+    echo "| corpus | packets | tool | command | packets/s | wall s | CPU s | peak RSS MiB |"
+    echo "|---|---:|---|---|---:|---:|---:|---:|"
 } >"$OUT"
 
 for size in "${SIZES[@]}"; do
@@ -61,10 +65,10 @@ for size in "${SIZES[@]}"; do
     echo "== $size: $packets packets" >&2
     row() { # row TOOL CMDTEXT N CMD...
         local tool=$1 text=$2 n=$3; shift 3
-        read -r wall rss < <(measure "$size $tool" "$n" "$@")
-        awk -v c="$size" -v p="$packets" -v t="$tool" -v x="$text" -v w="$wall" -v r="$rss" -v n="$n" 'BEGIN {
+        read -r wall rss cpu < <(measure "$size $tool" "$n" "$@")
+        awk -v c="$size" -v p="$packets" -v t="$tool" -v x="$text" -v w="$wall" -v r="$rss" -v u="$cpu" -v n="$n" 'BEGIN {
             note = (n == 1) ? " (1 run)" : "";
-            printf "| %s | %d | %s | `%s`%s | %.0f | %.2f | %.0f |\n", c, p, t, x, note, p / w, w, r / 1024 }' >>"$OUT"
+            printf "| %s | %d | %s | `%s`%s | %.0f | %.2f | %.2f | %.0f |\n", c, p, t, x, note, p / w, w, u, r / 1024 }' >>"$OUT"
     }
     row tcpdiag "tcpdiag replay F --format ndjson" "$RUNS" "$TCPDIAG" replay "$f" --format ndjson
     row tcpdiag "tcpdiag replay F --format ndjson --threads 1" "$RUNS" "$TCPDIAG" replay "$f" --format ndjson --threads 1
@@ -75,6 +79,7 @@ for size in "${SIZES[@]}"; do
     row tcpdiag "tcpdiag replay F --format json" "$RUNS" "$TCPDIAG" replay "$f" --format json
     row tcpdiag "tcpdiag replay F --format table" "$RUNS" "$TCPDIAG" replay "$f" --format table
     [ "$size" = synflood ] && continue
+    [ "${PEERS:-1}" = 1 ] || continue
     row "libpcap loop" "pcap_loop F" "$RUNS" "$WORK/pcap_loop" "$f"
     row tcpdump "tcpdump -r F -w /dev/null" "$RUNS" tcpdump -r "$f" -w /dev/null
     r=$(rank "$size")

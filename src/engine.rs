@@ -70,14 +70,16 @@ struct Downstream<'s> {
 }
 
 impl Downstream<'_> {
-    fn handle(&mut self, msg: Msg) {
+    /// By reference: the pipelined front gets its messages back and frees them itself
+    /// (memory is best freed by the thread that allocated it).
+    fn handle(&mut self, msg: &Msg) {
         match msg {
             Msg::Flow(conn) => self.deliver(conn),
-            Msg::Dns(rec) => self.ctx.add_dns(*rec),
+            Msg::Dns(rec) => self.ctx.add_dns((**rec).clone()),
         }
     }
 
-    fn deliver(&mut self, conn: Box<Connection>) {
+    fn deliver(&mut self, conn: &Connection) {
         *self.conn_states.entry(conn.zeek.conn_state()).or_default() += 1;
         let findings = self.analyzers.on_flow(&conn, &self.ctx);
         if !findings.is_empty() {
@@ -117,7 +119,7 @@ impl<'s> Engine<'s> {
 
     pub fn on_frame(&mut self, frame: RawFrame<'_>) {
         let downstream = &mut self.downstream;
-        self.front.on_frame(frame, &mut |m| downstream.handle(m));
+        self.front.on_frame(frame, &mut |m| downstream.handle(&m));
     }
 
     /// Flows started and findings made so far (for progress displays).
@@ -139,7 +141,9 @@ impl<'s> Engine<'s> {
             mut front,
             mut downstream,
         } = self;
-        front.table.finish_all(&mut |conn| downstream.deliver(conn));
+        front
+            .table
+            .finish_all(&mut |conn| downstream.deliver(&conn));
         result(front, downstream)
     }
 }
@@ -247,7 +251,7 @@ fn result(front: Front, downstream: Downstream<'_>) -> EngineResult {
 /// keep both threads busy, little enough that memory stays bounded (a few thousand
 /// finished connections at most).
 const BATCH: usize = 512;
-const BATCHES_IN_FLIGHT: usize = 4;
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// The feeding side of `run_pipelined`: frames go in here.
 pub struct Pipeline<'a> {
@@ -295,9 +299,13 @@ fn push(
 ) {
     batch.push(m);
     if batch.len() >= BATCH {
-        let next = spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let next = match spare.try_recv() {
+            Ok(mut done) => {
+                done.clear(); // frees the delivered connections here, where they were made
+                done
+            }
+            Err(_) => Vec::with_capacity(BATCH),
+        };
         let full = std::mem::replace(batch, next);
         if !*broken && tx.send(full).is_err() {
             *broken = true;
@@ -329,10 +337,11 @@ pub fn run_pipelined<R>(
                 sink_error: None,
                 findings,
             };
-            for mut batch in rx {
-                for msg in batch.drain(..) {
+            for batch in rx {
+                for msg in &batch {
                     downstream.handle(msg);
                 }
+                // Back to the front, messages included, to be freed and reused there.
                 let _ = spare_tx.send(batch);
             }
             // Capture-wide work needs the front's totals: done on the caller's thread.
