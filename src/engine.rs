@@ -81,13 +81,13 @@ impl Downstream<'_> {
 
     fn deliver(&mut self, conn: &Connection) {
         *self.conn_states.entry(conn.zeek.conn_state()).or_default() += 1;
-        let findings = self.analyzers.on_flow(&conn, &self.ctx);
+        let findings = self.analyzers.on_flow(conn, &self.ctx);
         if !findings.is_empty() {
             self.findings
                 .fetch_add(findings.len() as u64, Ordering::Relaxed);
         }
         if self.sink_error.is_none() {
-            if let Err(e) = self.sink.flow(&conn, &findings) {
+            if let Err(e) = self.sink.flow(conn, &findings) {
                 self.sink_error = Some(e);
             }
         }
