@@ -178,6 +178,10 @@ pub struct ReplayArgs {
     /// input were complete (the report still says what was lost).
     #[arg(long)]
     pub keep_going: bool,
+    /// Threads: 2 decodes and tracks flows on one while analyzers and output run on
+    /// the other; 1 does everything on one (same report either way).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2), value_name = "N")]
+    pub threads: u8,
     #[command(flatten)]
     pub report: ReportArgs,
     #[command(flatten)]
@@ -263,7 +267,7 @@ pub struct TrackingArgs {
     pub idle_timeout: Duration,
     /// Most connections tracked at once; beyond it the least recently active are
     /// finished early (reported as capture.flow_limit).
-    #[arg(long, default_value_t = 200_000, value_name = "N")]
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_flows: usize,
     /// Most timeline events kept per flow.
     #[arg(long, default_value_t = 2_000, value_name = "N")]

@@ -6,13 +6,15 @@ use std::process::ExitCode;
 
 use crate::analyze::{catalog, AnalyzerConfig, Analyzers, Finding, Severity};
 use crate::cli::{Cli, Command, ReplayArgs, ReportArgs};
-use crate::engine::Engine;
+use crate::engine::{run_pipelined, Engine};
 use crate::flow::conn::ConnConfig;
 use crate::flow::{TableConfig, TimelineMode};
+use crate::progress::Progress;
 use crate::report::json::{JsonSink, NdjsonSink};
 use crate::report::table::TableSink;
 use crate::report::{FindingCounts, Format, ReportEnd, Sink, Summary};
-use crate::source::pcap_file;
+use crate::source::pcap_file::{self, FileSummary};
+use crate::source::{RawFrame, SourceError};
 
 pub mod capture;
 
@@ -104,8 +106,8 @@ pub fn analyzer_config_of(th: &crate::cli::ThresholdArgs) -> AnalyzerConfig {
 pub(crate) fn make_sink<'a>(
     report: &ReportArgs,
     sources: Vec<String>,
-    out: Box<dyn Write + 'a>,
-) -> Box<dyn Sink + 'a> {
+    out: Box<dyn Write + Send + 'a>,
+) -> Box<dyn Sink + Send + 'a> {
     let format = report.format.unwrap_or(if io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -123,25 +125,21 @@ pub(crate) fn make_sink<'a>(
     }
 }
 
-fn replay(args: ReplayArgs) -> ExitCode {
-    let stdin_count = args.files.iter().filter(|f| *f == "-").count();
-    if stdin_count > 1 {
-        eprintln!("tcpdiag: standard input ('-') can be read only once");
-        return ExitCode::from(EXIT_BAD_INPUT);
-    }
-    let stdout = io::stdout();
-    let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut sink = make_sink(&args.report, args.files.clone(), Box::new(out));
-    let analyzers = Analyzers::new(analyzer_config(&args));
-    let mut engine = Engine::new(table_config(&args), analyzers, &mut *sink);
-
+/// Reads every input in order into `on_frame`; stops after a damaged file unless
+/// --keep-going. Returns what was read from each file and the errors.
+fn read_inputs(
+    args: &ReplayArgs,
+    progress: &mut Progress,
+    on_frame: &mut dyn FnMut(RawFrame<'_>, &mut Progress),
+) -> (Vec<FileSummary>, Vec<SourceError>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     let mut next_frame = 1;
     for file in &args.files {
+        progress.file_started();
         let (summary, err) =
             pcap_file::read(file, args.filter.as_deref(), next_frame, &mut |frame| {
-                engine.on_frame(frame)
+                on_frame(frame, progress)
             });
         next_frame += summary.frames;
         inputs.push(summary);
@@ -153,8 +151,40 @@ fn replay(args: ReplayArgs) -> ExitCode {
             }
         }
     }
+    (inputs, errors)
+}
+
+fn replay(args: ReplayArgs) -> ExitCode {
+    let stdin_count = args.files.iter().filter(|f| *f == "-").count();
+    if stdin_count > 1 {
+        eprintln!("tcpdiag: standard input ('-') can be read only once");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    // Stdout (not its lock) so the sink can live on the output thread.
+    let out = io::BufWriter::with_capacity(1 << 16, io::stdout());
+    let mut sink = make_sink(&args.report, args.files.clone(), Box::new(out));
+    let analyzers = Analyzers::new(analyzer_config(&args));
+    let tables = table_config(&args);
+    let mut progress = Progress::new(&args.files);
+    let ((inputs, errors), result) = if args.threads >= 2 {
+        run_pipelined(tables, analyzers, &mut *sink, |pipe| {
+            read_inputs(&args, &mut progress, &mut |frame, progress| {
+                let caplen = frame.data.len();
+                pipe.on_frame(frame);
+                progress.frame(caplen, || pipe.progress_counts());
+            })
+        })
+    } else {
+        let mut engine = Engine::new(tables, analyzers, &mut *sink);
+        let read = read_inputs(&args, &mut progress, &mut |frame, progress| {
+            let caplen = frame.data.len();
+            engine.on_frame(frame);
+            progress.frame(caplen, || engine.progress_counts());
+        });
+        (read, engine.finish())
+    };
+    progress.finish();
     let frames_read: u64 = inputs.iter().map(|i| i.frames).sum();
-    let result = engine.finish();
 
     for e in &errors {
         let tail = match e.frame {

@@ -1,7 +1,14 @@
 //! The pipeline for a capture: frames -> decode -> flow table -> analyzers -> sink.
 //! The engine does not know whether frames come from a file or a live interface.
+//!
+//! Two halves: the front (decode, frame counts, flow table) turns frames into
+//! messages (a finished connection, a DNS record), the back (`Downstream`: tallies,
+//! DNS context, analyzers, sink) consumes them in order. `Engine` runs both on the
+//! caller's thread; `run_pipelined` runs the back on a second thread, fed in batches.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 
 use serde::Serialize;
 
@@ -31,58 +38,184 @@ pub struct DecodeStats {
 }
 
 pub struct Engine<'s> {
-    table: FlowTable,
+    front: Front,
     downstream: Downstream<'s>,
-    pub stats: DecodeStats,
+}
+
+/// What the front hands the back, in capture order.
+enum Msg {
+    Flow(Box<Connection>),
+    Dns(Box<DnsRecord>),
+    /// The input ended at this time: sent before the flows still open are finished,
+    /// so analyzers know how long their silences lasted.
+    CaptureEnd(Ts),
+}
+
+/// Decode and flow tracking: frames in, messages out.
+struct Front {
+    table: FlowTable,
+    stats: DecodeStats,
+    first_ts: Option<Ts>,
+    last_ts: Option<Ts>,
 }
 
 /// Everything a finished connection goes through: tallies, analyzers, the sink.
 /// Kept apart from the flow table so the table can hand flows to it while borrowed.
 struct Downstream<'s> {
-    tally: Tally,
+    conn_states: BTreeMap<&'static str, u64>,
     ctx: CaptureContext,
     analyzers: Analyzers,
     sink: &'s mut dyn Sink,
     /// A sink write failed (e.g. the reader of a pipe went away): stop writing.
     sink_error: Option<std::io::Error>,
+    /// Findings so far, readable from another thread (progress display).
+    findings: &'s AtomicU64,
 }
 
 impl Downstream<'_> {
-    fn deliver(&mut self, conn: Connection) {
-        *self
-            .tally
-            .conn_states
-            .entry(conn.zeek.conn_state())
-            .or_default() += 1;
-        let findings = self.analyzers.on_flow(&conn, &self.ctx);
+    /// By reference: the pipelined front gets its messages back and frees them itself
+    /// (memory is best freed by the thread that allocated it).
+    fn handle(&mut self, msg: &Msg) {
+        match msg {
+            Msg::Flow(conn) => self.deliver(conn),
+            Msg::Dns(rec) => self.ctx.add_dns((**rec).clone()),
+            Msg::CaptureEnd(at) => self.note_capture_end(*at),
+        }
+    }
+
+    fn note_capture_end(&mut self, at: Ts) {
+        self.ctx.capture_end = self.ctx.capture_end.max(Some(at));
+    }
+
+    fn deliver(&mut self, conn: &Connection) {
+        *self.conn_states.entry(conn.zeek.conn_state()).or_default() += 1;
+        let findings = self.analyzers.on_flow(conn, &self.ctx);
+        if !findings.is_empty() {
+            self.findings
+                .fetch_add(findings.len() as u64, Ordering::Relaxed);
+        }
         if self.sink_error.is_none() {
-            if let Err(e) = self.sink.flow(&conn, &findings) {
+            if let Err(e) = self.sink.flow(conn, &findings) {
                 self.sink_error = Some(e);
             }
         }
     }
 }
 
+/// Findings counter of an `Engine` that nobody else reads.
+static UNSHARED_FINDINGS: AtomicU64 = AtomicU64::new(0);
+
 impl<'s> Engine<'s> {
     pub fn new(table: TableConfig, analyzers: Analyzers, sink: &'s mut dyn Sink) -> Engine<'s> {
         Engine {
-            table: FlowTable::new(table),
+            front: Front::new(table),
             downstream: Downstream {
-                tally: Tally::default(),
+                conn_states: BTreeMap::new(),
                 ctx: CaptureContext::default(),
                 analyzers,
                 sink,
                 sink_error: None,
+                findings: &UNSHARED_FINDINGS,
             },
-            stats: DecodeStats::default(),
         }
     }
 
+    /// What the decoder has counted so far.
+    pub fn stats(&self) -> &DecodeStats {
+        &self.front.stats
+    }
+
     pub fn on_frame(&mut self, frame: RawFrame<'_>) {
+        let downstream = &mut self.downstream;
+        self.front.on_frame(frame, &mut |m| downstream.handle(&m));
+    }
+
+    /// Flows started and findings made so far (for progress displays).
+    pub fn progress_counts(&self) -> (u64, u64) {
+        let findings = self
+            .downstream
+            .analyzers
+            .severity_counts()
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        (self.front.table.stats.flows, findings)
+    }
+
+    /// Advances time without a frame (live capture on a quiet link), so that closed
+    /// and idle flows finish and stream out.
+    pub fn tick(&mut self, now: Ts) {
+        let downstream = &mut self.downstream;
+        self.front
+            .table
+            .advance(now, &mut |conn| downstream.deliver(&conn));
+    }
+
+    /// Joins a socket snapshot (live capture) to its flow; false when no live flow
+    /// has its 4-tuple.
+    pub fn on_socket(&mut self, snap: crate::flow::socket::SockSnap) -> bool {
+        self.front.table.on_socket(snap)
+    }
+
+    /// A socket poll finished at `at` (its snapshots were joined): analyzers may
+    /// rely on a socket in it having existed then.
+    pub fn socket_poll_done(&mut self, at: Ts) {
+        self.downstream.analyzers.cfg.last_socket_poll = Some(at);
+    }
+
+    /// Whether a flow on this 4-tuple finished within the last TIME_WAIT period.
+    pub fn recently_finished(&self, key: &crate::model::FlowKey) -> bool {
+        self.front.table.recently_finished(key)
+    }
+
+    /// A sink write failed (e.g. the reader of a pipe went away): nothing more can be
+    /// reported, so a live capture may as well stop.
+    pub fn output_failed(&self) -> bool {
+        self.downstream.sink_error.is_some()
+    }
+
+    /// Live flows, flows so far, findings so far: for a status line.
+    pub fn progress(&self) -> (usize, u64, u64) {
+        let (flows, findings) = self.progress_counts();
+        (self.front.table.live(), flows, findings)
+    }
+
+    /// A live capture ran until `at` (later than its last packet when it ended quiet).
+    pub fn note_capture_end(&mut self, at: Ts) {
+        self.downstream.note_capture_end(at);
+    }
+
+    /// Ends the input: finishes every live flow, runs capture-wide analyzers and
+    /// returns what the report's end needs.
+    pub fn finish(self) -> EngineResult {
+        let Engine {
+            mut front,
+            mut downstream,
+        } = self;
+        if let Some(last) = front.last_ts {
+            downstream.note_capture_end(last);
+        }
+        front
+            .table
+            .finish_all(&mut |conn| downstream.deliver(&conn));
+        result(front, downstream)
+    }
+}
+
+impl Front {
+    fn new(table: TableConfig) -> Front {
+        Front {
+            table: FlowTable::new(table),
+            stats: DecodeStats::default(),
+            first_ts: None,
+            last_ts: None,
+        }
+    }
+
+    fn on_frame(&mut self, frame: RawFrame<'_>, out: &mut dyn FnMut(Msg)) {
         self.stats.frames += 1;
-        let tally = &mut self.downstream.tally;
-        tally.first_ts.get_or_insert(frame.ts);
-        tally.last_ts = Some(tally.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
+        self.first_ts.get_or_insert(frame.ts);
+        self.last_ts = Some(self.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
         let packet = match decode::decode(frame.link, frame.data) {
             Decoded::Ip(p) => p,
             Decoded::NotIp => {
@@ -106,9 +239,8 @@ impl<'s> Engine<'s> {
                 if seg.truncated() {
                     self.stats.truncated_segments += 1;
                 }
-                let downstream = &mut self.downstream;
                 self.table
-                    .on_segment(&seg, &mut |conn| downstream.deliver(conn));
+                    .on_segment(&seg, &mut |conn| out(Msg::Flow(conn)));
             }
             Transport::Udp {
                 src_port,
@@ -119,7 +251,7 @@ impl<'s> Engine<'s> {
                 if *src_port == 53 || *dst_port == 53 {
                     if let Some(message) = dns::parse(payload) {
                         self.stats.dns_messages += 1;
-                        self.downstream.ctx.add_dns(DnsRecord {
+                        out(Msg::Dns(Box::new(DnsRecord {
                             frame: frame.number,
                             at: frame.ts,
                             src: packet.ip.src,
@@ -128,7 +260,7 @@ impl<'s> Engine<'s> {
                                 .link_dir
                                 .map(|d| d == crate::decode::LinkDirection::Outgoing),
                             message,
-                        });
+                        })));
                     }
                 }
             }
@@ -136,97 +268,196 @@ impl<'s> Engine<'s> {
             Transport::Other(_) => self.stats.other_ip += 1,
         }
     }
+}
 
-    /// Advances time without a frame (live capture on a quiet link), so that closed
-    /// and idle flows finish and stream out.
-    pub fn tick(&mut self, now: Ts) {
-        let downstream = &mut self.downstream;
-        self.table
-            .advance(now, &mut |conn| downstream.deliver(conn));
+/// Both halves done (every flow delivered): the capture-wide findings and the totals.
+fn result(front: Front, downstream: Downstream<'_>) -> EngineResult {
+    let Front {
+        table,
+        stats,
+        first_ts,
+        last_ts,
+    } = front;
+    let Downstream {
+        conn_states,
+        ctx,
+        mut analyzers,
+        sink_error,
+        ..
+    } = downstream;
+    let capture_findings = analyzers.finish(&table.stats, &stats);
+    EngineResult {
+        severity_counts: analyzers.severity_counts(),
+        conn_states,
+        first_ts,
+        last_ts,
+        decode: stats,
+        table: table.stats,
+        flow_findings: analyzers.flow_findings,
+        folded: analyzers.folded,
+        capture_findings,
+        dns: ctx.dns.into_iter().collect(),
+        dns_dropped: ctx.dns_dropped,
+        sink_error,
+    }
+}
+
+/// Messages per batch handed to the back thread, and batches in flight: enough to
+/// keep both threads busy, little enough that memory stays bounded (a few thousand
+/// finished connections at most).
+const BATCH: usize = 512;
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// The feeding side of `run_pipelined`: frames go in here.
+pub struct Pipeline<'a> {
+    front: Front,
+    batch: Vec<Msg>,
+    tx: mpsc::SyncSender<Vec<Msg>>,
+    /// Emptied batches coming back for reuse.
+    spare: mpsc::Receiver<Vec<Msg>>,
+    findings: &'a AtomicU64,
+    /// The back thread has stopped (it panicked); nothing more is sent.
+    broken: bool,
+}
+
+impl Pipeline<'_> {
+    pub fn on_frame(&mut self, frame: RawFrame<'_>) {
+        let Pipeline {
+            front,
+            batch,
+            tx,
+            spare,
+            broken,
+            ..
+        } = self;
+        // Sent as soon as a batch is full, even in the middle of a frame: an eviction
+        // finishes thousands of flows at once, and they must not pile up here.
+        front.on_frame(frame, &mut |m| push(batch, m, tx, spare, broken));
     }
 
-    /// Joins a socket snapshot (live capture) to its flow; false when no live flow
-    /// has its 4-tuple.
-    pub fn on_socket(&mut self, snap: crate::flow::socket::SockSnap) -> bool {
-        self.table.on_socket(snap)
-    }
-
-    /// A socket poll finished at `at` (its snapshots were joined): analyzers may
-    /// rely on a socket in it having existed then.
-    pub fn socket_poll_done(&mut self, at: Ts) {
-        self.downstream.analyzers.cfg.last_socket_poll = Some(at);
-    }
-
-    /// Whether a flow on this 4-tuple finished within the last TIME_WAIT period.
-    pub fn recently_finished(&self, key: &crate::model::FlowKey) -> bool {
-        self.table.recently_finished(key)
-    }
-
-    /// A sink write failed (e.g. the reader of a pipe went away): nothing more can be
-    /// reported, so a live capture may as well stop.
-    pub fn output_failed(&self) -> bool {
-        self.downstream.sink_error.is_some()
-    }
-
-    /// Live flows, flows so far, findings so far: for a status line.
-    pub fn progress(&self) -> (usize, u64, u64) {
-        let findings = self.downstream.analyzers.severity_counts();
+    /// Flows started and findings made so far (for progress displays).
+    pub fn progress_counts(&self) -> (u64, u64) {
         (
-            self.table.live(),
-            self.table.stats.flows,
-            findings.iter().map(|(_, n)| n).sum(),
+            self.front.table.stats.flows,
+            self.findings.load(Ordering::Relaxed),
         )
     }
+}
 
-    /// Ends the input: finishes every live flow, runs capture-wide analyzers and
-    /// returns what the report's end needs.
-    /// A live capture ran until `at` (later than its last packet when it ended quiet).
-    pub fn note_capture_end(&mut self, at: Ts) {
-        let ctx = &mut self.downstream.ctx;
-        ctx.capture_end = ctx.capture_end.max(Some(at));
-    }
-
-    pub fn finish(self) -> EngineResult {
-        let Engine {
-            mut table,
-            mut downstream,
-            stats,
-        } = self;
-        let last = downstream.tally.last_ts;
-        let ctx = &mut downstream.ctx;
-        ctx.capture_end = ctx.capture_end.max(last);
-        table.finish_all(&mut |conn| downstream.deliver(conn));
-        let Downstream {
-            tally,
-            ctx,
-            mut analyzers,
-            sink_error,
-            ..
-        } = downstream;
-        let capture_findings = analyzers.finish(&table.stats, &stats);
-        EngineResult {
-            severity_counts: analyzers.severity_counts(),
-            conn_states: tally.conn_states,
-            first_ts: tally.first_ts,
-            last_ts: tally.last_ts,
-            decode: stats,
-            table: table.stats,
-            flow_findings: analyzers.flow_findings,
-            folded: analyzers.folded,
-            capture_findings,
-            dns: ctx.dns.into_iter().collect(),
-            dns_dropped: ctx.dns_dropped,
-            sink_error,
+/// Adds `m` to the batch; a full batch goes to the back thread.
+fn push(
+    batch: &mut Vec<Msg>,
+    m: Msg,
+    tx: &mpsc::SyncSender<Vec<Msg>>,
+    spare: &mpsc::Receiver<Vec<Msg>>,
+    broken: &mut bool,
+) {
+    batch.push(m);
+    if batch.len() >= BATCH {
+        let next = match spare.try_recv() {
+            Ok(mut done) => {
+                done.clear(); // frees the delivered connections here, where they were made
+                done
+            }
+            Err(_) => Vec::with_capacity(BATCH),
+        };
+        let full = std::mem::replace(batch, next);
+        if !*broken && tx.send(full).is_err() {
+            *broken = true;
         }
     }
 }
 
-/// Running totals over finished flows and frames.
-#[derive(Default)]
-struct Tally {
-    conn_states: BTreeMap<&'static str, u64>,
-    first_ts: Option<Ts>,
-    last_ts: Option<Ts>,
+/// Runs the engine on two threads: `feed` calls `Pipeline::on_frame` for every frame
+/// on this thread (reading, decoding, flow tracking), while analyzers and the sink
+/// work on finished connections on a second thread. The result is the same as
+/// `Engine`'s: messages keep their order.
+pub fn run_pipelined<R>(
+    table: TableConfig,
+    analyzers: Analyzers,
+    sink: &mut (dyn Sink + Send),
+    feed: impl FnOnce(&mut Pipeline<'_>) -> R,
+) -> (R, EngineResult) {
+    let findings = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<Vec<Msg>>(BATCHES_IN_FLIGHT);
+        let (spare_tx, spare_rx) = mpsc::channel::<Vec<Msg>>();
+        let findings = &findings;
+        let back = scope.spawn(move || {
+            let mut downstream = Downstream {
+                conn_states: BTreeMap::new(),
+                ctx: CaptureContext::default(),
+                analyzers,
+                sink,
+                sink_error: None,
+                findings,
+            };
+            for batch in rx {
+                for msg in &batch {
+                    downstream.handle(msg);
+                }
+                // Back to the front, messages included, to be freed and reused there.
+                let _ = spare_tx.send(batch);
+            }
+            // Capture-wide work needs the front's totals: done on the caller's thread.
+            (
+                downstream.conn_states,
+                downstream.ctx,
+                downstream.analyzers,
+                downstream.sink_error,
+            )
+        });
+        let mut pipe = Pipeline {
+            front: Front::new(table),
+            batch: Vec::with_capacity(BATCH),
+            tx,
+            spare: spare_rx,
+            findings,
+            broken: false,
+        };
+        let fed = feed(&mut pipe);
+        let Pipeline {
+            mut front,
+            mut batch,
+            tx,
+            ..
+        } = pipe;
+        if let Some(last) = front.last_ts {
+            batch.push(Msg::CaptureEnd(last));
+        }
+        front
+            .table
+            .finish_all(&mut |conn| batch.push(Msg::Flow(conn)));
+        let _ = tx.send(batch);
+        drop(tx);
+        let (conn_states, ctx, analyzers, sink_error) = match back.join() {
+            Ok(parts) => parts,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        // A placeholder sink: the real one is only needed again for `finish`.
+        let mut none = NoSink;
+        let downstream = Downstream {
+            conn_states,
+            ctx,
+            analyzers,
+            sink: &mut none,
+            sink_error,
+            findings,
+        };
+        (fed, result(front, downstream))
+    })
+}
+
+/// Stands in for the sink once every flow was written.
+struct NoSink;
+
+impl Sink for NoSink {
+    fn flow(&mut self, _: &Connection, _: &[Finding]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self, _: &crate::report::ReportEnd<'_>) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub struct EngineResult {

@@ -13,5 +13,6 @@ pub mod engine;
 pub mod flow;
 pub mod live;
 pub mod model;
+pub mod progress;
 pub mod report;
 pub mod source;

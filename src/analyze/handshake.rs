@@ -177,7 +177,12 @@ pub fn analyze(
         );
     }
     if state == "REJ" {
-        if let Some(rst) = conn.side(Dir::FromServer).first_rst_info {
+        if let Some(rst) = conn
+            .side(Dir::FromServer)
+            .first_rst_info
+            .as_deref()
+            .copied()
+        {
             let (attribution, confidence) =
                 hosts.rst_attribution(server.ip, rst.ttl, rst.mac, conn.id);
             out.push(

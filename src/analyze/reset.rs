@@ -190,7 +190,7 @@ pub fn analyze(
     let state = conn.zeek.conn_state();
     for by in [Dir::FromClient, Dir::FromServer] {
         let side = conn.side(by);
-        let Some(rst) = side.first_rst_info else {
+        let Some(rst) = side.first_rst_info.as_deref().copied() else {
             continue;
         };
         let ep = if by == Dir::FromClient {
@@ -280,7 +280,7 @@ pub fn idle_before_rst(
     let answer_window = (2.0 * rtt).max(1.0);
     [Dir::FromClient, Dir::FromServer]
         .into_iter()
-        .filter_map(|d| conn.side(d).first_rst_info.map(|r| (d, r)))
+        .filter_map(|d| conn.side(d).first_rst_info.as_deref().map(|r| (d, *r)))
         .filter(|(_, r)| r.at.ts >= gap.after.ts && r.at.ts.since(gap.after.ts) <= answer_window)
         .min_by_key(|(_, r)| r.at.frame)
         .map(|(d, r)| (idle, d, r, gap.after.frame))

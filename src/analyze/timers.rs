@@ -32,13 +32,13 @@ fn retries_for(secs: f64) -> u32 {
         .unwrap_or(15)
 }
 
-fn segment_events(conn: &Connection, dir: Dir, flag: u32) -> Vec<(Event, Analysis)> {
+fn segment_events(conn: &Connection, dir: Dir, flag: u32) -> Vec<(&Event, Analysis)> {
     conn.timeline
         .events
         .iter()
         .filter(|e| e.dir == dir)
         .filter_map(|e| match e.kind {
-            EventKind::Segment { analysis, .. } if analysis.has(flag) => Some((*e, analysis)),
+            EventKind::Segment { analysis, .. } if analysis.has(flag) => Some((e, analysis)),
             _ => None,
         })
         .collect()
@@ -77,7 +77,7 @@ fn keepalive(conn: &Connection, prober: Dir, out: &mut Vec<Finding>) {
         .windows(2)
         .map(|w| round_ms(w[1].since(w[0])))
         .collect();
-    let idle = idle_before(&probes[0].0);
+    let idle = idle_before(probes[0].0);
     let last_ack = acks.last().map(|(e, _)| e.ts);
     let unanswered_tail = probes
         .iter()
@@ -91,6 +91,8 @@ fn keepalive(conn: &Connection, prober: Dir, out: &mut Vec<Finding>) {
     let rst_after = conn
         .side(prober)
         .first_rst_info
+        .as_deref()
+        .copied()
         .filter(|r| r.at.ts >= *times.last().unwrap_or(&r.at.ts));
     let frames: Vec<u64> = probes.iter().map(|(e, _)| e.frame).collect();
     let median_interval = {
@@ -383,7 +385,11 @@ fn give_up(
     if acked_later {
         return;
     }
-    let rst = side.first_rst_info.filter(|r| r.at.ts >= last.at.ts);
+    let rst = side
+        .first_rst_info
+        .as_deref()
+        .copied()
+        .filter(|r| r.at.ts >= last.at.ts);
     // Silence: the resend was the sender's last packet.
     let silent = rst.is_none() && side.last_seen.is_some_and(|s| s.frame == last.at.frame);
     if rst.is_none() && !silent {

@@ -17,12 +17,14 @@ pub struct WindowPeak {
 
 impl WindowPeak {
     pub fn add(&mut self, at: Ts, horizon_ns: i64) {
-        let pos = self
-            .window
-            .iter()
-            .rposition(|&t| t <= at)
-            .map_or(0, |p| p + 1);
-        self.window.insert(pos, at);
+        // Usually in order (a push at the back); a binary search keeps late arrivals cheap
+        // when a flood fills the window with hundreds of thousands of events.
+        if self.window.back().is_none_or(|&t| t <= at) {
+            self.window.push_back(at);
+        } else {
+            let pos = self.window.partition_point(|&t| t <= at);
+            self.window.insert(pos, at);
+        }
         let newest = *self.window.back().expect("just inserted");
         while self
             .window

@@ -35,25 +35,31 @@ impl TcpFlags {
 
     /// tcpdump-style flag string: S, F, R, P, U, E, W, "." for ACK.
     pub fn tcpdump(self) -> String {
-        let mut s = String::new();
+        let mut out = Vec::new();
+        self.tcpdump_to(&mut out);
+        String::from_utf8(out).expect("ASCII")
+    }
+
+    /// `tcpdump` appended to a byte buffer (no allocation of its own).
+    pub fn tcpdump_to(self, out: &mut Vec<u8>) {
+        let start = out.len();
         for (bit, c) in [
-            (Self::SYN, 'S'),
-            (Self::FIN, 'F'),
-            (Self::RST, 'R'),
-            (Self::PSH, 'P'),
-            (Self::URG, 'U'),
-            (Self::ECE, 'E'),
-            (Self::CWR, 'W'),
-            (Self::ACK, '.'),
+            (Self::SYN, b'S'),
+            (Self::FIN, b'F'),
+            (Self::RST, b'R'),
+            (Self::PSH, b'P'),
+            (Self::URG, b'U'),
+            (Self::ECE, b'E'),
+            (Self::CWR, b'W'),
+            (Self::ACK, b'.'),
         ] {
             if self.has(bit) {
-                s.push(c);
+                out.push(c);
             }
         }
-        if s.is_empty() {
-            s.push_str("none");
+        if out.len() == start {
+            out.extend_from_slice(b"none");
         }
-        s
     }
 }
 

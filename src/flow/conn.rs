@@ -414,11 +414,17 @@ impl Connection {
         if seg.flags.ack() {
             hs.syn_ack_count += 1;
             if hs.syn_acks.len() < MAX_HANDSHAKE_TIMES {
+                if hs.syn_acks.capacity() == 0 {
+                    hs.syn_acks.reserve_exact(1); // most handshakes have one
+                }
                 hs.syn_acks.push(at);
             }
         } else {
             hs.syn_count += 1;
             if hs.syns.len() < MAX_HANDSHAKE_TIMES {
+                if hs.syns.capacity() == 0 {
+                    hs.syns.reserve_exact(1);
+                }
                 hs.syns.push(at);
             }
         }

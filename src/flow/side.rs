@@ -36,6 +36,14 @@ pub struct AnalysisCounts {
 
 impl AnalysisCounts {
     fn count(&mut self, a: Analysis) {
+        // Most segments carry no flag, or only the snaplen cut: skip the table walk.
+        if a.is_empty() {
+            return;
+        }
+        if a.0 == Analysis::TRUNCATED {
+            self.truncated += 1;
+            return;
+        }
         let pairs: [(u32, &mut u32); 13] = [
             (Analysis::RETRANSMISSION, &mut self.retransmissions),
             (
@@ -156,7 +164,8 @@ pub struct Side {
     /// Consecutive duplicate ACKs this side sent for `last_ack`.
     pub dup_ack_run: u32,
     last_probe: Option<Probe>,
-    pub first_rst_info: Option<RstInfo>,
+    /// Boxed: rare, and a connection is kept small while live.
+    pub first_rst_info: Option<Box<RstInfo>>,
     /// Retransmissions in order (capped at MAX_RESENDS; `resends_dropped` counts the rest).
     pub resends: Vec<Resend>,
     pub resends_dropped: u32,
@@ -258,7 +267,7 @@ impl Side {
             });
         }
         if f.rst() && self.first_rst_info.is_none() {
-            self.first_rst_info = Some(RstInfo {
+            self.first_rst_info = Some(Box::new(RstInfo {
                 at: At {
                     frame: seg.frame,
                     ts: seg.ts,
@@ -272,7 +281,7 @@ impl Side {
                 seq_offset: self.next_seq.map(|n| seg.seq.diff(n)),
                 packets_before: self.packets,
                 window: seg.window,
-            });
+            }));
         }
         // Progress for the retransmission timer: new data into an empty pipe starts it,
         // an ACK that advances snd_una restarts the peer's.

@@ -77,7 +77,7 @@ impl FlowTable {
     }
 
     /// Feeds one segment; finished connections are handed to `done`.
-    pub fn on_segment(&mut self, seg: &Segment, done: &mut dyn FnMut(Connection)) {
+    pub fn on_segment(&mut self, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) {
         if seg.ts > self.now {
             self.now = seg.ts;
         }
@@ -96,7 +96,7 @@ impl FlowTable {
                 close: conn.close,
             });
             let old = self.live.remove(&key).expect("present");
-            self.finish(*old, EndReason::Reused, done);
+            self.finish(old, EndReason::Reused, done);
         }
         if previous.is_none() && seg.flags.syn() && !seg.flags.ack() {
             previous = self.recent.remove(&key);
@@ -116,7 +116,7 @@ impl FlowTable {
     /// Advances the table's clock without a segment (a live capture on a quiet link:
     /// wall-clock time), so closed and idle connections still finish. The clock never
     /// goes back.
-    pub fn advance(&mut self, now: Ts, done: &mut dyn FnMut(Connection)) {
+    pub fn advance(&mut self, now: Ts, done: &mut dyn FnMut(Box<Connection>)) {
         if now > self.now {
             self.now = now;
             self.expire(done);
@@ -139,7 +139,7 @@ impl FlowTable {
     }
 
     /// Finishes connections that closed long enough ago, and (periodically) idle ones.
-    fn expire(&mut self, done: &mut dyn FnMut(Connection)) {
+    fn expire(&mut self, done: &mut dyn FnMut(Box<Connection>)) {
         while let Some(&(closed_at, key, id)) = self.closing.front() {
             if self.now.nanos_since(closed_at) < self.cfg.close_linger_ns {
                 break;
@@ -150,7 +150,7 @@ impl FlowTable {
             });
             if quiet {
                 let conn = self.live.remove(&key).expect("present");
-                self.finish(*conn, EndReason::Closed, done);
+                self.finish(conn, EndReason::Closed, done);
             } else if self.live.get(&key).is_some_and(|c| c.id == id) {
                 // Still talking after the close (retransmitted FIN, late RST): look again later.
                 let end = self.live[&key].end;
@@ -179,31 +179,37 @@ impl FlowTable {
                 .collect();
             for key in idle {
                 if let Some(conn) = self.live.remove(&key) {
-                    self.finish(*conn, EndReason::Idle, done);
+                    self.finish(conn, EndReason::Idle, done);
                 }
             }
         }
     }
 
     /// The table is full: finish the least recently active eighth of it.
-    fn evict(&mut self, seg: &Segment, done: &mut dyn FnMut(Connection)) {
+    fn evict(&mut self, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) {
         let mut by_age: Vec<(Ts, FlowKey)> = self.live.iter().map(|(k, c)| (c.end, *k)).collect();
         let n = (by_age.len() / 8).max(1);
         by_age.select_nth_unstable_by_key(n - 1, |(end, _)| *end);
         self.stats.first_eviction.get_or_insert((seg.frame, seg.ts));
-        for (_, key) in by_age.into_iter().take(n) {
-            if let Some(conn) = self.live.remove(&key) {
-                self.stats.evicted += 1;
-                self.finish(*conn, EndReason::Evicted, done);
-            }
+        let mut victims: Vec<Box<Connection>> = by_age
+            .into_iter()
+            .take(n)
+            .filter_map(|(_, key)| self.live.remove(&key))
+            .collect();
+        // In start order, like every other batch of finished flows: the capture-wide
+        // trackers expect roughly time-ordered flows.
+        victims.sort_unstable_by_key(|c| c.id);
+        for conn in victims {
+            self.stats.evicted += 1;
+            self.finish(conn, EndReason::Evicted, done);
         }
     }
 
     fn finish(
         &mut self,
-        mut conn: Connection,
+        mut conn: Box<Connection>,
         reason: EndReason,
-        done: &mut dyn FnMut(Connection),
+        done: &mut dyn FnMut(Box<Connection>),
     ) {
         conn.end_reason = reason;
         if reason == EndReason::Closed && self.cfg.recent_ns > 0 {
@@ -234,7 +240,7 @@ impl FlowTable {
     }
 
     /// End of input: finish everything still live, oldest first.
-    pub fn finish_all(&mut self, done: &mut dyn FnMut(Connection)) {
+    pub fn finish_all(&mut self, done: &mut dyn FnMut(Box<Connection>)) {
         let mut rest: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.id);
         self.closing.clear();
@@ -244,7 +250,7 @@ impl FlowTable {
             } else {
                 EndReason::EndOfCapture
             };
-            self.finish(*conn, reason, done);
+            self.finish(conn, reason, done);
         }
     }
 }
@@ -261,6 +267,7 @@ fn feed(
     let was_closed = conn.is_closed();
     conn.on_segment(seg, cfg);
     if !was_closed && conn.is_closed() {
+        conn.timeline.shrink();
         closing.push_back((seg.ts, key, conn.id));
     }
 }
@@ -315,7 +322,7 @@ mod tests {
             seg(6, at + 0.005, true, A, isn + 2, 9002),
         ];
         for s in &frames {
-            t.on_segment(s, &mut |c| out.push(c));
+            t.on_segment(s, &mut |c| out.push(*c));
         }
     }
 
@@ -330,7 +337,7 @@ mod tests {
         connection(&mut t, 31.0, 90000, &mut done);
         // 100 s later: beyond TIME_WAIT, nothing is linked.
         connection(&mut t, 131.0, 700000, &mut done);
-        t.finish_all(&mut |c| done.push(c));
+        t.finish_all(&mut |c| done.push(*c));
         done.sort_by_key(|c| c.id);
         assert_eq!(done.len(), 4);
         assert_eq!(done[0].end_reason, EndReason::Reused);

@@ -23,7 +23,8 @@ pub struct RunInfo {
     pub bytes: [u64; 2],
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Kept small (runs are boxed): a connection holds up to `cap` of these while it is live.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
     /// A single segment.
     Segment {
@@ -37,13 +38,13 @@ pub enum EventKind {
         idle_before_ms: Option<u32>,
     },
     /// Ordinary data/ACK segments collapsed together.
-    Run(RunInfo),
+    Run(Box<RunInfo>),
     /// A socket snapshot from the kernel (live capture): entry `index` of the flow's
     /// local socket history for the endpoint that sends in the event's `dir`.
     Socket { index: u16 },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub frame: u64,
     pub ts: Ts,
@@ -104,7 +105,7 @@ impl Timeline {
                         run.bytes[last.dir.idx()] += u64::from(first_len);
                         run.packets[ev.dir.idx()] += 1;
                         run.bytes[ev.dir.idx()] += u64::from(len);
-                        last.kind = EventKind::Run(run);
+                        last.kind = EventKind::Run(Box::new(run));
                         return;
                     }
                 }
@@ -155,8 +156,18 @@ impl Timeline {
             self.dropped += 1;
             return false;
         }
+        if self.events.capacity() == 0 {
+            // Room for exactly one: many flows (floods, scans) never get a second event.
+            self.events.reserve_exact(1);
+        }
         self.events.push(ev);
         true
+    }
+
+    /// Gives back unused room (called when the connection closes and waits out its
+    /// linger with its events kept).
+    pub fn shrink(&mut self) {
+        self.events.shrink_to_fit();
     }
 }
 
@@ -199,7 +210,7 @@ mod tests {
         t.push(seg(1001, Dir::FromServer, 0), true);
         t.push(seg(1002, Dir::FromClient, 10), false);
         assert_eq!(t.events.len(), 4);
-        let EventKind::Run(run) = t.events[1].kind else {
+        let EventKind::Run(run) = &t.events[1].kind else {
             panic!()
         };
         assert_eq!(run.last_frame, 1000);

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::record::FlowRecord;
+use super::flow_json::write_flow;
 use super::{ReportEnd, Sink};
 use crate::analyze::Finding;
 use crate::flow::Connection;
@@ -21,6 +21,8 @@ pub struct JsonSink<W: Write> {
     with_timeline: bool,
     started: bool,
     sources: Vec<String>,
+    /// One flow's bytes, reused for every flow.
+    buf: Vec<u8>,
 }
 
 impl<W: Write> JsonSink<W> {
@@ -32,6 +34,7 @@ impl<W: Write> JsonSink<W> {
             with_timeline,
             started: false,
             sources,
+            buf: Vec::new(),
         }
     }
 
@@ -55,17 +58,15 @@ impl<W: Write> Sink for JsonSink<W> {
         if self.findings_only && findings.is_empty() {
             return Ok(());
         }
-        if self.flows_written > 0 {
-            self.out.write_all(b",\n")?;
+        self.buf.clear();
+        self.buf.extend_from_slice(if self.flows_written > 0 {
+            b",\n"
         } else {
-            self.out.write_all(b"\n")?;
-        }
+            b"\n"
+        });
         self.flows_written += 1;
-        serde_json::to_writer(
-            &mut self.out,
-            &FlowRecord::new(conn, findings, self.with_timeline),
-        )?;
-        Ok(())
+        write_flow(&mut self.buf, conn, findings, self.with_timeline, None);
+        self.out.write_all(&self.buf)
     }
 
     fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
@@ -87,6 +88,8 @@ pub struct NdjsonSink<W: Write> {
     out: W,
     findings_only: bool,
     with_timeline: bool,
+    /// One line's bytes, reused for every flow.
+    buf: Vec<u8>,
 }
 
 impl<W: Write> NdjsonSink<W> {
@@ -95,6 +98,7 @@ impl<W: Write> NdjsonSink<W> {
             out,
             findings_only,
             with_timeline,
+            buf: Vec::new(),
         }
     }
 
@@ -119,7 +123,16 @@ impl<W: Write> Sink for NdjsonSink<W> {
             }
             return Ok(());
         }
-        self.line("flow", &FlowRecord::new(conn, findings, self.with_timeline))
+        self.buf.clear();
+        write_flow(
+            &mut self.buf,
+            conn,
+            findings,
+            self.with_timeline,
+            Some("flow"),
+        );
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
     }
 
     fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {

@@ -2,6 +2,7 @@
 //! flows as they finish (so output streams and memory stays bounded) and the
 //! capture-wide end: summary, all findings, DNS.
 
+pub mod flow_json;
 pub mod json;
 pub mod record;
 pub mod sockets;

@@ -240,35 +240,36 @@ fn side_record(s: &Side, seq_bytes: u64, start: Ts) -> SideRecord {
 
 /// "SYN", "SYN-ACK", "FIN-ACK", "RST", "ACK", "data len 120", ...
 pub fn segment_label(flags: crate::decode::TcpFlags, len: u32) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    segment_label_to(&mut out, flags, len);
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// `segment_label` appended to a byte buffer (plain ASCII, no allocation).
+pub fn segment_label_to(out: &mut Vec<u8>, flags: crate::decode::TcpFlags, len: u32) {
+    let start = out.len();
+    let part = |out: &mut Vec<u8>, s: &str| {
+        if out.len() > start {
+            out.extend_from_slice(b" + ");
+        }
+        out.extend_from_slice(s.as_bytes());
+    };
     if flags.syn() {
-        parts.push(if flags.ack() {
-            "SYN-ACK".into()
-        } else {
-            "SYN".into()
-        });
+        part(out, if flags.ack() { "SYN-ACK" } else { "SYN" });
     }
     if flags.fin() {
-        parts.push("FIN".into());
+        part(out, "FIN");
     }
     if flags.rst() {
-        parts.push(if flags.ack() {
-            "RST-ACK".into()
-        } else {
-            "RST".into()
-        });
+        part(out, if flags.ack() { "RST-ACK" } else { "RST" });
     }
     if len > 0 {
-        parts.push(format!("data len {len}"));
+        part(out, "data len ");
+        out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
     }
-    if parts.is_empty() {
-        parts.push(if flags.ack() {
-            "ACK".into()
-        } else {
-            "no flags".into()
-        });
+    if out.len() == start {
+        part(out, if flags.ack() { "ACK" } else { "no flags" });
     }
-    parts.join(" + ")
 }
 
 pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
@@ -293,8 +294,8 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
                 run: None,
                 socket: None,
             };
-            match ev.kind {
-                EventKind::Segment {
+            match &ev.kind {
+                &EventKind::Segment {
                     flags,
                     seq_rel,
                     ack_rel,
@@ -314,7 +315,7 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
                     ..base
                 },
                 EventKind::Run(run) => EventRecord {
-                    label: run_label(&run),
+                    label: run_label(run),
                     run: Some(RunRecord {
                         last_frame: run.last_frame,
                         end_rel: rel(run.end, start),
@@ -359,11 +360,26 @@ pub fn event_label(flags: crate::decode::TcpFlags, len: u32, analysis: Analysis)
 }
 
 fn run_label(run: &crate::flow::timeline::RunInfo) -> String {
+    let mut out = Vec::new();
+    run_label_to(&mut out, run);
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// "N segments: client P pkts / B B, server P pkts / B B" appended to a byte buffer.
+pub fn run_label_to(out: &mut Vec<u8>, run: &crate::flow::timeline::RunInfo) {
+    let mut n = itoa::Buffer::new();
     let total = run.packets[0] + run.packets[1];
-    format!(
-        "{total} segments: client {} pkts / {} B, server {} pkts / {} B",
-        run.packets[0], run.bytes[0], run.packets[1], run.bytes[1]
-    )
+    for (text, v) in [
+        ("", total),
+        (" segments: client ", run.packets[0]),
+        (" pkts / ", run.bytes[0]),
+        (" B, server ", run.packets[1]),
+        (" pkts / ", run.bytes[1]),
+    ] {
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(n.format(v).as_bytes());
+    }
+    out.extend_from_slice(b" B");
 }
 
 impl<'a> FlowRecord<'a> {

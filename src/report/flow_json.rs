@@ -1,0 +1,459 @@
+//! The flow object of the JSON contract written straight from a `Connection` into a
+//! byte buffer: the same bytes as serializing `record::FlowRecord` with serde_json
+//! (a test compares the two on every fixture), without building the record, its
+//! strings and its event list first, and without serde_json's per-key escaping.
+//! Replays of large captures spend most of their time here, once per finished flow.
+
+use std::io::Write;
+use std::net::IpAddr;
+
+use serde::Serialize;
+use serde_json::ser::{CompactFormatter, Formatter};
+
+use super::record::{run_label_to, segment_label_to};
+use crate::analyze::Finding;
+use crate::flow::side::{AnalysisCounts, Side, SynOptions};
+use crate::flow::{Connection, EventKind};
+use crate::model::time::round_us;
+use crate::model::{Dir, Endpoint, Ts};
+
+/// `,"name":` as one literal (one copy per key).
+macro_rules! key {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":")
+    };
+}
+
+/// `"name":` (the first key of an object).
+macro_rules! first_key {
+    ($name:literal) => {
+        concat!("\"", $name, "\":")
+    };
+}
+
+/// Appends one flow object to `out`. With `tag`, the object starts with
+/// `"type":tag` (the NDJSON line form).
+pub fn write_flow(
+    out: &mut Vec<u8>,
+    conn: &Connection,
+    findings: &[Finding],
+    with_timeline: bool,
+    tag: Option<&str>,
+) {
+    let mut w = W(out);
+    let hs = &conn.handshake;
+    let start = conn.start;
+    let sizes = conn.zeek.sizes();
+    let s2sa = hs.syn_to_synack();
+    let sa2a = hs.synack_to_ack();
+    w.raw("{");
+    if let Some(tag) = tag {
+        w.raw("\"type\":");
+        w.str(tag);
+        w.raw(",");
+    }
+    w.raw(first_key!("id"));
+    w.u64(conn.id);
+    w.raw(key!("client"));
+    w.endpoint(&conn.client);
+    w.raw(key!("server"));
+    w.endpoint(&conn.server);
+    w.raw(key!("conn_state"));
+    w.str(conn.zeek.conn_state());
+    w.raw(key!("history"));
+    w.str(conn.zeek.history());
+    w.raw(key!("start"));
+    w.f64(round_us(start.secs_f64()));
+    w.raw(key!("end"));
+    w.f64(round_us(conn.end.secs_f64()));
+    w.raw(key!("duration_s"));
+    w.f64(round_us(conn.duration()));
+    w.raw(key!("first_frame"));
+    w.u64(conn.first_frame);
+    w.raw(key!("last_frame"));
+    w.u64(conn.last_frame);
+    w.raw(key!("roles"));
+    w.serde(&conn.roles);
+    w.raw(key!("end_reason"));
+    w.serde(&conn.end_reason);
+
+    w.raw(key!("handshake"));
+    w.raw(concat!("{", first_key!("syn_count")));
+    w.u64(hs.syn_count.into());
+    w.raw(key!("syn_ack_count"));
+    w.u64(hs.syn_ack_count.into());
+    w.raw(key!("syn_frame"));
+    w.opt_u64(hs.syns.first().map(|a| a.frame));
+    w.raw(key!("syn_ack_frame"));
+    w.opt_u64(hs.syn_acks.first().map(|a| a.frame));
+    w.raw(key!("ack_frame"));
+    w.opt_u64(hs.ack.map(|a| a.frame));
+    w.raw(key!("syn_to_synack_s"));
+    w.opt_f64(s2sa.map(round_us));
+    w.raw(key!("synack_to_ack_s"));
+    w.opt_f64(sa2a.map(round_us));
+    w.raw(key!("rtt_s"));
+    w.opt_f64(s2sa.zip(sa2a).map(|(a, b)| round_us(a + b)));
+    w.raw(key!("completed"));
+    w.bool(hs.ack.is_some());
+    w.raw("}");
+
+    w.raw(key!("client_stats"));
+    w.side(&conn.sides[0], sizes[0], start);
+    w.raw(key!("server_stats"));
+    w.side(&conn.sides[1], sizes[1], start);
+
+    w.raw(key!("closed_by"));
+    match conn.close {
+        None => w.null(),
+        Some(c) => {
+            w.raw(concat!("{", first_key!("side")));
+            w.str(c.by.side());
+            w.raw(key!("how"));
+            w.serde(&c.how);
+            w.raw(key!("frame"));
+            w.u64(c.frame);
+            w.raw(key!("at_rel"));
+            w.f64(rel(c.ts, start));
+            w.raw("}");
+        }
+    }
+    w.raw(key!("longest_idle"));
+    match conn.longest_idle {
+        None => w.null(),
+        Some(g) => {
+            w.raw(concat!("{", first_key!("seconds")));
+            w.f64(round_us(g.after.ts.since(g.before.ts)));
+            w.raw(key!("after_frame"));
+            w.u64(g.before.frame);
+            w.raw(key!("resumed_frame"));
+            w.u64(g.after.frame);
+            w.raw("}");
+        }
+    }
+    w.raw(key!("previous_on_tuple"));
+    match conn.previous {
+        None => w.null(),
+        Some(p) => {
+            w.raw(concat!("{", first_key!("flow")));
+            w.u64(p.id);
+            w.raw(key!("closed_by"));
+            match p.close {
+                None => w.null(),
+                Some(c) => w.str(c.by.side()),
+            }
+            w.raw(key!("seconds_before"));
+            w.f64(round_us(start.since(p.ended)));
+            w.raw("}");
+        }
+    }
+    w.raw(key!("timeline"));
+    w.raw("[");
+    if with_timeline {
+        for (i, ev) in conn.timeline.events.iter().enumerate() {
+            if i > 0 {
+                w.raw(",");
+            }
+            w.raw(concat!("{", first_key!("frame")));
+            w.u64(ev.frame);
+            w.raw(key!("at"));
+            w.f64(round_us(ev.ts.secs_f64()));
+            w.raw(key!("at_rel"));
+            w.f64(rel(ev.ts, start));
+            w.raw(key!("dir"));
+            w.str(ev.dir.label());
+            w.raw(key!("label"));
+            match &ev.kind {
+                &EventKind::Segment {
+                    flags,
+                    seq_rel,
+                    ack_rel,
+                    len,
+                    window,
+                    analysis,
+                    idle_before_ms,
+                } => {
+                    // Labels and flag letters are plain ASCII: no escaping needed.
+                    w.raw("\"");
+                    segment_label_to(w.0, flags, len);
+                    if !analysis.is_empty() {
+                        w.raw(" [");
+                        for (j, l) in analysis.labels().enumerate() {
+                            if j > 0 {
+                                w.raw(", ");
+                            }
+                            w.raw(l);
+                        }
+                        w.raw("]");
+                    }
+                    w.raw("\"");
+                    w.raw(key!("flags"));
+                    w.raw("\"");
+                    flags.tcpdump_to(w.0);
+                    w.raw("\"");
+                    w.raw(key!("seq"));
+                    w.u64(seq_rel.into());
+                    if flags.ack() {
+                        w.raw(key!("ack"));
+                        w.u64(ack_rel.into());
+                    }
+                    w.raw(key!("len"));
+                    w.u64(len.into());
+                    w.raw(key!("win"));
+                    w.u64(window.into());
+                    if !analysis.is_empty() {
+                        w.raw(key!("analysis"));
+                        w.raw("[");
+                        for (j, l) in analysis.labels().enumerate() {
+                            if j > 0 {
+                                w.raw(",");
+                            }
+                            w.str(l);
+                        }
+                        w.raw("]");
+                    }
+                    if let Some(ms) = idle_before_ms {
+                        w.raw(key!("idle_before_s"));
+                        w.f64(f64::from(ms) / 1000.0);
+                    }
+                }
+                EventKind::Run(run) => {
+                    w.raw("\"");
+                    run_label_to(w.0, run);
+                    w.raw("\"");
+                    w.raw(key!("run"));
+                    w.raw(concat!("{", first_key!("last_frame")));
+                    w.u64(run.last_frame);
+                    w.raw(key!("end_rel"));
+                    w.f64(rel(run.end, start));
+                    w.raw(key!("client_packets"));
+                    w.u64(run.packets[Dir::FromClient.idx()]);
+                    w.raw(key!("client_bytes"));
+                    w.u64(run.bytes[Dir::FromClient.idx()]);
+                    w.raw(key!("server_packets"));
+                    w.u64(run.packets[Dir::FromServer.idx()]);
+                    w.raw(key!("server_bytes"));
+                    w.u64(run.bytes[Dir::FromServer.idx()]);
+                    w.raw("}");
+                }
+                EventKind::Socket { index } => {
+                    // Rare (live capture only): the serde record's own field order.
+                    match conn
+                        .local
+                        .as_deref()
+                        .and_then(|l| l.snapshot(ev.dir, *index))
+                    {
+                        Some(snap) => {
+                            w.str(&format!("socket {}", snap.describe()));
+                            w.raw(key!("socket"));
+                            w.serde(&super::record::SocketRecord::new(snap));
+                        }
+                        None => w.str("socket snapshot"),
+                    }
+                }
+            }
+            w.raw("}");
+        }
+    }
+    w.raw("]");
+    w.raw(key!("timeline_dropped"));
+    w.u64(conn.timeline.dropped);
+    w.raw(key!("findings"));
+    w.serde(&findings);
+    w.raw("}");
+}
+
+fn rel(t: Ts, start: Ts) -> f64 {
+    round_us(t.since(start))
+}
+
+/// A JSON writer over a byte buffer. Keys are the contract's fixed ASCII names and
+/// are written as they are.
+struct W<'a>(&'a mut Vec<u8>);
+
+impl W<'_> {
+    #[inline]
+    fn raw(&mut self, s: &str) {
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    #[inline]
+    fn null(&mut self) {
+        self.raw("null");
+    }
+    #[inline]
+    fn bool(&mut self, v: bool) {
+        self.raw(if v { "true" } else { "false" });
+    }
+    #[inline]
+    fn u64(&mut self, v: u64) {
+        let _ = CompactFormatter.write_u64(self.0, v);
+    }
+    /// As serde_json: non-finite numbers are `null`.
+    #[inline]
+    fn f64(&mut self, v: f64) {
+        if v.is_finite() {
+            let _ = CompactFormatter.write_f64(self.0, v);
+        } else {
+            self.null();
+        }
+    }
+    fn opt_u64(&mut self, v: Option<u64>) {
+        match v {
+            Some(v) => self.u64(v),
+            None => self.null(),
+        }
+    }
+    fn opt_f64(&mut self, v: Option<f64>) {
+        match v {
+            Some(v) => self.f64(v),
+            None => self.null(),
+        }
+    }
+    /// A JSON string, escaped when it needs it.
+    fn str(&mut self, s: &str) {
+        if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.0.push(b'"');
+            self.0.extend_from_slice(s.as_bytes());
+            self.0.push(b'"');
+        } else {
+            self.serde(&s);
+        }
+    }
+    /// Anything else through serde_json (findings, enums' names).
+    fn serde<T: Serialize + ?Sized>(&mut self, v: &T) {
+        // Serializing into a Vec cannot fail for these types.
+        let _ = serde_json::to_writer(&mut *self.0, v);
+    }
+    fn endpoint(&mut self, e: &Endpoint) {
+        self.0.push(b'"');
+        match e.ip {
+            IpAddr::V4(a) => {
+                for (i, o) in a.octets().iter().enumerate() {
+                    if i > 0 {
+                        self.0.push(b'.');
+                    }
+                    self.u64(u64::from(*o));
+                }
+                self.0.push(b':');
+                self.u64(u64::from(e.port));
+            }
+            IpAddr::V6(_) => {
+                let _ = write!(self.0, "{e}");
+            }
+        }
+        self.0.push(b'"');
+    }
+    fn side(&mut self, s: &Side, seq_bytes: u64, start: Ts) {
+        self.raw(concat!("{", first_key!("packets")));
+        self.u64(s.packets);
+        self.raw(key!("payload_bytes"));
+        self.u64(s.payload_bytes);
+        self.raw(key!("seq_bytes"));
+        self.u64(seq_bytes);
+        self.raw(key!("isn"));
+        self.opt_u64(s.isn.map(|i| u64::from(i.0)));
+        self.raw(key!("syn_options"));
+        match s.syn_options {
+            None => self.null(),
+            Some(o) => self.syn_options(&o),
+        }
+        self.raw(key!("window_scale_applied"));
+        self.opt_u64(s.window_shift.map(u64::from));
+        self.raw(key!("last_window"));
+        self.opt_u64(s.last_window.map(u64::from));
+        self.raw(key!("ttl"));
+        match s.ttl_first {
+            None => self.null(),
+            Some(first) => {
+                self.raw(concat!("{", first_key!("first")));
+                self.u64(first.into());
+                self.raw(key!("min"));
+                self.u64(s.ttl_min.into());
+                self.raw(key!("max"));
+                self.u64(s.ttl_max.into());
+                self.raw("}");
+            }
+        }
+        self.raw(key!("last_ip_id"));
+        self.opt_u64(s.last_ip_id.map(u64::from));
+        self.raw(key!("mac"));
+        match s.mac {
+            None => self.null(),
+            Some(m) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                self.0.push(b'"');
+                for (i, b) in m.iter().enumerate() {
+                    if i > 0 {
+                        self.0.push(b':');
+                    }
+                    self.0.push(HEX[usize::from(b >> 4)]);
+                    self.0.push(HEX[usize::from(b & 15)]);
+                }
+                self.0.push(b'"');
+            }
+        }
+        self.raw(key!("mac_mismatches"));
+        self.u64(s.mac_mismatches.into());
+        self.raw(key!("packets_with_timestamps"));
+        self.u64(s.packets_with_timestamps);
+        self.raw(key!("first_payload_rel"));
+        self.opt_f64(s.first_payload.map(|a| rel(a.ts, start)));
+        self.raw(key!("first_payload_frame"));
+        self.opt_u64(s.first_payload.map(|a| a.frame));
+        self.raw(key!("analysis"));
+        self.counts(&s.counts);
+        self.raw(key!("oversize_segments"));
+        self.u64(s.oversize_segments.into());
+        self.raw(key!("max_payload"));
+        self.u64(s.max_payload.into());
+        self.raw("}");
+    }
+    fn syn_options(&mut self, o: &SynOptions) {
+        self.raw(concat!("{", first_key!("mss")));
+        self.opt_u64(o.mss.map(u64::from));
+        self.raw(key!("window_scale"));
+        self.opt_u64(o.window_scale.map(u64::from));
+        self.raw(key!("sack_permitted"));
+        self.bool(o.sack_permitted);
+        self.raw(key!("timestamps"));
+        self.bool(o.timestamps);
+        self.raw("}");
+    }
+    fn counts(&mut self, c: &AnalysisCounts) {
+        let AnalysisCounts {
+            retransmissions,
+            fast_retransmissions,
+            spurious_retransmissions,
+            out_of_order,
+            lost_segments,
+            acked_unseen,
+            dup_acks,
+            zero_windows,
+            window_updates,
+            window_full,
+            keep_alives,
+            zero_window_probes,
+            truncated,
+        } = *c;
+        self.raw(concat!("{", first_key!("retransmissions")));
+        self.u64(retransmissions.into());
+        for (key, v) in [
+            (key!("fast_retransmissions"), fast_retransmissions),
+            (key!("spurious_retransmissions"), spurious_retransmissions),
+            (key!("out_of_order"), out_of_order),
+            (key!("lost_segments"), lost_segments),
+            (key!("acked_unseen"), acked_unseen),
+            (key!("dup_acks"), dup_acks),
+            (key!("zero_windows"), zero_windows),
+            (key!("window_updates"), window_updates),
+            (key!("window_full"), window_full),
+            (key!("keep_alives"), keep_alives),
+            (key!("zero_window_probes"), zero_window_probes),
+            (key!("truncated"), truncated),
+        ] {
+            self.raw(key);
+            self.u64(v.into());
+        }
+        self.raw("}");
+    }
+}
