@@ -18,6 +18,8 @@ use tcpdiag::source::pcap_file;
 
 struct Compare {
     flows: u64,
+    /// Socket snapshot events seen in the compared timelines.
+    socket_events: u64,
     buf: Vec<u8>,
 }
 
@@ -55,6 +57,12 @@ impl Sink for Compare {
             );
         }
         self.flows += 1;
+        self.socket_events += conn
+            .timeline
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, tcpdiag::flow::EventKind::Socket { .. }))
+            .count() as u64;
         Ok(())
     }
     fn finish(&mut self, _: &ReportEnd<'_>) -> io::Result<()> {
@@ -82,6 +90,7 @@ fn fast_writer_matches_serde_on_every_fixture() {
             };
             let mut sink = Compare {
                 flows: 0,
+                socket_events: 0,
                 buf: Vec::new(),
             };
             let analyzers = Analyzers::new(analyzer_config(&args));
@@ -94,4 +103,63 @@ fn fast_writer_matches_serde_on_every_fixture() {
         }
     }
     assert!(total > 100, "only {total} flows compared");
+}
+
+/// Socket snapshot events (live capture only) go through the same comparison: the
+/// http_clean fixture's first connection gets two kernel snapshots of its server
+/// socket between its packets, as a live capture would join them.
+#[test]
+fn fast_writer_matches_serde_with_socket_events() {
+    use tcpdiag::flow::socket::{SockSnap, TcpInfoLite, STATE_ESTABLISHED};
+    use tcpdiag::model::{Endpoint, Ts};
+
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/http_clean.pcap");
+    let cli = Cli::parse_from(["tcpdiag", "replay", "--timeline", "full", file]);
+    let Command::Replay(args) = cli.command else {
+        unreachable!()
+    };
+    let mut sink = Compare {
+        flows: 0,
+        socket_events: 0,
+        buf: Vec::new(),
+    };
+    let analyzers = Analyzers::new(analyzer_config(&args));
+    let mut engine = Engine::new(table_config(&args), analyzers, &mut sink);
+    let server = Endpoint::new("192.0.2.1".parse().unwrap(), 8080);
+    let client = Endpoint::new("192.0.2.10".parse().unwrap(), 40001);
+    let mut joined = 0;
+    let (_, err) = pcap_file::read(file, None, 1, &mut |f| {
+        let (number, ts) = (f.number, f.ts);
+        engine.on_frame(f);
+        if number == 4 || number == 8 {
+            let snap = SockSnap {
+                at: Ts(ts.0 + 1_000),
+                local: server,
+                remote: client,
+                state: STATE_ESTABLISHED,
+                timer: if number == 4 { 0 } else { 1 },
+                timer_expires_ms: 180,
+                timer_retrans: (number == 8) as u8,
+                recv_q: 0,
+                send_q: 320,
+                inode: 4242,
+                info: Some(TcpInfoLite {
+                    rtt_us: 120,
+                    rto_us: 201_000,
+                    unacked: (number == 8) as u32,
+                    ..TcpInfoLite::default()
+                }),
+            };
+            joined += engine.on_socket(snap) as u32;
+        }
+    });
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(joined, 2, "both snapshots joined the live flow");
+    let result = engine.finish();
+    assert!(result.sink_error.is_none());
+    assert!(sink.flows >= 2);
+    assert_eq!(
+        sink.socket_events, 2,
+        "both snapshots became timeline events"
+    );
 }
