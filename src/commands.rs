@@ -201,15 +201,8 @@ fn replay(args: ReplayArgs) -> ExitCode {
 
     let mut findings: Vec<Finding> = result.flow_findings;
     findings.extend(result.capture_findings);
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.at.total_cmp(&b.at)));
-    let mut counts = FindingCounts::default();
-    for sev in result.severity_counts.iter() {
-        match sev.0 {
-            Severity::Info => counts.info += sev.1,
-            Severity::Warning => counts.warning += sev.1,
-            Severity::Error => counts.error += sev.1,
-        }
-    }
+    sort_findings(&mut findings);
+    let counts = FindingCounts::from_pairs(&result.severity_counts);
     let complete = errors.is_empty();
     let first_packet = inputs
         .iter()
@@ -235,24 +228,49 @@ fn replay(args: ReplayArgs) -> ExitCode {
         folded: &result.folded,
         dns: &result.dns,
     };
-    let write_result = match result.sink_error {
-        Some(e) => Err(e),
-        None => sink.finish(&end),
-    };
-    if let Err(e) = write_result {
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("tcpdiag: writing the report failed: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    if let Err(code) = write_report(sink.as_mut(), result.sink_error, &end) {
+        return code;
     }
     if !complete && !args.keep_going {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    if let Some(level) = args.report.fail_on {
+    exit_for_findings(args.report.fail_on, &summary.findings)
+}
+
+/// Report order, shared by replay and capture: the worst first, then by time.
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.at.total_cmp(&b.at)));
+}
+
+/// Ends the report: the first error the sink met while streaming flows, else its
+/// closing part. A closed pipe (`| head`) is not an error; any other failure is
+/// reported and yields the bad-input exit code.
+pub(crate) fn write_report(
+    sink: &mut dyn Sink,
+    sink_error: Option<io::Error>,
+    end: &ReportEnd<'_>,
+) -> Result<(), ExitCode> {
+    let write_result = match sink_error {
+        Some(e) => Err(e),
+        None => sink.finish(end),
+    };
+    match write_result {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("tcpdiag: writing the report failed: {e}");
+            Err(ExitCode::from(EXIT_BAD_INPUT))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The exit code of a run that read all it had to: `EXIT_FINDINGS` when a finding
+/// reaches the `--fail-on` level, else success.
+pub(crate) fn exit_for_findings(fail_on: Option<Severity>, counts: &FindingCounts) -> ExitCode {
+    if let Some(level) = fail_on {
         let worst = [
-            (Severity::Error, summary.findings.error),
-            (Severity::Warning, summary.findings.warning),
-            (Severity::Info, summary.findings.info),
+            (Severity::Error, counts.error),
+            (Severity::Warning, counts.warning),
+            (Severity::Info, counts.info),
         ];
         if worst.iter().any(|(sev, n)| *n > 0 && *sev >= level) {
             return ExitCode::from(EXIT_FINDINGS);

@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
-use super::{analyzer_config_of, make_sink, table_config_of, EXIT_BAD_INPUT, EXIT_FINDINGS};
-use crate::analyze::{Analyzers, Finding, Severity};
+use super::{
+    analyzer_config_of, exit_for_findings, make_sink, sort_findings, table_config_of,
+    write_report, EXIT_BAD_INPUT,
+};
+use crate::analyze::{Analyzers, Finding};
 use crate::cli::CaptureArgs;
 use crate::decode::{self, Decoded, Transport};
 use crate::engine::Engine;
@@ -485,10 +488,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
 
     let mut findings: Vec<Finding> = result.flow_findings;
     findings.extend(result.capture_findings);
-    let mut counts = FindingCounts::default();
-    for (sev, n) in &result.severity_counts {
-        add_count(&mut counts, *sev, *n);
-    }
+    let mut counts = FindingCounts::from_pairs(&result.severity_counts);
     // The kernel's view of the socket population at the stop (TIME_WAIT against the
     // real port range, CLOSE_WAIT, full accept queues, SYN-RECV, orphans), as the
     // `sockets` command reports it.
@@ -496,7 +496,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         match socket_findings(&args, kernel_ports.as_deref(), ended_wall, host_end) {
             Ok(found) => {
                 for f in found {
-                    add_count(&mut counts, f.severity, 1);
+                    counts.add(f.severity, 1);
                     findings.push(f);
                 }
             }
@@ -512,11 +512,11 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             u64::from(s.if_dropped),
             started_wall.secs_f64(),
         ) {
-            add_count(&mut counts, f.severity, 1);
+            counts.add(f.severity, 1);
             findings.push(f);
         }
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.at.total_cmp(&b.at)));
+    sort_findings(&mut findings);
 
     let complete = read_error.is_none();
     let summary = Summary {
@@ -553,15 +553,8 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         folded: &result.folded,
         dns: &result.dns,
     };
-    let write_result = match result.sink_error {
-        Some(e) => Err(e),
-        None => sink.finish(&end),
-    };
-    if let Err(e) = write_result {
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("tcpdiag: writing the report failed: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    if let Err(code) = write_report(&mut sink, result.sink_error, &end) {
+        return code;
     }
     if let Some(e) = &read_error {
         eprintln!("tcpdiag: {e} (the report covers frames 1-{frames})");
@@ -590,17 +583,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     if !complete {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    if let Some(level) = args.report.fail_on {
-        let worst = [
-            (Severity::Error, summary.findings.error),
-            (Severity::Warning, summary.findings.warning),
-            (Severity::Info, summary.findings.info),
-        ];
-        if worst.iter().any(|(sev, n)| *n > 0 && *sev >= level) {
-            return ExitCode::from(EXIT_FINDINGS);
-        }
-    }
-    ExitCode::SUCCESS
+    exit_for_findings(args.report.fail_on, &summary.findings)
 }
 
 /// Socket-population findings of `tcpdiag sockets` that a capture's report carries
@@ -635,14 +618,6 @@ fn socket_findings(
         .into_iter()
         .filter(|f| SOCKET_FINDINGS.contains(&f.id))
         .collect())
-}
-
-fn add_count(c: &mut FindingCounts, sev: Severity, n: u64) {
-    match sev {
-        Severity::Info => c.info += n,
-        Severity::Warning => c.warning += n,
-        Severity::Error => c.error += n,
-    }
 }
 
 /// Every captured frame, for --write-flagged to copy from at the end.

@@ -35,6 +35,26 @@ pub struct FindingCounts {
     pub error: u64,
 }
 
+impl FindingCounts {
+    /// Counts from (severity, how many) pairs, as the analyzers tally them.
+    pub fn from_pairs(pairs: &[(crate::analyze::Severity, u64)]) -> FindingCounts {
+        let mut c = FindingCounts::default();
+        for &(sev, n) in pairs {
+            c.add(sev, n);
+        }
+        c
+    }
+
+    pub fn add(&mut self, sev: crate::analyze::Severity, n: u64) {
+        use crate::analyze::Severity;
+        match sev {
+            Severity::Info => self.info += n,
+            Severity::Warning => self.warning += n,
+            Severity::Error => self.error += n,
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct Summary {
     /// False when an input could not be read to its end (see `errors`).
