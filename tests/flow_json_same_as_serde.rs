@@ -5,17 +5,18 @@
 use std::io;
 
 use clap::Parser;
-use serde::Serialize;
 use tcpdiag::analyze::{Analyzers, Finding};
-use tcpdiag::cli::{Cli, Command};
+use tcpdiag::cli::{Cli, Command, ReplayArgs};
 use tcpdiag::commands::{analyzer_config, table_config};
 use tcpdiag::engine::Engine;
 use tcpdiag::flow::Connection;
 use tcpdiag::report::flow_json::write_flow;
+use tcpdiag::report::json::write_tagged_line;
 use tcpdiag::report::record::FlowRecord;
 use tcpdiag::report::{ReportEnd, Sink};
 use tcpdiag::source::pcap_file;
 
+#[derive(Default)]
 struct Compare {
     flows: u64,
     /// Socket snapshot events seen in the compared timelines.
@@ -37,18 +38,9 @@ impl Sink for Compare {
                 conn.id
             );
 
-            #[derive(Serialize)]
-            struct Tagged<'a, T> {
-                #[serde(rename = "type")]
-                kind: &'a str,
-                #[serde(flatten)]
-                value: &'a T,
-            }
-            let expected = serde_json::to_vec(&Tagged {
-                kind: "flow",
-                value: &record,
-            })
-            .unwrap();
+            let mut expected = Vec::new();
+            write_tagged_line(&mut expected, "flow", &record).unwrap();
+            expected.pop(); // write_flow leaves the newline to its caller.
             self.buf.clear();
             write_flow(&mut self.buf, conn, findings, with_timeline, Some("flow"));
             assert_eq!(
@@ -70,6 +62,24 @@ impl Sink for Compare {
     }
 }
 
+/// `tcpdiag replay --timeline TIMELINE FILE`, as the command line parses it.
+fn replay_args(timeline: &str, file: &str) -> ReplayArgs {
+    let cli = Cli::parse_from(["tcpdiag", "replay", "--timeline", timeline, file]);
+    let Command::Replay(args) = cli.command else {
+        unreachable!()
+    };
+    args
+}
+
+/// The replay engine those arguments configure, reporting to `sink`.
+fn engine_for<'s>(args: &ReplayArgs, sink: &'s mut Compare) -> Engine<'s> {
+    Engine::new(
+        table_config(args),
+        Analyzers::new(analyzer_config(args)),
+        sink,
+    )
+}
+
 #[test]
 fn fast_writer_matches_serde_on_every_fixture() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
@@ -84,17 +94,9 @@ fn fast_writer_matches_serde_on_every_fixture() {
     for timeline in ["collapsed", "full"] {
         for file in &files {
             let file = file.to_str().unwrap().to_string();
-            let cli = Cli::parse_from(["tcpdiag", "replay", "--timeline", timeline, &file]);
-            let Command::Replay(args) = cli.command else {
-                unreachable!()
-            };
-            let mut sink = Compare {
-                flows: 0,
-                socket_events: 0,
-                buf: Vec::new(),
-            };
-            let analyzers = Analyzers::new(analyzer_config(&args));
-            let mut engine = Engine::new(table_config(&args), analyzers, &mut sink);
+            let args = replay_args(timeline, &file);
+            let mut sink = Compare::default();
+            let mut engine = engine_for(&args, &mut sink);
             let (_, err) = pcap_file::read(&file, None, 1, &mut |f| engine.on_frame(f));
             assert!(err.is_none(), "{file}: {err:?}");
             let result = engine.finish();
@@ -114,17 +116,9 @@ fn fast_writer_matches_serde_with_socket_events() {
     use tcpdiag::model::{Endpoint, Ts};
 
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/http_clean.pcap");
-    let cli = Cli::parse_from(["tcpdiag", "replay", "--timeline", "full", file]);
-    let Command::Replay(args) = cli.command else {
-        unreachable!()
-    };
-    let mut sink = Compare {
-        flows: 0,
-        socket_events: 0,
-        buf: Vec::new(),
-    };
-    let analyzers = Analyzers::new(analyzer_config(&args));
-    let mut engine = Engine::new(table_config(&args), analyzers, &mut sink);
+    let args = replay_args("full", file);
+    let mut sink = Compare::default();
+    let mut engine = engine_for(&args, &mut sink);
     let server = Endpoint::new("192.0.2.1".parse().unwrap(), 8080);
     let client = Endpoint::new("192.0.2.10".parse().unwrap(), 40001);
     let mut joined = 0;

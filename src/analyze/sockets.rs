@@ -1093,22 +1093,8 @@ mod tests {
 
     fn sock(state: TcpState, local: &str, peer: &str) -> SocketInfo {
         SocketInfo {
-            family: "inet".into(),
-            state,
-            local: local.parse().unwrap(),
-            peer: peer.parse().unwrap(),
-            recv_q: 0,
-            send_q: 0,
-            timer: None,
-            uid: 0,
             inode: 1,
-            cookie: 0,
-            ifindex: 0,
-            cong: None,
-            shutdown: None,
-            skmem: None,
-            tcp_info: None,
-            processes: None,
+            ..SocketInfo::bare(state, local, peer)
         }
     }
 

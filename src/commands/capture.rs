@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 
 use super::{
-    analyzer_config_of, exit_for_findings, make_sink, sort_findings, table_config_of,
-    write_report, EXIT_BAD_INPUT,
+    analyzer_config_of, exit_for_findings, make_sink, sort_findings, table_config_of, write_report,
+    EXIT_BAD_INPUT,
 };
 use crate::analyze::{Analyzers, Finding};
 use crate::cli::CaptureArgs;

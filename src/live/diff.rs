@@ -102,26 +102,13 @@ mod tests {
 
     fn s(state: TcpState, local: &str, peer: &str, timer: Option<(TimerKind, u8)>) -> SocketInfo {
         SocketInfo {
-            family: "inet".into(),
-            state,
-            local: local.parse().unwrap(),
-            peer: peer.parse().unwrap(),
-            recv_q: 0,
-            send_q: 0,
             timer: timer.map(|(name, count)| Timer {
                 name,
                 expires_s: 1.0,
                 count,
             }),
-            uid: 0,
-            inode: 0,
             cookie: 7,
-            ifindex: 0,
-            cong: None,
-            shutdown: None,
-            skmem: None,
-            tcp_info: None,
-            processes: None,
+            ..SocketInfo::bare(state, local, peer)
         }
     }
 

@@ -327,6 +327,30 @@ impl SocketInfo {
                 TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing | TcpState::LastAck
             )
     }
+
+    /// A socket with only its state and addresses set (queues, ids and every
+    /// optional part empty): the start of the sockets unit tests build.
+    #[cfg(test)]
+    pub(crate) fn bare(state: TcpState, local: &str, peer: &str) -> SocketInfo {
+        SocketInfo {
+            family: "inet".into(),
+            state,
+            local: local.parse().unwrap(),
+            peer: peer.parse().unwrap(),
+            recv_q: 0,
+            send_q: 0,
+            timer: None,
+            uid: 0,
+            inode: 0,
+            cookie: 0,
+            ifindex: 0,
+            cong: None,
+            shutdown: None,
+            skmem: None,
+            tcp_info: None,
+            processes: None,
+        }
+    }
 }
 
 /// One poll: every socket dumped at `at` (epoch seconds) and, when known, the host

@@ -103,16 +103,28 @@ impl<W: Write> NdjsonSink<W> {
     }
 
     fn line<T: Serialize>(&mut self, kind: &str, value: &T) -> io::Result<()> {
-        #[derive(Serialize)]
-        struct Tagged<'a, T> {
-            #[serde(rename = "type")]
-            kind: &'a str,
-            #[serde(flatten)]
-            value: &'a T,
-        }
-        serde_json::to_writer(&mut self.out, &Tagged { kind, value })?;
-        self.out.write_all(b"\n")
+        write_tagged_line(&mut self.out, kind, value)
     }
+}
+
+/// An NDJSON record: `value`'s keys after a leading `"type": kind`.
+#[derive(Serialize)]
+pub struct Tagged<'a, T> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    #[serde(flatten)]
+    pub value: &'a T,
+}
+
+/// One NDJSON line: `{"type": kind, ...value}` and a newline (every NDJSON writer's
+/// line format, `capture`/`replay` and `sockets` alike).
+pub fn write_tagged_line<W: Write, T: Serialize>(
+    w: &mut W,
+    kind: &str,
+    value: &T,
+) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, &Tagged { kind, value })?;
+    w.write_all(b"\n")
 }
 
 impl<W: Write> Sink for NdjsonSink<W> {

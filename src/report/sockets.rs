@@ -10,7 +10,7 @@ use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use super::json::{TOOL, VERSION};
+use super::json::{write_tagged_line, TOOL, VERSION};
 use super::text::finding_text;
 use super::{FindingCounts, Format};
 use crate::analyze::sockets::{death_estimate, socket_findings, SocketSummary};
@@ -48,19 +48,6 @@ struct SummaryOut<'a> {
     #[serde(flatten)]
     summary: &'a SocketSummary,
     findings: FindingCounts,
-}
-
-#[derive(Serialize)]
-struct Tagged<'a, T> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(flatten)]
-    value: &'a T,
-}
-
-fn line<W: Write, T: Serialize>(w: &mut W, kind: &str, value: &T) -> io::Result<()> {
-    serde_json::to_writer(&mut *w, &Tagged { kind, value })?;
-    w.write_all(b"\n")
 }
 
 /// The `sockets` JSON document, one socket per line inside `sockets`.
@@ -121,12 +108,12 @@ pub fn write_ndjson<W: Write>(
 ) -> io::Result<()> {
     if !findings_only {
         if let Some(h) = &snap.host {
-            line(w, "host", h)?;
+            write_tagged_line(w, "host", h)?;
         }
         let per = socket_findings(snap, findings);
         for s in &snap.sockets {
             let ids = per.get(&s.cookie).map(Vec::as_slice).unwrap_or(&[]);
-            line(
+            write_tagged_line(
                 w,
                 "socket",
                 &SocketOut {
@@ -137,7 +124,7 @@ pub fn write_ndjson<W: Write>(
         }
     }
     for f in findings {
-        line(w, "finding", f)?;
+        write_tagged_line(w, "finding", f)?;
     }
     #[derive(Serialize)]
     struct Tail<'a> {
@@ -148,7 +135,7 @@ pub fn write_ndjson<W: Write>(
         #[serde(flatten)]
         summary: SummaryOut<'a>,
     }
-    line(
+    write_tagged_line(
         w,
         "summary",
         &Tail {
@@ -430,7 +417,7 @@ pub fn write_host_json<W: Write>(w: &mut W, h: &HostContext) -> io::Result<()> {
 }
 
 pub fn write_host_ndjson<W: Write>(w: &mut W, h: &HostContext) -> io::Result<()> {
-    line(w, "host", h)
+    write_tagged_line(w, "host", h)
 }
 
 pub fn write_host_table<W: Write>(w: &mut W, h: &HostContext) -> io::Result<()> {
@@ -637,7 +624,7 @@ impl<W: Write> WatchWriter<W> {
         let host = snap.host.as_ref();
         if self.format == Format::Ndjson {
             let w = &mut self.out;
-            line(
+            write_tagged_line(
                 w,
                 "poll",
                 &PollEv {
@@ -651,7 +638,7 @@ impl<W: Write> WatchWriter<W> {
             )?;
             for c in diff {
                 match c {
-                    Change::New(s) => line(
+                    Change::New(s) => write_tagged_line(
                         w,
                         "new",
                         &SockEv {
@@ -660,7 +647,7 @@ impl<W: Write> WatchWriter<W> {
                             socket: s,
                         },
                     )?,
-                    Change::Gone(s) => line(
+                    Change::Gone(s) => write_tagged_line(
                         w,
                         "gone",
                         &SockEv {
@@ -669,7 +656,7 @@ impl<W: Write> WatchWriter<W> {
                             socket: s,
                         },
                     )?,
-                    Change::State { from, socket } => line(
+                    Change::State { from, socket } => write_tagged_line(
                         w,
                         "state",
                         &StateEv {
@@ -684,7 +671,7 @@ impl<W: Write> WatchWriter<W> {
                     )?,
                     Change::Timer { from, socket } => {
                         let ti = socket.tcp_info.as_ref();
-                        line(
+                        write_tagged_line(
                             w,
                             "timer",
                             &TimerEv {
@@ -707,7 +694,7 @@ impl<W: Write> WatchWriter<W> {
             }
             if let (Some(d), Some(iv)) = (deltas, interval) {
                 if !d.is_empty() {
-                    line(
+                    write_tagged_line(
                         w,
                         "counters",
                         &CountersEv {
@@ -720,7 +707,7 @@ impl<W: Write> WatchWriter<W> {
                 }
             }
             for f in found {
-                line(w, "finding", &FindingEv { poll, finding: f })?;
+                write_tagged_line(w, "finding", &FindingEv { poll, finding: f })?;
             }
             return Ok(());
         }
@@ -797,7 +784,7 @@ impl<W: Write> WatchWriter<W> {
                 #[serde(flatten)]
                 s: &'a WatchSummary,
             }
-            return line(
+            return write_tagged_line(
                 &mut self.out,
                 "summary",
                 &Tail {
