@@ -4,16 +4,22 @@
 //! the namespace tests say so and return. Every test is bounded by the capture's
 //! `--duration` plus a margin, and the namespaces go away in a Drop guard.
 
+mod common;
 mod live_env;
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::{findings_with_id, first_finding};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcpdiag");
+
+/// How long a scenario program may take to say it is ready.
+const READY: Duration = Duration::from_secs(10);
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -164,6 +170,45 @@ impl Lab {
         }
     }
 
+    /// Starts a Python program in `ns` and waits for it to print `ready`.
+    fn python_until(&mut self, ns: &str, code: &str, ready: &str) -> usize {
+        let i = self.python(ns, code);
+        self.wait_line(i, ready, READY);
+        i
+    }
+
+    /// A TCP server in `ns` listening on `addr`:`port` (socket, sys and time
+    /// imported); once it says "server ready", `body` runs (its own `ls.accept()`).
+    fn server(&mut self, ns: &str, addr: &str, port: u16, backlog: u32, body: &str) -> usize {
+        let code = format!(
+            "import socket, sys, time\n\
+             ls = socket.socket()\n\
+             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             ls.bind((\"{addr}\", {port}))\n\
+             ls.listen({backlog})\n\
+             print(\"server ready\", flush=True)\n\
+             {body}"
+        );
+        self.python_until(ns, &code, "server ready")
+    }
+
+    /// Runs a short Python program in `ns` to its end.
+    fn run_python(&self, ns: &str, code: &str) -> Output {
+        self.exec(ns, &["python3", "-c", code])
+    }
+
+    /// One nftables chain (table inet tdcp) on `hook` with these rules, in `ns`.
+    fn nft_chain(&self, ns: &str, hook: &str, rules: &[&str]) {
+        let mut text = format!(
+            "table inet tdcp {{\n chain c {{ type filter hook {hook} priority 0; policy accept;\n"
+        );
+        for r in rules {
+            text += &format!(" {r}\n");
+        }
+        text += " }\n}\n";
+        self.nft(ns, &text);
+    }
+
     /// Resolves neighbours before capturing (a first SYN held back by ARP would
     /// blur the timings).
     fn settle(&self, ns: &str, peer: &str) {
@@ -197,6 +242,26 @@ fn pair(lab: &mut Lab, tag: &str) -> (String, String) {
     lab.addr(&s, "s0", "192.0.2.1/24");
     lab.settle(&c, "192.0.2.1");
     (c, s)
+}
+
+/// client 192.0.2.10 (c0) <-> router (r0 192.0.2.1 | r1 198.51.100.1) <-> server
+/// 198.51.100.10 (s0): (client, router, server).
+fn routed(lab: &mut Lab, tag: &str) -> (String, String, String) {
+    let c = lab.ns(&format!("tdcp-{tag}-c"));
+    let r = lab.ns(&format!("tdcp-{tag}-r"));
+    let s = lab.ns(&format!("tdcp-{tag}-s"));
+    lab.link(&c, "c0", &r, "r0");
+    lab.link(&r, "r1", &s, "s0");
+    lab.addr(&c, "c0", "192.0.2.10/24");
+    lab.addr(&r, "r0", "192.0.2.1/24");
+    lab.addr(&r, "r1", "198.51.100.1/24");
+    lab.addr(&s, "s0", "198.51.100.10/24");
+    ip(&["-n", &c, "route", "add", "default", "via", "192.0.2.1"]);
+    ip(&["-n", &s, "route", "add", "default", "via", "198.51.100.1"]);
+    lab.sysctl(&r, "net.ipv4.ip_forward=1");
+    lab.settle(&c, "192.0.2.1");
+    lab.settle(&s, "198.51.100.1");
+    (c, r, s)
 }
 
 /// A running `tcpdiag capture`.
@@ -264,6 +329,13 @@ impl Capture {
         }
     }
 
+    /// Waits for it to exit with status 0 and returns its JSON report.
+    fn report(self, timeout: Duration) -> Value {
+        let (code, stdout) = self.finish(timeout);
+        assert_eq!(code, 0);
+        json(&stdout)
+    }
+
     fn interrupt(&self) {
         run(Command::new("kill").args(["-INT", &self.child.id().to_string()]));
     }
@@ -273,6 +345,49 @@ impl Drop for Capture {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The arguments of a `tcpdiag capture --format json` in a namespace.
+struct CaptureCmd {
+    args: Vec<String>,
+}
+
+/// `tcpdiag capture --netns NS -i IFACE --format json`, more options to add.
+fn capture(ns: &str, iface: &str) -> CaptureCmd {
+    CaptureCmd {
+        args: ["--netns", ns, "-i", iface, "--format", "json"]
+            .map(String::from)
+            .to_vec(),
+    }
+}
+
+impl CaptureCmd {
+    fn opt(mut self, name: &str, value: &str) -> CaptureCmd {
+        self.args.push(name.to_string());
+        self.args.push(value.to_string());
+        self
+    }
+
+    fn filter(self, expr: &str) -> CaptureCmd {
+        self.opt("-f", expr)
+    }
+
+    fn duration(self, d: &str) -> CaptureCmd {
+        self.opt("--duration", d)
+    }
+
+    fn poll(self, every: &str) -> CaptureCmd {
+        self.opt("--poll", every)
+    }
+
+    fn path(self, name: &str, file: &Path) -> CaptureCmd {
+        self.opt(name, file.to_str().unwrap())
+    }
+
+    fn start(&self) -> Capture {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        Capture::start(&args)
     }
 }
 
@@ -289,12 +404,30 @@ fn json(out: &[u8]) -> Value {
     })
 }
 
-fn flow_findings<'a>(flow: &'a Value, id: &str) -> Vec<&'a Value> {
-    flow["findings"]
+/// `tcpdiag replay --format json FILE`'s report.
+fn replay_json(file: &Path) -> Value {
+    let out = Command::new(BIN)
+        .args(["replay", "--format", "json", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    json(&out.stdout)
+}
+
+/// The first flow whose `key` is `value` ("server", "192.0.2.1:21").
+fn flow_with<'a>(doc: &'a Value, key: &str, value: &str) -> &'a Value {
+    doc["flows"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["id"] == id)
+        .find(|f| f[key] == value)
+        .unwrap_or_else(|| panic!("no flow with {key} {value}"))
+}
+
+/// The names of the files in `dir`.
+fn file_names(dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
         .collect()
 }
 
@@ -307,6 +440,10 @@ fn socket_events(flow: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// A client in `ns` whose connection to 192.0.2.1:9 is refused (closed port).
+const CONNECT_REFUSED: &str =
+    "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept OSError:\n pass";
+
 #[test]
 fn refused_connection_is_attributed_to_this_host() {
     need_root!();
@@ -314,41 +451,21 @@ fn refused_connection_is_attributed_to_this_host() {
     let (c, s) = pair(&mut lab, "refused");
     let dir = tempfile::tempdir().unwrap();
     let flagged = dir.path().join("flagged.pcap");
-    let cap = Capture::start(&[
-        "--netns",
-        &s,
-        "-i",
-        "s0",
-        "-f",
-        "tcp port 9",
-        "--duration",
-        "3s",
-        "--poll",
-        "200ms",
-        "--format",
-        "json",
-        "--write-flagged",
-        flagged.to_str().unwrap(),
-    ]);
-    let out = lab.exec(
+    let cap = capture(&s, "s0")
+        .filter("tcp port 9")
+        .duration("3s")
+        .poll("200ms")
+        .path("--write-flagged", &flagged)
+        .start();
+    let out = lab.run_python(
         &c,
-        &[
-            "python3",
-            "-c",
-            "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept ConnectionRefusedError:\n print('refused')",
-        ],
+        "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept ConnectionRefusedError:\n print('refused')",
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("refused"));
-    let (code, stdout) = cap.finish(Duration::from_secs(15));
-    assert_eq!(code, 0);
-    let doc = json(&stdout);
+    let doc = cap.report(Duration::from_secs(15));
     assert_eq!(doc["summary"]["capture"]["stop_reason"], "duration");
-    let flows = doc["flows"].as_array().unwrap();
-    let rej = flows
-        .iter()
-        .find(|f| f["conn_state"] == "REJ")
-        .expect("a REJ flow");
-    let f = flow_findings(rej, "handshake.rejected");
+    let rej = flow_with(&doc, "conn_state", "REJ");
+    let f = findings_with_id(rej, "handshake.rejected");
     assert_eq!(f.len(), 1, "{rej}");
     let local = &f[0]["evidence"]["local_socket"];
     assert_eq!(local["this_host_sent_it"], true, "{}", f[0]);
@@ -360,16 +477,11 @@ fn refused_connection_is_attributed_to_this_host() {
     // No socket of a refused connection exists to be joined.
     assert!(socket_events(rej).is_empty());
     // --write-flagged without -w: the spool is gone, the refused SYN and its RST stay.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("flagged.pcap")]);
-    let out = Command::new(BIN)
-        .args(["replay", "--format", "json", flagged.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let replayed = json(&out.stdout);
+    assert_eq!(
+        file_names(dir.path()),
+        vec![std::ffi::OsString::from("flagged.pcap")]
+    );
+    let replayed = replay_json(&flagged);
     assert_eq!(replayed["summary"]["packets"]["tcp_segments"], 2);
     assert_eq!(replayed["flows"][0]["conn_state"], "REJ");
 }
@@ -391,7 +503,7 @@ fn banner_delayed_by_a_slow_ptr_lookup() {
     .unwrap();
     std::fs::write(format!("{etc}/nsswitch.conf"), "hosts: files dns\n").unwrap();
     std::fs::write(format!("{etc}/hosts"), "127.0.0.1 localhost\n").unwrap();
-    let resolver = lab.python(
+    lab.python_until(
         &c,
         r#"
 import socket, struct, time
@@ -418,17 +530,14 @@ while True:
         hdr = struct.pack("!HHHHHH", qid, 0x8183 | (flags & 0x0100), 1, 0, 0, 0)
     s.sendto(hdr + question + ans, peer)
 "#,
+        "resolver ready",
     );
-    lab.wait_line(resolver, "resolver ready", Duration::from_secs(10));
-    let server = lab.python(
+    lab.server(
         &s,
+        "192.0.2.1",
+        21,
+        4,
         r#"
-import socket
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("192.0.2.1", 21))
-ls.listen(4)
-print("server ready", flush=True)
 c, peer = ls.accept()
 try:
     name = socket.gethostbyaddr(peer[0])[0]
@@ -446,26 +555,15 @@ c.close()
 print("server done", name, flush=True)
 "#,
     );
-    lab.wait_line(server, "server ready", Duration::from_secs(10));
     let dir = tempfile::tempdir().unwrap();
     let flagged = dir.path().join("flagged.pcap");
-    let cap = Capture::start(&[
-        "--netns",
-        &s,
-        "-i",
-        "s0",
-        "-f",
-        "tcp port 21 or udp port 53",
-        "--duration",
-        "5s",
-        "--poll",
-        "200ms",
-        "--format",
-        "json",
-        "--write-flagged",
-        flagged.to_str().unwrap(),
-    ]);
-    let client = lab.python(
+    let cap = capture(&s, "s0")
+        .filter("tcp port 21 or udp port 53")
+        .duration("5s")
+        .poll("200ms")
+        .path("--write-flagged", &flagged)
+        .start();
+    lab.python_until(
         &c,
         r#"
 import socket
@@ -477,18 +575,11 @@ while s.recv(100):
 s.close()
 print("client done", flush=True)
 "#,
+        "client done",
     );
-    lab.wait_line(client, "client done", Duration::from_secs(10));
-    let (code, stdout) = cap.finish(Duration::from_secs(20));
-    assert_eq!(code, 0);
-    let doc = json(&stdout);
-    let flow = doc["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["server"] == "192.0.2.1:21")
-        .expect("the FTP-like flow");
-    let stall = flow_findings(flow, "stall.first_byte");
+    let doc = cap.report(Duration::from_secs(20));
+    let flow = flow_with(&doc, "server", "192.0.2.1:21");
+    let stall = findings_with_id(flow, "stall.first_byte");
     assert_eq!(stall.len(), 1, "{flow}");
     let ev = &stall[0]["evidence"];
     assert!(ev["wait_s"].as_f64().unwrap() >= 1.4, "{ev}");
@@ -507,11 +598,7 @@ print("client done", flush=True)
         .iter()
         .all(|e| e["socket"]["local"] == "192.0.2.1:21" && e["dir"] == "s>c"));
     // The flagged pcap holds the stalled connection and the PTR lookup made meanwhile.
-    let out = Command::new(BIN)
-        .args(["replay", "--format", "json", flagged.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let replayed = json(&out.stdout);
+    let replayed = replay_json(&flagged);
     assert_eq!(replayed["flows"].as_array().unwrap().len(), 1);
     let dns = replayed["dns"].as_array().unwrap();
     assert!(dns
@@ -535,15 +622,12 @@ fn keepalive_to_a_dead_peer_shows_the_kernel_probing() {
     ] {
         lab.sysctl(&c, kv);
     }
-    let server = lab.python(
+    lab.server(
         &s,
+        "192.0.2.1",
+        7000,
+        4,
         r#"
-import socket
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("192.0.2.1", 7000))
-ls.listen(4)
-print("server ready", flush=True)
 c, peer = ls.accept()
 c.recv(100)
 c.sendall(b"hi\n")
@@ -554,22 +638,12 @@ except OSError:
     pass
 "#,
     );
-    lab.wait_line(server, "server ready", Duration::from_secs(10));
-    let cap = Capture::start(&[
-        "--netns",
-        &c,
-        "-i",
-        "c0",
-        "-f",
-        "tcp port 7000",
-        "--duration",
-        "7s",
-        "--poll",
-        "150ms",
-        "--format",
-        "json",
-    ]);
-    let client = lab.python(
+    let cap = capture(&c, "c0")
+        .filter("tcp port 7000")
+        .duration("7s")
+        .poll("150ms")
+        .start();
+    let client = lab.python_until(
         &c,
         r#"
 import socket, time
@@ -585,25 +659,15 @@ try:
 except OSError as e:
     print("client gave up", e, flush=True)
 "#,
+        "exchanged",
     );
-    lab.wait_line(client, "exchanged", Duration::from_secs(10));
     // The peer goes silent: nothing it sends leaves its namespace.
-    lab.nft(
-        &s,
-        "table inet tdcp {\n chain out { type filter hook output priority 0; policy accept; tcp sport 7000 drop; }\n}\n",
-    );
+    lab.nft_chain(&s, "output", &["tcp sport 7000 drop"]);
     lab.wait_line(client, "client gave up", Duration::from_secs(12));
-    let (code, stdout) = cap.finish(Duration::from_secs(20));
-    assert_eq!(code, 0);
-    let doc = json(&stdout);
-    let flow = doc["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["server"] == "192.0.2.1:7000")
-        .expect("the keepalive flow");
+    let doc = cap.report(Duration::from_secs(20));
+    let flow = flow_with(&doc, "server", "192.0.2.1:7000");
     assert_eq!(
-        flow_findings(flow, "keepalive.dead_peer").len(),
+        findings_with_id(flow, "keepalive.dead_peer").len(),
         1,
         "{flow}"
     );
@@ -619,7 +683,7 @@ except OSError as e:
     );
     assert!(socks.iter().all(|e| e["socket"]["local"] == flow["client"]));
     // The RST that ended it came from this host's kernel when keepalive gave up.
-    let rst = flow_findings(flow, "rst.client");
+    let rst = findings_with_id(flow, "rst.client");
     assert_eq!(rst.len(), 1, "{flow}");
     let local = &rst[0]["evidence"]["local_socket"];
     assert_eq!(local["this_host_sent_it"], true);
@@ -631,37 +695,24 @@ fn retransmission_stall_shows_the_kernel_timer() {
     need_root!();
     let mut lab = Lab::new();
     let (c, s) = pair(&mut lab, "rexmit");
-    let server = lab.python(
+    lab.server(
         &s,
+        "192.0.2.1",
+        7100,
+        4,
         r#"
-import socket, time
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("192.0.2.1", 7100))
-ls.listen(4)
-print("server ready", flush=True)
 c, peer = ls.accept()
 time.sleep(0.5)
 c.sendall(b"x" * 1000)
 time.sleep(10)
 "#,
     );
-    lab.wait_line(server, "server ready", Duration::from_secs(10));
-    let cap = Capture::start(&[
-        "--netns",
-        &s,
-        "-i",
-        "s0",
-        "-f",
-        "tcp port 7100",
-        "--duration",
-        "3200ms",
-        "--poll",
-        "100ms",
-        "--format",
-        "json",
-    ]);
-    let client = lab.python(
+    let cap = capture(&s, "s0")
+        .filter("tcp port 7100")
+        .duration("3200ms")
+        .poll("100ms")
+        .start();
+    lab.python_until(
         &c,
         r#"
 import socket, time
@@ -669,23 +720,13 @@ s = socket.create_connection(("192.0.2.1", 7100), timeout=10)
 print("connected", flush=True)
 time.sleep(10)
 "#,
+        "connected",
     );
-    lab.wait_line(client, "connected", Duration::from_secs(10));
     // Nothing the server sends arrives any more: its data waits for an ACK.
-    lab.nft(
-        &c,
-        "table inet tdcp {\n chain inp { type filter hook input priority 0; policy accept; tcp sport 7100 drop; }\n}\n",
-    );
-    let (code, stdout) = cap.finish(Duration::from_secs(20));
-    assert_eq!(code, 0);
-    let doc = json(&stdout);
-    let flow = doc["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["server"] == "192.0.2.1:7100")
-        .expect("the flow");
-    let f = flow_findings(flow, "retransmit.timeout");
+    lab.nft_chain(&c, "input", &["tcp sport 7100 drop"]);
+    let doc = cap.report(Duration::from_secs(20));
+    let flow = flow_with(&doc, "server", "192.0.2.1:7100");
+    let f = findings_with_id(flow, "retransmit.timeout");
     assert_eq!(f.len(), 1, "{flow}");
     let timer = &f[0]["evidence"]["kernel_timer"];
     assert_eq!(timer["timer"], "on", "{timer}");
@@ -696,7 +737,7 @@ time.sleep(10)
     // the socket, in the last poll with its timer pending, shows the kernel had not
     // given up.
     assert!(
-        flow_findings(flow, "retransmit.give_up").is_empty(),
+        findings_with_id(flow, "retransmit.give_up").is_empty(),
         "{flow}"
     );
     assert_eq!(f[0]["evidence"]["still_retrying_at_end"], true);
@@ -710,34 +751,9 @@ time.sleep(10)
     assert!(counts.len() >= 3, "{counts:?}");
 }
 
-#[test]
-fn middle_box_rst_is_not_from_this_host() {
-    need_root!();
-    let mut lab = Lab::new();
-    // client 192.0.2.10 (c0) <-> router (r0 192.0.2.1 | r1 198.51.100.1) <-> server 198.51.100.10 (s0)
-    let c = lab.ns("tdcp-mbox-c");
-    let r = lab.ns("tdcp-mbox-r");
-    let s = lab.ns("tdcp-mbox-s");
-    lab.link(&c, "c0", &r, "r0");
-    lab.link(&r, "r1", &s, "s0");
-    lab.addr(&c, "c0", "192.0.2.10/24");
-    lab.addr(&r, "r0", "192.0.2.1/24");
-    lab.addr(&r, "r1", "198.51.100.1/24");
-    lab.addr(&s, "s0", "198.51.100.10/24");
-    ip(&["-n", &c, "route", "add", "default", "via", "192.0.2.1"]);
-    ip(&["-n", &s, "route", "add", "default", "via", "198.51.100.1"]);
-    lab.sysctl(&r, "net.ipv4.ip_forward=1");
-    lab.settle(&c, "192.0.2.1");
-    lab.settle(&s, "198.51.100.1");
-    let server = lab.python(
-        &s,
-        r#"
-import socket, sys
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("198.51.100.10", 8080))
-ls.listen(4)
-print("server ready", flush=True)
+/// The server of the middle-box scenarios: says hello, reads the reply, and on a
+/// line on stdin writes again and reports whether the connection was reset.
+const MBOX_SERVER: &str = r#"
 c, peer = ls.accept()
 c.sendall(b"hello\n")
 c.recv(100)
@@ -748,24 +764,25 @@ try:
     print("server: no reset", flush=True)
 except OSError as e:
     print("server: reset", e, flush=True)
-"#,
-    );
-    lab.wait_line(server, "server ready", Duration::from_secs(10));
-    let cap = Capture::start(&[
-        "--netns",
-        &s,
-        "-i",
-        "s0",
-        "-f",
-        "tcp port 8080",
-        "--duration",
-        "4s",
-        "--poll",
-        "200ms",
-        "--format",
-        "json",
-    ]);
-    let client = lab.python(
+"#;
+
+/// The middle-box scenarios' capture: on the server's side of the router.
+fn mbox_capture(s: &str) -> Capture {
+    capture(s, "s0")
+        .filter("tcp port 8080")
+        .duration("4s")
+        .poll("200ms")
+        .start()
+}
+
+#[test]
+fn middle_box_rst_is_not_from_this_host() {
+    need_root!();
+    let mut lab = Lab::new();
+    let (c, r, s) = routed(&mut lab, "mbox");
+    let server = lab.server(&s, "198.51.100.10", 8080, 4, MBOX_SERVER);
+    let cap = mbox_capture(&s);
+    lab.python_until(
         &c,
         r#"
 import socket, time
@@ -775,31 +792,26 @@ s.sendall(b"ok\n")
 print("client got hello", flush=True)
 time.sleep(4)
 "#,
+        "client got hello",
     );
-    lab.wait_line(client, "client got hello", Duration::from_secs(10));
     // Let a few socket polls see the established connection first.
     std::thread::sleep(Duration::from_millis(500));
     // The firewall now resets everything on the connection in both directions,
     // answering each segment with a RST in the other end's name.
-    lab.nft(
+    lab.nft_chain(
         &r,
-        "table inet tdcp {\n chain pass { type filter hook forward priority 0; policy accept;\n \
-         tcp sport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset\n \
-         tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset\n }\n}\n",
+        "forward",
+        &[
+            "tcp sport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset",
+            "tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset",
+        ],
     );
     // The server writes again: the firewall answers in the client's name.
     lab.tell(server, "go");
     lab.wait_line(server, "server: reset", Duration::from_secs(10));
-    let (code, stdout) = cap.finish(Duration::from_secs(20));
-    assert_eq!(code, 0);
-    let doc = json(&stdout);
-    let flow = doc["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["server"] == "198.51.100.10:8080")
-        .expect("the flow");
-    let f = flow_findings(flow, "rst.not_from_this_host");
+    let doc = cap.report(Duration::from_secs(20));
+    let flow = flow_with(&doc, "server", "198.51.100.10:8080");
+    let f = findings_with_id(flow, "rst.not_from_this_host");
     assert_eq!(f.len(), 1, "{flow}");
     let ev = &f[0]["evidence"];
     assert_eq!(ev["this_host_role"], "server");
@@ -816,58 +828,10 @@ time.sleep(4)
 fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
     need_root!();
     let mut lab = Lab::new();
-    // client 192.0.2.10 (c0) <-> router (r0 192.0.2.1 | r1 198.51.100.1) <-> server 198.51.100.10 (s0)
-    let c = lab.ns("tdcp-mbox1-c");
-    let r = lab.ns("tdcp-mbox1-r");
-    let s = lab.ns("tdcp-mbox1-s");
-    lab.link(&c, "c0", &r, "r0");
-    lab.link(&r, "r1", &s, "s0");
-    lab.addr(&c, "c0", "192.0.2.10/24");
-    lab.addr(&r, "r0", "192.0.2.1/24");
-    lab.addr(&r, "r1", "198.51.100.1/24");
-    lab.addr(&s, "s0", "198.51.100.10/24");
-    ip(&["-n", &c, "route", "add", "default", "via", "192.0.2.1"]);
-    ip(&["-n", &s, "route", "add", "default", "via", "198.51.100.1"]);
-    lab.sysctl(&r, "net.ipv4.ip_forward=1");
-    lab.settle(&c, "192.0.2.1");
-    lab.settle(&s, "198.51.100.1");
-    let server = lab.python(
-        &s,
-        r#"
-import socket, sys
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("198.51.100.10", 8080))
-ls.listen(4)
-print("server ready", flush=True)
-c, peer = ls.accept()
-c.sendall(b"hello\n")
-c.recv(100)
-sys.stdin.readline()
-c.sendall(b"more\n")
-try:
-    c.recv(100)
-    print("server: no reset", flush=True)
-except OSError as e:
-    print("server: reset", e, flush=True)
-"#,
-    );
-    lab.wait_line(server, "server ready", Duration::from_secs(10));
-    let cap = Capture::start(&[
-        "--netns",
-        &s,
-        "-i",
-        "s0",
-        "-f",
-        "tcp port 8080",
-        "--duration",
-        "4s",
-        "--poll",
-        "200ms",
-        "--format",
-        "json",
-    ]);
-    let client = lab.python(
+    let (c, r, s) = routed(&mut lab, "mbox1");
+    let server = lab.server(&s, "198.51.100.10", 8080, 4, MBOX_SERVER);
+    let cap = mbox_capture(&s);
+    let client = lab.python_until(
         &c,
         r#"
 import socket, sys, time
@@ -883,16 +847,16 @@ except OSError as e:
     print("client: reset", e, flush=True)
 time.sleep(4)
 "#,
+        "client got hello",
     );
-    lab.wait_line(client, "client got hello", Duration::from_secs(10));
     // Let a few socket polls see the established connection first.
     std::thread::sleep(Duration::from_millis(500));
     // The firewall resets only what the client sends, and only towards the client
     // (seed 004): the server hears nothing from it.
-    lab.nft(
+    lab.nft_chain(
         &r,
-        "table inet tdcp {\n chain pass { type filter hook forward priority 0; policy accept;\n \
-         tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset\n }\n}\n",
+        "forward",
+        &["tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset"],
     );
     // The client sends again: the firewall resets it, so its socket is gone when
     // the server's next data arrives and its kernel answers with a bare RST.
@@ -901,16 +865,9 @@ time.sleep(4)
     // Now the server writes to a client that no longer has the connection.
     lab.tell(server, "go");
     lab.wait_line(server, "server: reset", Duration::from_secs(10));
-    let (code, stdout) = cap.finish(Duration::from_secs(20));
-    assert_eq!(code, 0);
-    let doc = json(&stdout);
-    let flow = doc["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["server"] == "198.51.100.10:8080")
-        .expect("the flow");
-    let f = flow_findings(flow, "rst.not_from_this_host");
+    let doc = cap.report(Duration::from_secs(20));
+    let flow = flow_with(&doc, "server", "198.51.100.10:8080");
+    let f = findings_with_id(flow, "rst.not_from_this_host");
     assert_eq!(f.len(), 1, "{flow}");
     let ev = &f[0]["evidence"];
     assert_eq!(ev["this_host_role"], "server");
@@ -922,7 +879,7 @@ time.sleep(4)
     assert_eq!(ev["rst_ack_flag"], false);
     assert_eq!(f[0]["confidence"], "medium");
     assert_eq!(ev["socket_before"]["state"], "ESTABLISHED");
-    assert!(flow_findings(flow, "rst.injected").is_empty());
+    assert!(findings_with_id(flow, "rst.injected").is_empty());
 }
 
 #[test]
@@ -930,36 +887,23 @@ fn sigint_mid_capture_still_writes_the_whole_report() {
     need_root!();
     let mut lab = Lab::new();
     let (c, s) = pair(&mut lab, "sigint");
-    let server = lab.python(
+    lab.server(
         &s,
+        "192.0.2.1",
+        8000,
+        4,
         r#"
-import socket
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("192.0.2.1", 8000))
-ls.listen(4)
-print("server ready", flush=True)
 c, peer = ls.accept()
 c.sendall(b"hello\n")
 c.recv(100)
 "#,
     );
-    lab.wait_line(server, "server ready", Duration::from_secs(10));
-    let cap = Capture::start(&[
-        "--netns",
-        &s,
-        "-i",
-        "s0",
-        "--duration",
-        "60s",
-        "--poll",
-        "200ms",
-        "--format",
-        "json",
-        "--fail-on",
-        "warning",
-    ]);
-    let client = lab.python(
+    let cap = capture(&s, "s0")
+        .duration("60s")
+        .poll("200ms")
+        .opt("--fail-on", "warning")
+        .start();
+    lab.python_until(
         &c,
         r#"
 import socket, time
@@ -972,8 +916,8 @@ s.recv(100)
 print("connected", flush=True)
 time.sleep(30)
 "#,
+        "connected",
     );
-    lab.wait_line(client, "connected", Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(800));
     let t = Instant::now();
     cap.interrupt();
@@ -986,11 +930,7 @@ time.sleep(30)
     assert_eq!(sum["complete"], true);
     assert_eq!(sum["capture"]["stop_reason"], "signal");
     assert!(sum["capture"]["sockets"]["polls"].as_u64().unwrap() >= 2);
-    let flows = doc["flows"].as_array().unwrap();
-    let open = flows
-        .iter()
-        .find(|f| f["server"] == "192.0.2.1:8000")
-        .expect("the open connection");
+    let open = flow_with(&doc, "server", "192.0.2.1:8000");
     assert_eq!(open["end_reason"], "end_of_capture");
     let socks = socket_events(open);
     assert!(!socks.is_empty(), "{open}");
@@ -1000,12 +940,9 @@ time.sleep(30)
             .all(|e| e["socket"]["local"] == "192.0.2.1:8000"
                 && e["socket"]["state"] == "ESTABLISHED")
     );
-    let refused = flows
-        .iter()
-        .find(|f| f["server"] == "192.0.2.1:8001")
-        .expect("the refused connection");
+    let refused = flow_with(&doc, "server", "192.0.2.1:8001");
     assert!(socket_events(refused).is_empty());
-    assert!(!flow_findings(refused, "handshake.rejected").is_empty());
+    assert!(!findings_with_id(refused, "handshake.rejected").is_empty());
 }
 
 #[test]
@@ -1013,39 +950,17 @@ fn sigterm_stops_cleanly_too() {
     need_root!();
     let mut lab = Lab::new();
     let (c, s) = pair(&mut lab, "sigterm");
-    let cap = Capture::start(&[
-        "--netns",
-        &s,
-        "-i",
-        "any",
-        "--duration",
-        "60s",
-        "--format",
-        "json",
-    ]);
-    let _ = lab.exec(
-        &c,
-        &[
-            "python3",
-            "-c",
-            "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept OSError:\n pass",
-        ],
-    );
+    let cap = capture(&s, "any").duration("60s").start();
+    let _ = lab.run_python(&c, CONNECT_REFUSED);
     std::thread::sleep(Duration::from_millis(300));
     run(Command::new("kill").args(["-TERM", &cap.child.id().to_string()]));
-    let (code, stdout) = cap.finish(Duration::from_secs(10));
-    assert_eq!(code, 0);
-    let doc = json(&stdout);
+    let doc = cap.report(Duration::from_secs(10));
     assert_eq!(doc["summary"]["capture"]["stop_reason"], "signal");
     assert_eq!(doc["summary"]["capture"]["link_type"], "LINUX_SLL");
-    let rej = doc["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["conn_state"] == "REJ")
-        .expect("the refused connection, captured on any");
+    // The refused connection, captured on any.
+    let rej = flow_with(&doc, "conn_state", "REJ");
     // On "any" the cooked header marks this host's packets: the RST left from here.
-    let f = flow_findings(rej, "handshake.rejected");
+    let f = findings_with_id(rej, "handshake.rejected");
     assert_eq!(f[0]["evidence"]["local_socket"]["this_host_sent_it"], true);
 }
 
@@ -1071,14 +986,7 @@ fn ndjson_streams_flows_while_capturing() {
     std::thread::sleep(Duration::from_millis(1000));
     // A refused connection is closed at once: it finishes after the close linger
     // (5 s) plus the clock lag, long before the capture ends.
-    let _ = lab.exec(
-        &c,
-        &[
-            "python3",
-            "-c",
-            "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept OSError:\n pass",
-        ],
-    );
+    let _ = lab.run_python(&c, CONNECT_REFUSED);
     let line = rx.recv_timeout(Duration::from_secs(12));
     let _ = child.kill();
     let _ = child.wait();
@@ -1096,72 +1004,44 @@ fn write_and_write_flagged_produce_readable_pcaps() {
     let dir = tempfile::tempdir().unwrap();
     let all = dir.path().join("all.pcap");
     let flagged = dir.path().join("flagged.pcap");
-    let server = lab.python(
+    lab.server(
         &s,
+        "192.0.2.1",
+        8000,
+        4,
         r#"
-import socket
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("192.0.2.1", 8000))
-ls.listen(4)
-print("server ready", flush=True)
 c, peer = ls.accept()
 c.sendall(b"hello\n")
 c.close()
 "#,
     );
-    lab.wait_line(server, "server ready", Duration::from_secs(10));
-    let cap = Capture::start(&[
-        "--netns",
-        &s,
-        "-i",
-        "s0",
-        "-f",
-        "tcp",
-        "--duration",
-        "3s",
-        "--format",
-        "json",
-        "-w",
-        all.to_str().unwrap(),
-        "--write-flagged",
-        flagged.to_str().unwrap(),
-    ]);
-    let _ = lab.exec(
+    let cap = capture(&s, "s0")
+        .filter("tcp")
+        .duration("3s")
+        .path("-w", &all)
+        .path("--write-flagged", &flagged)
+        .start();
+    let _ = lab.run_python(
         &c,
-        &[
-            "python3",
-            "-c",
-            "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept OSError:\n pass\ns = socket.create_connection(('192.0.2.1', 8000)); s.recv(10); s.close()",
-        ],
+        &format!(
+            "{CONNECT_REFUSED}\ns = socket.create_connection(('192.0.2.1', 8000)); s.recv(10); s.close()"
+        ),
     );
-    let (code, stdout) = cap.finish(Duration::from_secs(15));
-    assert_eq!(code, 0);
-    let live = json(&stdout);
+    let live = cap.report(Duration::from_secs(15));
     // The full file replays to the same flows; the flagged one holds only the
     // refused connection (the clean one has no findings).
-    let replay = |p: &std::path::Path| -> Value {
-        let out = Command::new(BIN)
-            .args(["replay", "--format", "json", p.to_str().unwrap()])
-            .output()
-            .unwrap();
-        json(&out.stdout)
-    };
-    let all_doc = replay(&all);
+    let all_doc = replay_json(&all);
     assert_eq!(
         all_doc["flows"].as_array().unwrap().len(),
         live["flows"].as_array().unwrap().len()
     );
-    let flagged_doc = replay(&flagged);
+    let flagged_doc = replay_json(&flagged);
     let ff = flagged_doc["flows"].as_array().unwrap();
     assert_eq!(ff.len(), 1, "{flagged_doc}");
     assert_eq!(ff[0]["conn_state"], "REJ");
     assert_eq!(ff[0]["server"], "192.0.2.1:9");
     // No spool left behind.
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let left = file_names(dir.path());
     assert_eq!(left.len(), 2, "{left:?}");
 }
 
@@ -1172,15 +1052,12 @@ fn time_wait_buildup_uses_the_hosts_port_range() {
     let (c, s) = pair(&mut lab, "twait");
     // A tiny ephemeral range in the client's namespace: 12 closes use 60% of it.
     lab.sysctl(&c, "net.ipv4.ip_local_port_range=40000 40019");
-    let server = lab.python(
+    lab.server(
         &s,
+        "192.0.2.1",
+        7300,
+        64,
         r#"
-import socket
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("192.0.2.1", 7300))
-ls.listen(64)
-print("server ready", flush=True)
 while True:
     c, peer = ls.accept()
     while c.recv(100):
@@ -1188,24 +1065,13 @@ while True:
     c.close()
 "#,
     );
-    lab.wait_line(server, "server ready", Duration::from_secs(10));
-    let cap = Capture::start(&[
-        "--netns",
-        &c,
-        "-i",
-        "c0",
-        "-f",
-        "tcp port 7300",
-        "--duration",
-        "3s",
-        "--poll",
-        "200ms",
-        "--timewait-min",
-        "10",
-        "--format",
-        "json",
-    ]);
-    let client = lab.python(
+    let cap = capture(&c, "c0")
+        .filter("tcp port 7300")
+        .duration("3s")
+        .poll("200ms")
+        .opt("--timewait-min", "10")
+        .start();
+    lab.python_until(
         &c,
         r#"
 import socket, time
@@ -1216,11 +1082,9 @@ for i in range(12):
     time.sleep(0.02)
 print("client done", flush=True)
 "#,
+        "client done",
     );
-    lab.wait_line(client, "client done", Duration::from_secs(10));
-    let (code, stdout) = cap.finish(Duration::from_secs(20));
-    assert_eq!(code, 0);
-    let doc = json(&stdout);
+    let doc = cap.report(Duration::from_secs(20));
     let cap_sum = &doc["summary"]["capture"];
     assert_eq!(
         cap_sum["host"]["sysctls"]["net.ipv4.ip_local_port_range"],
@@ -1232,12 +1096,7 @@ print("client done", flush=True)
             .unwrap()
             >= 10
     );
-    let f = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "timewait.buildup")
-        .expect("timewait.buildup");
+    let f = first_finding(&doc, "timewait.buildup");
     assert_eq!(
         f["evidence"]["port_range"],
         serde_json::json!([40000, 40019])
@@ -1248,12 +1107,7 @@ print("client done", flush=True)
         "this host's net.ipv4.ip_local_port_range"
     );
     // The kernel's own count at the stop, as `tcpdiag sockets` reports it.
-    let k = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "sock.timewait_buildup")
-        .expect("sock.timewait_buildup");
+    let k = first_finding(&doc, "sock.timewait_buildup");
     assert_eq!(k["evidence"]["count"], 12, "{k}");
     assert_eq!(
         k["evidence"]["port_range"]["value"],
@@ -1267,21 +1121,17 @@ fn idle_sockets_without_packets_are_listed() {
     need_root!();
     let mut lab = Lab::new();
     let (c, s) = pair(&mut lab, "idle");
-    let server = lab.python(
+    lab.server(
         &s,
+        "192.0.2.1",
+        7400,
+        4,
         r#"
-import socket, time
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("192.0.2.1", 7400))
-ls.listen(4)
-print("server ready", flush=True)
 c, peer = ls.accept()
 time.sleep(30)
 "#,
     );
-    lab.wait_line(server, "server ready", Duration::from_secs(10));
-    let client = lab.python(
+    lab.python_until(
         &c,
         r#"
 import socket, time
@@ -1289,24 +1139,11 @@ s = socket.create_connection(("192.0.2.1", 7400))
 print("connected", flush=True)
 time.sleep(30)
 "#,
+        "connected",
     );
-    lab.wait_line(client, "connected", Duration::from_secs(10));
     // The connection exists before the capture and stays silent during it.
-    let cap = Capture::start(&[
-        "--netns",
-        &s,
-        "-i",
-        "s0",
-        "--duration",
-        "1500ms",
-        "--poll",
-        "200ms",
-        "--format",
-        "json",
-    ]);
-    let (code, stdout) = cap.finish(Duration::from_secs(15));
-    assert_eq!(code, 0);
-    let doc = json(&stdout);
+    let cap = capture(&s, "s0").duration("1500ms").poll("200ms").start();
+    let doc = cap.report(Duration::from_secs(15));
     assert!(doc["flows"].as_array().unwrap().is_empty());
     let socks = &doc["summary"]["capture"]["sockets"];
     assert_eq!(socks["without_packets"], 1, "{socks}");

@@ -5,6 +5,7 @@
 //! names, probe and retransmission counts, findings) and the state counts against
 //! `ss`. Without root each test prints why it skips.
 
+mod common;
 mod live_env;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use common::findings_with_id;
 use serde_json::Value;
 
 fn bin() -> &'static str {
@@ -196,15 +198,6 @@ fn sockets_in<'a>(doc: &'a Value, state: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn findings<'a>(doc: &'a Value, id: &str) -> Vec<&'a Value> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .collect()
-}
-
 fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
@@ -281,7 +274,7 @@ fn timewait_against_port_range_filters_and_ss() {
     assert!(est[0]["skmem"]["rcvbuf"].as_u64().unwrap() > 0);
     assert!(est[0]["inode"].as_u64().unwrap() > 0);
     // The finding: 8 of 10 usable ports held towards 127.0.0.1:8000.
-    let f = findings(&doc, "sock.timewait_buildup");
+    let f = findings_with_id(&doc, "sock.timewait_buildup");
     assert_eq!(f.len(), 1, "{:#}", doc["findings"]);
     assert_eq!(f[0]["severity"], "error");
     assert_eq!(f[0]["evidence"]["in_port_range"], 8);
@@ -293,7 +286,7 @@ fn timewait_against_port_range_filters_and_ss() {
     // reused, so the build-up is a warning, not an error.
     ns.sysctl("net.ipv4.tcp_tw_reuse=2");
     let reused = ns.sockets(&[]);
-    let f2 = findings(&reused, "sock.timewait_buildup");
+    let f2 = findings_with_id(&reused, "sock.timewait_buildup");
     assert_eq!(f2[0]["severity"], "warning", "{:#}", f2[0]);
     assert_eq!(f2[0]["evidence"]["tw_reuse_applies"], true);
     ns.sysctl("net.ipv4.tcp_tw_reuse=0");
@@ -367,7 +360,7 @@ fn close_wait_by_process_and_orphans() {
         "{holders:?} vs {pid}"
     );
     assert_eq!(sockets_in(&doc, "FIN_WAIT2").len(), 3);
-    let f = findings(&doc, "sock.close_wait_buildup");
+    let f = findings_with_id(&doc, "sock.close_wait_buildup");
     assert_eq!(f.len(), 1, "{:#}", doc["findings"]);
     assert_eq!(f[0]["evidence"]["count"], 3);
     assert_eq!(f[0]["evidence"]["process"]["pid"], pid);
@@ -379,7 +372,7 @@ fn close_wait_by_process_and_orphans() {
         .as_str()
         .unwrap()
         .contains("not even read the end of stream"));
-    let o = findings(&doc, "sock.orphan_buildup");
+    let o = findings_with_id(&doc, "sock.orphan_buildup");
     assert_eq!(o.len(), 1);
     assert_eq!(o[0]["evidence"]["by_state"]["FIN_WAIT2"], 3);
     // (sockstat's orphan count is machine-wide and leaves out FIN-WAIT-2 sockets
@@ -396,7 +389,7 @@ fn close_wait_by_process_and_orphans() {
     assert_eq!(by_pid["netns"], format!("pid:{pid}").as_str());
     // Default thresholds: three CLOSE_WAITs are not a build-up.
     let quiet = ns.sockets(&[]);
-    assert!(findings(&quiet, "sock.close_wait_buildup").is_empty());
+    assert!(findings_with_id(&quiet, "sock.close_wait_buildup").is_empty());
     assert!(quiet["sockets"][0]["processes"].is_null());
 }
 
@@ -432,7 +425,7 @@ fn syn_recv_with_dropped_final_ack() {
         assert_eq!(s["timer"]["name"], "on");
         assert!(s["timer"]["count"].as_u64().unwrap() >= 1, "{s}");
     }
-    let f = findings(&doc, "sock.syn_recv_buildup");
+    let f = findings_with_id(&doc, "sock.syn_recv_buildup");
     assert_eq!(f.len(), 1, "{:#}", doc["findings"]);
     assert_eq!(f[0]["evidence"]["syn_recv"], 4);
     assert_eq!(f[0]["evidence"]["listener"], "127.0.0.1:8000");
@@ -472,14 +465,14 @@ fn accept_queue_full_and_syn_sent_retries() {
     let l = sockets_in(&doc, "LISTEN");
     assert_eq!(l[0]["send_q"], 1);
     assert_eq!(l[0]["recv_q"], 2, "backlog 1 admits 2 before it is full");
-    let f = findings(&doc, "sock.accept_queue_full");
+    let f = findings_with_id(&doc, "sock.accept_queue_full");
     assert_eq!(f.len(), 1, "{:#}", doc["findings"]);
     assert_eq!(f[0]["severity"], "error");
     assert!(f[0]["evidence"]["ListenOverflows"].as_u64().unwrap() >= 1);
     let syn_sent = sockets_in(&doc, "SYN_SENT");
     assert!(!syn_sent.is_empty());
     assert!(syn_sent.iter().all(|s| s["timer"]["name"] == "on"));
-    let r = findings(&doc, "sock.retransmitting");
+    let r = findings_with_id(&doc, "sock.retransmitting");
     assert!(
         r.iter().any(|f| f["evidence"]["state"] == "SYN_SENT"),
         "{:#}",
@@ -620,7 +613,7 @@ fn persist_timer_zero_window_and_stuck_queue() {
     let doc = ns.sockets(&["--sport", &port]);
     let s = &doc["sockets"][0];
     assert!(s["tcp_info"]["snd_wnd"].as_u64() == Some(0), "{s}");
-    let f = findings(&doc, "sock.zero_window");
+    let f = findings_with_id(&doc, "sock.zero_window");
     assert_eq!(f.len(), 1, "{:#}", doc["findings"]);
     let events = watch(
         &ns,

@@ -256,6 +256,23 @@ pub fn find_flow<'a>(doc: &'a Value, client: &str, server: &str) -> &'a Value {
     found[0]
 }
 
+/// The findings with this id in `v`'s `findings` (a report or one flow).
+pub fn findings_with_id<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == id)
+        .collect()
+}
+
+/// The first finding with this id in `v`'s `findings`; panics (listing them) when none.
+pub fn first_finding<'a>(v: &'a Value, id: &str) -> &'a Value {
+    let all = findings_with_id(v, id);
+    assert!(!all.is_empty(), "no {id} in {:#}", v["findings"]);
+    all[0]
+}
+
 pub fn timeline(flow: &Value) -> &Vec<Value> {
     flow["timeline"]
         .as_array()
