@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use crate::analyze::{catalog, AnalyzerConfig, Analyzers, Finding, Severity};
 use crate::cli::{Cli, Command, ReplayArgs, ReportArgs};
-use crate::engine::{run_pipelined, Engine};
+use crate::engine::{run_pipelined, Engine, EngineResult};
 use crate::flow::conn::ConnConfig;
 use crate::flow::{TableConfig, TimelineMode};
 use crate::progress::Progress;
 use crate::report::json::{JsonSink, NdjsonSink};
 use crate::report::table::TableSink;
 use crate::report::{FindingCounts, Format, ReportEnd, Sink, Summary};
+use crate::source::live::CaptureSummary;
 use crate::source::pcap_file::{self, FileSummary};
 use crate::source::{RawFrame, SourceError};
 
@@ -199,28 +200,68 @@ fn replay(args: ReplayArgs) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
 
-    let mut findings: Vec<Finding> = result.flow_findings;
-    findings.extend(result.capture_findings);
-    sort_findings(&mut findings);
-    let counts = FindingCounts::from_pairs(&result.severity_counts);
     let complete = errors.is_empty();
     let first_packet = inputs
         .iter()
         .find(|_| frames_read > 0)
         .and(result.first_ts)
         .map(|t| t.secs_f64());
-    let summary = Summary {
-        complete,
+    let source = SourceSummary {
         inputs,
         errors: errors.clone(),
         first_packet,
+        capture: None,
+    };
+    let summary = match write_run_report(sink.as_mut(), result, Vec::new(), source) {
+        Ok(summary) => summary,
+        Err(code) => return code,
+    };
+    if !complete && !args.keep_going {
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    exit_for_findings(args.report.fail_on, &summary.findings)
+}
+
+/// What a run's source adds to its summary: the files read (replay) or the capture's
+/// own block, the read errors, and when the first packet was seen.
+pub(crate) struct SourceSummary {
+    pub inputs: Vec<FileSummary>,
+    pub errors: Vec<SourceError>,
+    pub first_packet: Option<f64>,
+    pub capture: Option<CaptureSummary>,
+}
+
+/// The end of a run's report, shared by replay and capture: every finding (the
+/// engine's and `extra` ones the source found itself) in report order, their counts,
+/// the summary, written after the flows. Returns the summary (for the exit code), or
+/// the exit code when the report could not be written.
+pub(crate) fn write_run_report(
+    sink: &mut dyn Sink,
+    result: EngineResult,
+    extra: Vec<Finding>,
+    source: SourceSummary,
+) -> Result<Summary, ExitCode> {
+    let mut counts = FindingCounts::from_pairs(&result.severity_counts);
+    let mut findings: Vec<Finding> = result.flow_findings;
+    findings.extend(result.capture_findings);
+    for f in extra {
+        counts.add(f.severity, 1);
+        findings.push(f);
+    }
+    // Report order: the worst first, then by time.
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.at.total_cmp(&b.at)));
+    let summary = Summary {
+        complete: source.errors.is_empty(),
+        inputs: source.inputs,
+        errors: source.errors,
+        first_packet: source.first_packet,
         last_packet: result.last_ts.map(|t| t.secs_f64()),
         packets: result.decode,
         flows: result.table,
         conn_states: result.conn_states,
         findings: counts,
         dns_dropped: result.dns_dropped,
-        capture: None,
+        capture: source.capture,
     };
     let end = ReportEnd {
         summary: &summary,
@@ -228,24 +269,14 @@ fn replay(args: ReplayArgs) -> ExitCode {
         folded: &result.folded,
         dns: &result.dns,
     };
-    if let Err(code) = write_report(sink.as_mut(), result.sink_error, &end) {
-        return code;
-    }
-    if !complete && !args.keep_going {
-        return ExitCode::from(EXIT_BAD_INPUT);
-    }
-    exit_for_findings(args.report.fail_on, &summary.findings)
-}
-
-/// Report order, shared by replay and capture: the worst first, then by time.
-pub(crate) fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.at.total_cmp(&b.at)));
+    write_report(sink, result.sink_error, &end)?;
+    Ok(summary)
 }
 
 /// Ends the report: the first error the sink met while streaming flows, else its
 /// closing part. A closed pipe (`| head`) is not an error; any other failure is
 /// reported and yields the bad-input exit code.
-pub(crate) fn write_report(
+fn write_report(
     sink: &mut dyn Sink,
     sink_error: Option<io::Error>,
     end: &ReportEnd<'_>,

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 
 use super::{
-    analyzer_config_of, exit_for_findings, make_sink, sort_findings, table_config_of, write_report,
-    EXIT_BAD_INPUT,
+    analyzer_config_of, exit_for_findings, make_sink, table_config_of, write_run_report,
+    SourceSummary, EXIT_BAD_INPUT,
 };
 use crate::analyze::{Analyzers, Finding};
 use crate::cli::CaptureArgs;
@@ -31,7 +31,7 @@ use crate::engine::Engine;
 use crate::flow::socket::{state_name, STATE_LISTEN};
 use crate::flow::Connection;
 use crate::model::{Endpoint, FlowKey, Ts};
-use crate::report::{FindingCounts, Format, ReportEnd, Sink, Summary};
+use crate::report::{Format, ReportEnd, Sink};
 use crate::source::live::{
     self, CaptureSummary, HostSummary, LiveCapture, LiveConfig, SocketPollSummary, SocketSeen,
 };
@@ -486,20 +486,14 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let result = engine.finish();
     let flagged = sink.flagged.take();
 
-    let mut findings: Vec<Finding> = result.flow_findings;
-    findings.extend(result.capture_findings);
-    let mut counts = FindingCounts::from_pairs(&result.severity_counts);
+    // Findings of this source beyond the engine's.
+    let mut extra: Vec<Finding> = Vec::new();
     // The kernel's view of the socket population at the stop (TIME_WAIT against the
     // real port range, CLOSE_WAIT, full accept queues, SYN-RECV, orphans), as the
     // `sockets` command reports it.
     if !args.no_sockets {
         match socket_findings(&args, kernel_ports.as_deref(), ended_wall, host_end) {
-            Ok(found) => {
-                for f in found {
-                    counts.add(f.severity, 1);
-                    findings.push(f);
-                }
-            }
+            Ok(found) => extra.extend(found),
             Err(e) => {
                 join.summary.first_error.get_or_insert(e);
             }
@@ -512,24 +506,14 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             u64::from(s.if_dropped),
             started_wall.secs_f64(),
         ) {
-            counts.add(f.severity, 1);
-            findings.push(f);
+            extra.push(f);
         }
     }
-    sort_findings(&mut findings);
-
     let complete = read_error.is_none();
-    let summary = Summary {
-        complete,
+    let source = SourceSummary {
         inputs: Vec::new(),
         errors: read_error.iter().cloned().collect(),
         first_packet: result.first_ts.map(|t| t.secs_f64()),
-        last_packet: result.last_ts.map(|t| t.secs_f64()),
-        packets: result.decode,
-        flows: result.table,
-        conn_states: result.conn_states,
-        findings: counts,
-        dns_dropped: result.dns_dropped,
         capture: Some(CaptureSummary {
             interface: args.interface.clone(),
             netns: args.netns.clone(),
@@ -547,15 +531,10 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             host: host_summary,
         }),
     };
-    let end = ReportEnd {
-        summary: &summary,
-        findings: &findings,
-        folded: &result.folded,
-        dns: &result.dns,
+    let summary = match write_run_report(&mut sink, result, extra, source) {
+        Ok(summary) => summary,
+        Err(code) => return code,
     };
-    if let Err(code) = write_report(&mut sink, result.sink_error, &end) {
-        return code;
-    }
     if let Some(e) = &read_error {
         eprintln!("tcpdiag: {e} (the report covers frames 1-{frames})");
     }
