@@ -751,9 +751,22 @@ time.sleep(10)
     assert!(counts.len() >= 3, "{counts:?}");
 }
 
-/// The server of the middle-box scenarios: says hello, reads the reply, and on a
-/// line on stdin writes again and reports whether the connection was reset.
-const MBOX_SERVER: &str = r#"
+/// The middle-box scenarios (seeds 003, 004): client -> router -> server on 8080,
+/// captured on the server's side. Once the connection is established and polled,
+/// the router's firewall gets `rules`; with `client_writes` the client then sends
+/// (and waits for its reset); last the server writes again and sees a reset.
+/// Returns the flow and its one `rst.not_from_this_host` finding, whose common
+/// evidence (this host is the server, sent neither RST nor FIN, its socket was
+/// ESTABLISHED before) is checked here.
+fn middle_box_rst(tag: &str, rules: &[&str], client_writes: bool) -> (Value, Value) {
+    let mut lab = Lab::new();
+    let (c, r, s) = routed(&mut lab, tag);
+    let server = lab.server(
+        &s,
+        "198.51.100.10",
+        8080,
+        4,
+        r#"
 c, peer = ls.accept()
 c.sendall(b"hello\n")
 c.recv(100)
@@ -764,105 +777,41 @@ try:
     print("server: no reset", flush=True)
 except OSError as e:
     print("server: reset", e, flush=True)
-"#;
-
-/// The middle-box scenarios' capture: on the server's side of the router.
-fn mbox_capture(s: &str) -> Capture {
-    capture(s, "s0")
+"#,
+    );
+    let cap = capture(&s, "s0")
         .filter("tcp port 8080")
         .duration("4s")
         .poll("200ms")
-        .start()
-}
-
-#[test]
-fn middle_box_rst_is_not_from_this_host() {
-    need_root!();
-    let mut lab = Lab::new();
-    let (c, r, s) = routed(&mut lab, "mbox");
-    let server = lab.server(&s, "198.51.100.10", 8080, 4, MBOX_SERVER);
-    let cap = mbox_capture(&s);
-    lab.python_until(
-        &c,
-        r#"
-import socket, time
-s = socket.create_connection(("198.51.100.10", 8080), timeout=10)
-s.recv(100)
-s.sendall(b"ok\n")
-print("client got hello", flush=True)
-time.sleep(4)
-"#,
-        "client got hello",
-    );
-    // Let a few socket polls see the established connection first.
-    std::thread::sleep(Duration::from_millis(500));
-    // The firewall now resets everything on the connection in both directions,
-    // answering each segment with a RST in the other end's name.
-    lab.nft_chain(
-        &r,
-        "forward",
-        &[
-            "tcp sport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset",
-            "tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset",
-        ],
-    );
-    // The server writes again: the firewall answers in the client's name.
-    lab.tell(server, "go");
-    lab.wait_line(server, "server: reset", Duration::from_secs(10));
-    let doc = cap.report(Duration::from_secs(20));
-    let flow = flow_with(&doc, "server", "198.51.100.10:8080");
-    let f = findings_with_id(flow, "rst.not_from_this_host");
-    assert_eq!(f.len(), 1, "{flow}");
-    let ev = &f[0]["evidence"];
-    assert_eq!(ev["this_host_role"], "server");
-    assert_eq!(ev["this_host_sent_rst"], false);
-    assert_eq!(ev["this_host_sent_fin"], false);
-    assert_eq!(ev["rst_ttl"], 64);
-    assert_eq!(ev["peer_ttl_range"], serde_json::json!([63, 63]));
-    assert_eq!(ev["socket_before"]["state"], "ESTABLISHED");
-    assert_eq!(f[0]["confidence"], "high");
-    assert_eq!(f[0]["severity"], "error");
-}
-
-#[test]
-fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
-    need_root!();
-    let mut lab = Lab::new();
-    let (c, r, s) = routed(&mut lab, "mbox1");
-    let server = lab.server(&s, "198.51.100.10", 8080, 4, MBOX_SERVER);
-    let cap = mbox_capture(&s);
+        .start();
+    let client_write = if client_writes {
+        "sys.stdin.readline()\n\
+         try:\n    s.sendall(b\"again\\n\")\n    s.recv(100)\n\
+         except OSError as e:\n    print(\"client: reset\", e, flush=True)\n"
+    } else {
+        ""
+    };
     let client = lab.python_until(
         &c,
-        r#"
+        &format!(
+            r#"
 import socket, sys, time
 s = socket.create_connection(("198.51.100.10", 8080), timeout=10)
 s.recv(100)
 s.sendall(b"ok\n")
 print("client got hello", flush=True)
-sys.stdin.readline()
-try:
-    s.sendall(b"again\n")
-    s.recv(100)
-except OSError as e:
-    print("client: reset", e, flush=True)
-time.sleep(4)
-"#,
+{client_write}time.sleep(4)
+"#
+        ),
         "client got hello",
     );
     // Let a few socket polls see the established connection first.
     std::thread::sleep(Duration::from_millis(500));
-    // The firewall resets only what the client sends, and only towards the client
-    // (seed 004): the server hears nothing from it.
-    lab.nft_chain(
-        &r,
-        "forward",
-        &["tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset"],
-    );
-    // The client sends again: the firewall resets it, so its socket is gone when
-    // the server's next data arrives and its kernel answers with a bare RST.
-    lab.tell(client, "go");
-    lab.wait_line(client, "client: reset", Duration::from_secs(10));
-    // Now the server writes to a client that no longer has the connection.
+    lab.nft_chain(&r, "forward", rules);
+    if client_writes {
+        lab.tell(client, "go");
+        lab.wait_line(client, "client: reset", Duration::from_secs(10));
+    }
     lab.tell(server, "go");
     lab.wait_line(server, "server: reset", Duration::from_secs(10));
     let doc = cap.report(Duration::from_secs(20));
@@ -873,13 +822,50 @@ time.sleep(4)
     assert_eq!(ev["this_host_role"], "server");
     assert_eq!(ev["this_host_sent_rst"], false);
     assert_eq!(ev["this_host_sent_fin"], false);
+    assert_eq!(ev["socket_before"]["state"], "ESTABLISHED");
+    (flow.clone(), f[0].clone())
+}
+
+#[test]
+fn middle_box_rst_is_not_from_this_host() {
+    need_root!();
+    // The firewall resets everything on the connection in both directions,
+    // answering each segment with a RST in the other end's name; the server's
+    // next write is answered in the client's name.
+    let (_, f) = middle_box_rst(
+        "mbox",
+        &[
+            "tcp sport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset",
+            "tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset",
+        ],
+        false,
+    );
+    let ev = &f["evidence"];
+    assert_eq!(ev["rst_ttl"], 64);
+    assert_eq!(ev["peer_ttl_range"], serde_json::json!([63, 63]));
+    assert_eq!(f["confidence"], "high");
+    assert_eq!(f["severity"], "error");
+}
+
+#[test]
+fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
+    need_root!();
+    // The firewall resets only what the client sends, and only towards the client
+    // (seed 004): the server hears nothing from it. The client sends again: the
+    // firewall resets it, so its socket is gone when the server's next data arrives
+    // and its kernel answers with a bare RST.
+    let (flow, f) = middle_box_rst(
+        "mbox1",
+        &["tcp dport 8080 tcp flags & (syn | rst) == 0 reject with tcp reset"],
+        true,
+    );
+    let ev = &f["evidence"];
     // The client's own kernel sent this RST (its usual TTL), without ACK: it no
     // longer had the connection. Medium: a rebooted peer looks the same.
     assert_eq!(ev["rst_ttl"], 63);
     assert_eq!(ev["rst_ack_flag"], false);
-    assert_eq!(f[0]["confidence"], "medium");
-    assert_eq!(ev["socket_before"]["state"], "ESTABLISHED");
-    assert!(findings_with_id(flow, "rst.injected").is_empty());
+    assert_eq!(f["confidence"], "medium");
+    assert!(findings_with_id(&flow, "rst.injected").is_empty());
 }
 
 #[test]
