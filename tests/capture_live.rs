@@ -1140,15 +1140,21 @@ time.sleep(30)
 
 // ---- errors (no root needed for these) ----
 
+/// A bad environment's error: exit status 2 and one line on stderr (returned).
+fn one_line_error(out: &Output, what: &str) -> String {
+    assert_eq!(out.status.code(), Some(2), "{what}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
 #[test]
 fn missing_netns_is_a_one_line_error() {
     let out = Command::new(BIN)
         .args(["capture", "--netns", "tdcp-no-such-ns", "--duration", "1s"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = one_line_error(&out, "capture");
     assert!(
         err.contains("tdcp-no-such-ns") || err.contains("CAP_SYS_ADMIN"),
         "{err}"
@@ -1161,9 +1167,7 @@ fn missing_interface_lists_the_interfaces() {
         .args(["capture", "-i", "tdcp-nonexistent0", "--duration", "1s"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = one_line_error(&out, "capture");
     assert!(
         err.contains("no interface named 'tdcp-nonexistent0'"),
         "{err}"
@@ -1204,9 +1208,7 @@ fn without_cap_net_raw_the_error_says_so() {
             return;
         }
     };
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = one_line_error(&out, "capture");
     assert!(err.contains("CAP_NET_RAW"), "{err}");
     assert!(err.contains("setcap"), "{err}");
 }
@@ -1222,9 +1224,7 @@ fn unwritable_output_files_are_one_line_errors() {
             .args([flag, "/nonexistent-tdcp/x.pcap"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{flag}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let err = one_line_error(&out, flag);
         assert!(
             err.contains("cannot write /nonexistent-tdcp/x.pcap: No such file"),
             "{err}"
