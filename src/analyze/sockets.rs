@@ -1098,6 +1098,14 @@ mod tests {
         }
     }
 
+    fn timer(name: TimerKind, expires_s: f64, count: u8) -> Option<Timer> {
+        Some(Timer {
+            name,
+            expires_s,
+            count,
+        })
+    }
+
     fn host(pairs: &[(&str, &str)]) -> HostContext {
         let mut h = HostContext::default();
         for (k, v) in pairs {
@@ -1129,11 +1137,7 @@ mod tests {
         for p in 40000..40008 {
             let mut s = sock(TcpState::TimeWait, &format!("10.0.0.1:{p}"), "10.0.0.2:80");
             s.inode = 0;
-            s.timer = Some(Timer {
-                name: TimerKind::Timewait,
-                expires_s: 50.0,
-                count: 0,
-            });
+            s.timer = timer(TimerKind::Timewait, 50.0, 0);
             v.push(s);
         }
         let h = host(&[
@@ -1204,11 +1208,7 @@ mod tests {
                 &format!("10.0.0.9:{}", 5000 + i),
             );
             s.inode = 0;
-            s.timer = Some(Timer {
-                name: TimerKind::On,
-                expires_s: 1.0,
-                count: 2,
-            });
+            s.timer = timer(TimerKind::On, 1.0, 2);
             v.push(s);
         }
         let sn = snap(v, None);
@@ -1228,11 +1228,7 @@ mod tests {
     #[test]
     fn timers() {
         let mut r = sock(TcpState::Established, "10.0.0.1:5000", "10.0.0.2:80");
-        r.timer = Some(Timer {
-            name: TimerKind::On,
-            expires_s: 1.6,
-            count: 3,
-        });
+        r.timer = timer(TimerKind::On, 1.6, 3);
         r.tcp_info = Some(TcpInfo {
             rto_s: 1.6,
             backoff: 3,
@@ -1240,23 +1236,11 @@ mod tests {
             ..TcpInfo::default()
         });
         let mut k = sock(TcpState::Established, "10.0.0.1:5001", "10.0.0.2:80");
-        k.timer = Some(Timer {
-            name: TimerKind::Keepalive,
-            expires_s: 1.0,
-            count: 2,
-        });
+        k.timer = timer(TimerKind::Keepalive, 1.0, 2);
         let mut z = sock(TcpState::Established, "10.0.0.1:5002", "10.0.0.2:80");
-        z.timer = Some(Timer {
-            name: TimerKind::Persist,
-            expires_s: 0.4,
-            count: 0,
-        });
+        z.timer = timer(TimerKind::Persist, 0.4, 0);
         let mut quiet = sock(TcpState::Established, "10.0.0.1:5003", "10.0.0.2:80");
-        quiet.timer = Some(Timer {
-            name: TimerKind::Keepalive,
-            expires_s: 7000.0,
-            count: 0,
-        });
+        quiet.timer = timer(TimerKind::Keepalive, 7000.0, 0);
         let h = host(&[
             ("net.ipv4.tcp_keepalive_probes", "3"),
             ("net.ipv4.tcp_keepalive_intvl", "1"),
@@ -1286,11 +1270,7 @@ mod tests {
         // An orphan in LAST_ACK is bounded by tcp_orphan_retries (0 means 8).
         let mut o = sock(TcpState::LastAck, "10.0.0.1:5004", "10.0.0.2:80");
         o.inode = 0;
-        o.timer = Some(Timer {
-            name: TimerKind::On,
-            expires_s: 0.8,
-            count: 2,
-        });
+        o.timer = timer(TimerKind::On, 0.8, 2);
         let h = host(&[("net.ipv4.tcp_orphan_retries", "0")]);
         let f = analyze(&snap(vec![o], Some(h)), &SocketConfig::default());
         assert_eq!(f[0].evidence["tcp_orphan_retries"]["value"], 8);
