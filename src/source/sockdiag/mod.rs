@@ -82,6 +82,10 @@ impl Prefix {
                     .unwrap_or(0);
                 u128::from(p) & mask == u128::from(a) & mask
             }
+            // An IPv6 prefix against a dual-stack socket's IPv4 peer (folded from
+            // ::ffff:a.b.c.d): the kernel's bytecode compares the mapped form, so
+            // `::/0` keeps it, as in `ss src ::/0`.
+            (IpAddr::V6(_), IpAddr::V4(a)) => self.contains(IpAddr::V6(a.to_ipv6_mapped())),
             _ => false,
         }
     }
@@ -95,12 +99,7 @@ impl FromStr for Prefix {
             None => (s, None),
         };
         let a = a.trim().trim_start_matches('[').trim_end_matches(']');
-        let mut addr: IpAddr = a.parse().map_err(|_| format!("bad address '{a}'"))?;
-        if let IpAddr::V6(v6) = addr {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                addr = IpAddr::V4(v4);
-            }
-        }
+        let addr: IpAddr = a.parse().map_err(|_| format!("bad address '{a}'"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let len = match l {
             Some(l) => l
@@ -111,6 +110,16 @@ impl FromStr for Prefix {
                 .ok_or_else(|| format!("bad prefix length '{l}'"))?,
             None => max,
         };
+        // ::ffff:a.b.c.d/96 or longer is an IPv4 prefix (the parser folds mapped
+        // addresses to IPv4); a shorter one stays IPv6.
+        if let IpAddr::V6(v6) = addr {
+            if let Some(v4) = v6.to_ipv4_mapped().filter(|_| len >= 96) {
+                return Ok(Prefix {
+                    addr: IpAddr::V4(v4),
+                    len: len - 96,
+                });
+            }
+        }
         Ok(Prefix { addr, len })
     }
 }
@@ -423,6 +432,16 @@ mod tests {
         let p: Prefix = "0.0.0.0/0".parse().unwrap();
         assert!(p.contains("192.0.2.1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<Prefix>().is_err());
+        // Mapped prefixes become IPv4 ones (ss accepts them too).
+        let p: Prefix = "::ffff:127.0.0.0/104".parse().unwrap();
+        assert_eq!((p.addr, p.len), ("127.0.0.0".parse().unwrap(), 8));
+        assert!(p.contains("127.0.0.1".parse().unwrap()));
+        // An IPv6 prefix covering ::ffff:0:0/96 keeps dual-stack sockets' IPv4 peers
+        // (the kernel's bytecode matches their mapped form): `--src ::/0`.
+        let p: Prefix = "::/0".parse().unwrap();
+        assert!(p.contains("127.0.0.1".parse().unwrap()));
+        let p: Prefix = "2001:db8::/32".parse().unwrap();
+        assert!(!p.contains("127.0.0.1".parse().unwrap()));
     }
 
     #[test]
