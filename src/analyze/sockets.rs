@@ -1041,6 +1041,11 @@ impl Changes {
         let mut seen = std::collections::HashSet::new();
         for s in &cur.sockets {
             let Some(ti) = &s.tcp_info else { continue };
+            // Progress is judged by tcpi_bytes_acked (Linux 4.1+): without it every
+            // socket with queued data would look stuck.
+            if ti.bytes_acked.is_none() {
+                continue;
+            }
             let pending = pending_bytes(s);
             if !matches!(s.state, TcpState::Established | TcpState::CloseWait) || pending == 0 {
                 continue;
@@ -1490,6 +1495,15 @@ mod tests {
             moving.tcp_info.as_mut().unwrap().bytes_acked = Some(100 + i);
             let b = snap(vec![moving.clone()], None);
             assert!(ch.on_poll(&b, &b, &cfg).is_empty());
+        }
+        // A kernel whose tcp_info has no bytes_acked (before 4.1): progress is
+        // unknown, so nothing is claimed.
+        let mut ch = Changes::default();
+        let mut old = moving;
+        old.tcp_info.as_mut().unwrap().bytes_acked = None;
+        let c = snap(vec![old], None);
+        for _ in 0..5 {
+            assert!(ch.on_poll(&c, &c, &cfg).is_empty());
         }
     }
 }
