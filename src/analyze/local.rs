@@ -429,6 +429,18 @@ fn not_from_this_host(
         return None;
     }
     let before = sock.and_then(|s| s.at_or_before(rst.at.ts));
+    // The socket had already sent its FIN (FIN-WAIT-1/2, CLOSING, TIME_WAIT,
+    // LAST_ACK) although the capture holds none: the capture missed this host's
+    // packets (drops, another interface), so it cannot say what this host sent.
+    if before.is_some_and(|s| {
+        use crate::model::socket::TcpState as T;
+        matches!(
+            T::from_kernel(s.state),
+            T::FinWait1 | T::FinWait2 | T::Closing | T::TimeWait | T::LastAck
+        )
+    }) {
+        return None;
+    }
     let was_established =
         conn.handshake.ack.is_some() || before.is_some_and(|s| s.state == STATE_ESTABLISHED);
     if !was_established {
@@ -691,6 +703,20 @@ mod tests {
         assert_eq!(ev["this_host_sent_it"], true);
         assert_eq!(ev["rst_cause"], "closed_with_unread_data");
         assert!(found[0].summary.contains("10 received bytes sat unread"));
+    }
+
+    #[test]
+    fn a_socket_that_had_sent_its_fin_is_not_flagged_without_one_captured() {
+        // The socket was in FIN-WAIT-1 before the RST, yet no FIN from this host is in
+        // the capture: the capture missed it, so "sent neither RST nor FIN" is not
+        // known.
+        let mut segs = handshake();
+        segs.push(Seg(6, 2.0, false, P | A, 911, 101, 5, 64));
+        segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[(0.5, 1, 0), (1.9, 4, 1)]);
+        let mut found = Vec::new();
+        analyze(&conn, &AnalyzerConfig::default(), &mut found);
+        assert!(found.iter().all(|f| f.id != "rst.not_from_this_host"));
     }
 
     #[test]
