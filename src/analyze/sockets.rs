@@ -741,6 +741,14 @@ fn pending_bytes(s: &SocketInfo) -> u64 {
     u64::from(s.send_q.max(notsent))
 }
 
+/// States in which tcp_keepalive_timer() sends probes and resets after
+/// tcp_keepalive_probes: any connected state with the FIN not yet sent (a CLOSE_WAIT
+/// socket still probes a peer that went away). An orphaned FIN-WAIT-2 socket uses
+/// the same timer for tcp_fin_timeout, with no probes.
+fn keepalive_state(s: TcpState) -> bool {
+    matches!(s, TcpState::Established | TcpState::CloseWait)
+}
+
 fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
     let Some(timer) = s.timer else { return };
     let ti = s.tcp_info.as_ref();
@@ -873,7 +881,7 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                     .hint("The receiving application is not reading (or reads too slowly); look at the peer's process and its Recv-Q. Persist probes that are answered keep the connection alive forever; TCP_USER_TIMEOUT bounds it."),
             );
         }
-        TimerKind::Keepalive if timer.count > 0 && s.state == TcpState::Established => {
+        TimerKind::Keepalive if timer.count > 0 && keepalive_state(s.state) => {
             let probes_max = sys.val("net.ipv4.tcp_keepalive_probes");
             let intvl = sys.val("net.ipv4.tcp_keepalive_intvl") as f64;
             let left =
@@ -1014,7 +1022,7 @@ pub fn death_estimate(s: &SocketInfo, host: Option<&HostContext>) -> Option<f64>
                 t.expires_s + iv.get(n + 1..).map_or(0.0, |r| r.iter().sum()),
             ))
         }
-        TimerKind::Keepalive if t.count > 0 && s.state == TcpState::Established => {
+        TimerKind::Keepalive if t.count > 0 && keepalive_state(s.state) => {
             let probes = sys.val("net.ipv4.tcp_keepalive_probes");
             let intvl = sys.val("net.ipv4.tcp_keepalive_intvl") as f64;
             Some(round_ms(
@@ -1414,6 +1422,21 @@ mod tests {
         );
         let ka = f.iter().find(|f| f.id == "sock.keepalive_probing").unwrap();
         assert_eq!(ka.evidence["remaining_estimate_s"], 2.0);
+        // A CLOSE_WAIT socket (peer's FIN received, application still holding it)
+        // probes too, and is reset the same way.
+        let mut cw = sock(TcpState::CloseWait, "10.0.0.1:5005", "10.0.0.2:80");
+        cw.timer = Some(Timer {
+            name: TimerKind::Keepalive,
+            expires_s: 1.0,
+            count: 2,
+        });
+        let h = host(&[
+            ("net.ipv4.tcp_keepalive_probes", "3"),
+            ("net.ipv4.tcp_keepalive_intvl", "1"),
+        ]);
+        assert_eq!(death_estimate(&cw, Some(&h)), Some(2.0));
+        let cwf = analyze(&snap(vec![cw], Some(h)), &SocketConfig::default());
+        assert_eq!(ids(&cwf), vec!["sock.keepalive_probing"]);
         let rt = f.iter().find(|f| f.id == "sock.retransmitting").unwrap();
         assert_eq!(rt.severity, Severity::Error);
         // tcp_retries2=5: (2^6 - 1) * 0.2 = 12.6 s; 0.2 + 0.4 + 0.8 elapsed so far.
