@@ -67,10 +67,21 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
         return;
     };
     let sock = sock.map(|(_, s)| s);
+    // The other end is this host too (loopback, or one of its own addresses) but its
+    // socket was not polled (gone before the poll, or shorter than it): its RST is
+    // this host's as well, so nothing may be said to come from elsewhere.
+    let peer_local = is_this_host(cfg, endpoint(conn, ldir.other()).ip);
     for f in found.iter_mut().filter(|f| f.flow == Some(conn.id)) {
         match (f.id, sock) {
             ("rst.client" | "rst.server" | "handshake.rejected", _) => {
-                annotate_rst(conn, ldir, sock, f);
+                let by = if f.id == "rst.client" {
+                    Dir::FromClient
+                } else {
+                    Dir::FromServer
+                };
+                if !peer_local || by == ldir {
+                    annotate_rst(conn, ldir, sock, f);
+                }
             }
             ("stall.first_byte" | "stall.response", Some(s)) => annotate_wait(conn, ldir, s, f),
             ("keepalive.dead_peer" | "keepalive.probe", Some(s)) => annotate_keepalive(s, f),
@@ -86,9 +97,17 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
     if let Some(sock) = sock {
         drop_false_give_up(conn, cfg, ldir, sock, found);
     }
+    if peer_local {
+        return;
+    }
     if let Some(f) = not_from_this_host(conn, ldir, sock, found) {
         found.push(f);
     }
+}
+
+/// Whether `ip` is one of this host's addresses (any loopback address counts).
+fn is_this_host(cfg: &AnalyzerConfig, ip: std::net::IpAddr) -> bool {
+    ip.is_loopback() || cfg.local_addrs.contains(&ip)
 }
 
 /// A capture that ends a moment after a retransmission looks like a sender that
@@ -410,6 +429,18 @@ fn not_from_this_host(
         return None;
     }
     let before = sock.and_then(|s| s.at_or_before(rst.at.ts));
+    // The socket had already sent its FIN (FIN-WAIT-1/2, CLOSING, TIME_WAIT,
+    // LAST_ACK) although the capture holds none: the capture missed this host's
+    // packets (drops, another interface), so it cannot say what this host sent.
+    if before.is_some_and(|s| {
+        use crate::model::socket::TcpState as T;
+        matches!(
+            T::from_kernel(s.state),
+            T::FinWait1 | T::FinWait2 | T::Closing | T::TimeWait | T::LastAck
+        )
+    }) {
+        return None;
+    }
     let was_established =
         conn.handshake.ack.is_some() || before.is_some_and(|s| s.state == STATE_ESTABLISHED);
     if !was_established {
@@ -672,6 +703,45 @@ mod tests {
         assert_eq!(ev["this_host_sent_it"], true);
         assert_eq!(ev["rst_cause"], "closed_with_unread_data");
         assert!(found[0].summary.contains("10 received bytes sat unread"));
+    }
+
+    #[test]
+    fn a_socket_that_had_sent_its_fin_is_not_flagged_without_one_captured() {
+        // The socket was in FIN-WAIT-1 before the RST, yet no FIN from this host is in
+        // the capture: the capture missed it, so "sent neither RST nor FIN" is not
+        // known.
+        let mut segs = handshake();
+        segs.push(Seg(6, 2.0, false, P | A, 911, 101, 5, 64));
+        segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[(0.5, 1, 0), (1.9, 4, 1)]);
+        let mut found = Vec::new();
+        analyze(&conn, &AnalyzerConfig::default(), &mut found);
+        assert!(found.iter().all(|f| f.id != "rst.not_from_this_host"));
+    }
+
+    #[test]
+    fn a_peer_on_this_host_without_a_polled_socket_is_not_elsewhere() {
+        // Both ends are this host's addresses, but only the server's socket was
+        // polled (the client's was gone before the poll): the client's bare RST is
+        // this host's own kernel answering, not something in the middle.
+        let mut segs = handshake();
+        segs.push(Seg(6, 2.0, false, P | A, 911, 101, 5, 64));
+        segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[(0.5, 1, 0), (1.9, 1, 0)]);
+        let cfg = AnalyzerConfig {
+            local_addrs: vec![conn.client.ip, conn.server.ip],
+            ..AnalyzerConfig::default()
+        };
+        let mut found = vec![
+            Finding::new("rst.client", Severity::Warning, Some(1), 2.001)
+                .summary("client reset the connection"),
+        ];
+        analyze(&conn, &cfg, &mut found);
+        assert!(found.iter().all(|f| f.id != "rst.not_from_this_host"));
+        assert!(found[0].evidence.get("local_socket").is_none());
+        assert!(!found[0]
+            .summary
+            .contains("as if the connection did not exist"));
     }
 
     #[test]

@@ -11,7 +11,6 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 use serde_json::json;
 
-use super::timers::retries_timeout;
 use super::{round_ms, Confidence, Finding, Severity};
 use crate::model::host::HostContext;
 use crate::model::socket::{Snapshot, SocketInfo, TcpState, TimerKind};
@@ -648,28 +647,81 @@ fn retry_limit(s: &SocketInfo, sys: &Sysctls) -> (&'static str, u64) {
     ("net.ipv4.tcp_retries2", sys.val("net.ipv4.tcp_retries2"))
 }
 
-/// SYN retransmission intervals until connect() gives up: the first
-/// `linear + 1` timeouts stay at the initial 1 s (net.ipv4.tcp_syn_linear_timeouts,
-/// Linux 6.x), then they double up to the 120 s cap; the kernel gives up when the
-/// timer fires after `retries + linear` retransmissions.
-fn syn_intervals(retries: u64, linear: u64) -> Vec<f64> {
-    let total = (retries + linear + 1).min(64) as usize;
-    let mut v = Vec::with_capacity(total);
-    let mut rto = 1.0f64;
-    for i in 0..total {
+/// The retransmission timer's intervals up to the expiry at which the kernel gives
+/// up (tcp_write_timeout): the first is `first`; after each retransmission it
+/// doubles up to the 120 s cap, except that a SYN's first `linear` retransmissions
+/// keep it (net.ipv4.tcp_syn_linear_timeouts, Linux 6.x). The kernel gives up at the
+/// first expiry, after at least one retransmission, where `max_count`
+/// retransmissions were sent (SYN_SENT: tcp_syn_retries + tcp_syn_linear_timeouts)
+/// or the time since the first transmission reached tcp_model_timeout(`boundary`,
+/// `rto_base`) (retransmits_timed_out). Measured on 6.18: tcp_syn_retries=1 with
+/// linear 4 gives up after 3 s (the time bound), not after 5 retransmissions.
+fn give_up_schedule(
+    first: f64,
+    linear: u64,
+    boundary: u64,
+    rto_base: f64,
+    max_count: Option<u64>,
+) -> Vec<f64> {
+    let timeout = model_timeout(boundary, rto_base);
+    let mut v = Vec::new();
+    let mut rto = first.max(0.001);
+    let mut t = 0.0;
+    for k in 0..256u64 {
         v.push(rto);
-        if i as u64 >= linear {
+        t += rto;
+        if max_count.is_some_and(|m| k >= m) || (k >= 1 && t >= timeout - 1e-9) {
+            break;
+        }
+        // Retransmission number k + 1 is sent; the next interval doubles unless it is
+        // one of a SYN's linear ones.
+        if k + 1 > linear {
             rto = (rto * 2.0).min(120.0);
         }
     }
     v
 }
 
+/// The kernel's tcp_model_timeout(): the time `boundary` retransmissions take when
+/// the RTO starts at `rto_base` and doubles up to TCP_RTO_MAX (120 s).
+fn model_timeout(boundary: u64, rto_base: f64) -> f64 {
+    let base_ms = (rto_base * 1000.0).round().max(1.0) as u64;
+    let thresh = u64::from((120_000 / base_ms).max(1).ilog2());
+    let b = boundary.min(1000);
+    if b <= thresh {
+        ((2u64 << b) - 1) as f64 * rto_base
+    } else {
+        ((2u64 << thresh) - 1) as f64 * rto_base + (b - thresh) as f64 * 120.0
+    }
+}
+
+/// SYN retransmission intervals until connect() gives up (the initial RTO is
+/// TCP_TIMEOUT_INIT, 1 s; the time bound uses the same 1 s base).
+fn syn_intervals(retries: u64, linear: u64) -> Vec<f64> {
+    give_up_schedule(1.0, linear, retries, 1.0, Some(retries + linear))
+}
+
+/// The first RTO of the current retransmission series: the RTO now halved once per
+/// backoff, never below TCP_RTO_MIN.
+fn first_rto(rto: f64, backoff: u8) -> f64 {
+    (rto / f64::from(1u32 << backoff.min(16))).max(0.2)
+}
+
+/// Seconds from the first transmission until the kernel gives up on an established
+/// or closing socket: tcp_retries2 (or tcp_orphan_retries) is a time bound (the
+/// model with a 200 ms base, 924.6 s at 15), checked when the timer fires, so the
+/// give-up is the first expiry of the socket's own schedule at or after it.
+fn data_give_up(rto: f64, backoff: u8, limit: u64) -> f64 {
+    give_up_schedule(first_rto(rto, backoff), 0, limit, 0.2, None)
+        .iter()
+        .sum()
+}
+
 /// Estimated seconds since the first transmission of the segment being
 /// retransmitted: the backoff schedule so far plus the elapsed part of the current
 /// RTO. The kernel measures tcp_retries2 against this (retrans_stamp).
 fn retrans_elapsed(rto: f64, backoff: u8, retransmits: u8, expires: f64) -> f64 {
-    let rto0 = (rto / f64::from(1u32 << backoff.min(16))).max(0.2);
+    let rto0 = first_rto(rto, backoff);
     let mut t = 0.0;
     for i in 0..retransmits.min(30) {
         t += (rto0 * f64::from(1u32 << i.min(16))).min(120.0);
@@ -677,10 +729,31 @@ fn retrans_elapsed(rto: f64, backoff: u8, retransmits: u8, expires: f64) -> f64 
     t + (rto - expires).max(0.0)
 }
 
+/// Bytes this socket still has to deliver. Send-Q of a connected socket is
+/// write_seq - snd_una, which already includes tcpi_notsent_bytes (write_seq -
+/// snd_nxt): the two must not be added.
+fn pending_bytes(s: &SocketInfo) -> u64 {
+    let notsent = s
+        .tcp_info
+        .as_ref()
+        .and_then(|t| t.notsent_bytes)
+        .unwrap_or(0);
+    u64::from(s.send_q.max(notsent))
+}
+
+/// States in which tcp_keepalive_timer() sends probes and resets after
+/// tcp_keepalive_probes: any connected state with the FIN not yet sent (a CLOSE_WAIT
+/// socket still probes a peer that went away). An orphaned FIN-WAIT-2 socket uses
+/// the same timer for tcp_fin_timeout, with no probes.
+fn keepalive_state(s: TcpState) -> bool {
+    matches!(s, TcpState::Established | TcpState::CloseWait)
+}
+
 fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
     let Some(timer) = s.timer else { return };
     let ti = s.tcp_info.as_ref();
-    let backoff = ti.map_or(0, |t| t.backoff);
+    // Without tcp_info, the RTO has backed off once per retransmission.
+    let backoff = ti.map_or(timer.count, |t| t.backoff);
     match timer.name {
         TimerKind::On if timer.count > 0 || backoff > 0 => {
             if s.state == TcpState::SynRecv {
@@ -701,8 +774,13 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                 .0
                 .and_then(|h| h.sysctl_u64("net.ipv4.tcp_syn_linear_timeouts"))
                 .unwrap_or(0);
+            let syn_iv = if syn {
+                syn_intervals(limit, linear)
+            } else {
+                Vec::new()
+            };
             let (give_up, elapsed) = if syn {
-                let iv = syn_intervals(limit, linear);
+                let iv = &syn_iv;
                 let n = usize::from(timer.count).min(iv.len());
                 let current = iv.get(n).copied().unwrap_or(timer.expires_s);
                 (
@@ -711,7 +789,7 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                 )
             } else {
                 (
-                    retries_timeout(limit as u32),
+                    data_give_up(rto, backoff, limit),
                     retrans_elapsed(rto, backoff, timer.count, timer.expires_s),
                 )
             };
@@ -723,14 +801,15 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
             };
             let text = if syn {
                 format!(
-                    "connect() to {}{} has sent its SYN {} more time{} without an answer (next in {:.1} s); it gives up after {} retransmissions ({limit_name}={limit}{}), {:.0} s after the first SYN, about {:.0} s from now",
+                    "connect() to {}{} has sent its SYN {} more time{} without an answer (next in {:.1} s); it gives up after {} retransmissions ({limit_name}={limit}{}{}), {:.0} s after the first SYN, about {:.0} s from now",
                     s.peer,
                     procs_text(s),
                     timer.count,
                     if timer.count == 1 { "" } else { "s" },
                     timer.expires_s,
-                    limit + linear,
-                    if linear > 0 { format!(" + tcp_syn_linear_timeouts={linear}") } else { String::new() },
+                    syn_iv.len().saturating_sub(1),
+                    if linear > 0 { format!(", tcp_syn_linear_timeouts={linear}") } else { String::new() },
+                    if sys.get(limit_name).1 { ", assumed" } else { "" },
                     give_up,
                     left
                 )
@@ -781,7 +860,7 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                         s.pair(),
                         procs_text(s),
                         wnd.map_or(String::new(), |w| format!(" ({w} bytes)")),
-                        ti.and_then(|t| t.notsent_bytes).map_or(u64::from(s.send_q), |n| u64::from(n) + u64::from(s.send_q)),
+                        pending_bytes(s),
                         timer.expires_s,
                         timer.count,
                         if timer.count == 1 { "" } else { "s" },
@@ -802,7 +881,7 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                     .hint("The receiving application is not reading (or reads too slowly); look at the peer's process and its Recv-Q. Persist probes that are answered keep the connection alive forever; TCP_USER_TIMEOUT bounds it."),
             );
         }
-        TimerKind::Keepalive if timer.count > 0 && s.state == TcpState::Established => {
+        TimerKind::Keepalive if timer.count > 0 && keepalive_state(s.state) => {
             let probes_max = sys.val("net.ipv4.tcp_keepalive_probes");
             let intvl = sys.val("net.ipv4.tcp_keepalive_intvl") as f64;
             let left =
@@ -926,8 +1005,8 @@ pub fn death_estimate(s: &SocketInfo, host: Option<&HostContext>) -> Option<f64>
         {
             let ti = s.tcp_info.as_ref();
             let rto = ti.map_or(t.expires_s, |x| x.rto_s);
-            let backoff = ti.map_or(0, |x| x.backoff);
-            let give_up = retries_timeout(retry_limit(s, &sys).1 as u32);
+            let backoff = ti.map_or(t.count, |x| x.backoff);
+            let give_up = data_give_up(rto, backoff, retry_limit(s, &sys).1);
             Some(round_ms(
                 (give_up - retrans_elapsed(rto, backoff, t.count, t.expires_s)).max(0.0),
             ))
@@ -943,7 +1022,7 @@ pub fn death_estimate(s: &SocketInfo, host: Option<&HostContext>) -> Option<f64>
                 t.expires_s + iv.get(n + 1..).map_or(0.0, |r| r.iter().sum()),
             ))
         }
-        TimerKind::Keepalive if t.count > 0 && s.state == TcpState::Established => {
+        TimerKind::Keepalive if t.count > 0 && keepalive_state(s.state) => {
             let probes = sys.val("net.ipv4.tcp_keepalive_probes");
             let intvl = sys.val("net.ipv4.tcp_keepalive_intvl") as f64;
             Some(round_ms(
@@ -970,7 +1049,12 @@ impl Changes {
         let mut seen = std::collections::HashSet::new();
         for s in &cur.sockets {
             let Some(ti) = &s.tcp_info else { continue };
-            let pending = u64::from(ti.notsent_bytes.unwrap_or(0)) + u64::from(s.send_q);
+            // Progress is judged by tcpi_bytes_acked (Linux 4.1+): without it every
+            // socket with queued data would look stuck.
+            if ti.bytes_acked.is_none() {
+                continue;
+            }
+            let pending = pending_bytes(s);
             if !matches!(s.state, TcpState::Established | TcpState::CloseWait) || pending == 0 {
                 continue;
             }
@@ -1187,6 +1271,52 @@ mod tests {
         assert_eq!(v, vec![1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 4.0, 8.0]);
         // Classic exponential schedule: 127 s at tcp_syn_retries=6.
         assert_eq!(syn_intervals(6, 0).iter().sum::<f64>(), 127.0);
+        // Measured on 6.18 (tdrv namespaces, SYNs dropped by nftables):
+        // tcp_syn_retries=1 with linear 4 times out after 3.05 s: the time bound
+        // (2^2 - 1) x 1 s ends it after 2 retransmissions, not 5.
+        assert_eq!(syn_intervals(1, 4), vec![1.0, 1.0, 1.0]);
+        // The defaults (6, linear 4): 10 retransmissions, then the 131 s expiry.
+        let d = syn_intervals(6, 4);
+        assert_eq!((d.len() - 1, d.iter().sum::<f64>()), (10, 131.0));
+    }
+
+    #[test]
+    fn data_give_up_is_the_first_expiry_after_the_time_bound() {
+        // rto starting at 200 ms hits tcp_model_timeout exactly: 924.6 s at 15.
+        assert!((data_give_up(0.2, 0, 15) - 924.6).abs() < 1e-6);
+        // From 1 s: 1, 3, 7, ... 127 s, then 120 s steps: the expiry at 967 s is the
+        // first at or after 924.6 s.
+        assert!((data_give_up(1.0, 0, 15) - 967.0).abs() < 1e-6);
+        // The RTO now is halved once per backoff to find the first one.
+        assert!((data_give_up(8.0, 3, 15) - 967.0).abs() < 1e-6);
+        assert!((model_timeout(15, 0.2) - 924.6).abs() < 1e-6);
+        assert!((model_timeout(6, 1.0) - 127.0).abs() < 1e-9);
+        assert!((model_timeout(8, 1.0) - 367.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn zero_window_counts_send_q_once() {
+        // Real numbers from `ss -tinoe` on 6.18: Send-Q 43440 and notsent:43440 (the
+        // unsent bytes are part of Send-Q).
+        let mut z = sock(TcpState::Established, "10.77.0.1:38622", "10.77.0.2:9000");
+        z.send_q = 43440;
+        z.timer = Some(Timer {
+            name: TimerKind::Persist,
+            expires_s: 2.9,
+            count: 2,
+        });
+        z.tcp_info = Some(TcpInfo {
+            notsent_bytes: Some(43440),
+            snd_wnd: Some(0),
+            ..TcpInfo::default()
+        });
+        let f = analyze(&snap(vec![z], None), &SocketConfig::default());
+        assert_eq!(f[0].id, "sock.zero_window");
+        assert!(
+            f[0].summary.contains("so 43440 bytes wait"),
+            "{}",
+            f[0].summary
+        );
     }
 
     #[test]
@@ -1262,6 +1392,21 @@ mod tests {
         );
         let ka = f.iter().find(|f| f.id == "sock.keepalive_probing").unwrap();
         assert_eq!(ka.evidence["remaining_estimate_s"], 2.0);
+        // A CLOSE_WAIT socket (peer's FIN received, application still holding it)
+        // probes too, and is reset the same way.
+        let mut cw = sock(TcpState::CloseWait, "10.0.0.1:5005", "10.0.0.2:80");
+        cw.timer = Some(Timer {
+            name: TimerKind::Keepalive,
+            expires_s: 1.0,
+            count: 2,
+        });
+        let h = host(&[
+            ("net.ipv4.tcp_keepalive_probes", "3"),
+            ("net.ipv4.tcp_keepalive_intvl", "1"),
+        ]);
+        assert_eq!(death_estimate(&cw, Some(&h)), Some(2.0));
+        let cwf = analyze(&snap(vec![cw], Some(h)), &SocketConfig::default());
+        assert_eq!(ids(&cwf), vec!["sock.keepalive_probing"]);
         let rt = f.iter().find(|f| f.id == "sock.retransmitting").unwrap();
         assert_eq!(rt.severity, Severity::Error);
         // tcp_retries2=5: (2^6 - 1) * 0.2 = 12.6 s; 0.2 + 0.4 + 0.8 elapsed so far.
@@ -1339,6 +1484,15 @@ mod tests {
             moving.tcp_info.as_mut().unwrap().bytes_acked = Some(100 + i);
             let b = snap(vec![moving.clone()], None);
             assert!(ch.on_poll(&b, &b, &cfg).is_empty());
+        }
+        // A kernel whose tcp_info has no bytes_acked (before 4.1): progress is
+        // unknown, so nothing is claimed.
+        let mut ch = Changes::default();
+        let mut old = moving;
+        old.tcp_info.as_mut().unwrap().bytes_acked = None;
+        let c = snap(vec![old], None);
+        for _ in 0..5 {
+            assert!(ch.on_poll(&c, &c, &cfg).is_empty());
         }
     }
 }

@@ -6,18 +6,28 @@ use std::collections::BTreeMap;
 use crate::model::host::{IfaceStats, SockStat};
 
 /// Adds "Group.Name" -> value for every header/value line pair. Negative values
-/// (Tcp MaxConn -1) are skipped.
+/// (Tcp MaxConn -1) are skipped. A line without its partner (a group another kernel
+/// prints differently, a stray line) is skipped alone, so the pairs after it stay
+/// aligned.
 pub fn parse_table(text: &str, out: &mut BTreeMap<String, u64>) {
-    let mut lines = text.lines();
-    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
-        let (Some((g1, names)), Some((g2, values))) =
-            (names.split_once(':'), values.split_once(':'))
-        else {
+    let mut lines = text.lines().peekable();
+    while let Some(names) = lines.next() {
+        let Some((g1, names)) = names.split_once(':') else {
             continue;
         };
-        if g1 != g2 {
+        let Some((g2, values)) = lines.peek().and_then(|l| l.split_once(':')) else {
+            continue;
+        };
+        // The values line has the same group and numbers only.
+        let numeric = values.split_whitespace().all(|v| {
+            v.trim_start_matches('-')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        });
+        if g1 != g2 || !numeric {
             continue;
         }
+        lines.next();
         for (n, v) in names.split_whitespace().zip(values.split_whitespace()) {
             if let Ok(v) = v.parse::<u64>() {
                 out.insert(format!("{g1}.{n}"), v);
@@ -109,6 +119,12 @@ ifb0:       0       0    0    7    0     0          0         0        0       0
         assert_eq!(m["TcpExt.TCPTimeouts"], 3);
         assert_eq!(m["Ip.DefaultTTL"], 64);
         assert_eq!(m["IpExt.InNoRoutes"], 0);
+        // A header without its values line does not shift the pairs after it.
+        let mut m = BTreeMap::new();
+        parse_table(&format!("Odd: A B\n{NETSTAT}"), &mut m);
+        assert_eq!(m["TcpExt.TCPTimeouts"], 3);
+        assert_eq!(m["IpExt.InNoRoutes"], 0);
+        assert!(!m.keys().any(|k| k.starts_with("Odd.")));
     }
 
     #[test]

@@ -82,6 +82,10 @@ impl Prefix {
                     .unwrap_or(0);
                 u128::from(p) & mask == u128::from(a) & mask
             }
+            // An IPv6 prefix against a dual-stack socket's IPv4 peer (folded from
+            // ::ffff:a.b.c.d): the kernel's bytecode compares the mapped form, so
+            // `::/0` keeps it, as in `ss src ::/0`.
+            (IpAddr::V6(_), IpAddr::V4(a)) => self.contains(IpAddr::V6(a.to_ipv6_mapped())),
             _ => false,
         }
     }
@@ -95,12 +99,7 @@ impl FromStr for Prefix {
             None => (s, None),
         };
         let a = a.trim().trim_start_matches('[').trim_end_matches(']');
-        let mut addr: IpAddr = a.parse().map_err(|_| format!("bad address '{a}'"))?;
-        if let IpAddr::V6(v6) = addr {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                addr = IpAddr::V4(v4);
-            }
-        }
+        let addr: IpAddr = a.parse().map_err(|_| format!("bad address '{a}'"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let len = match l {
             Some(l) => l
@@ -111,6 +110,16 @@ impl FromStr for Prefix {
                 .ok_or_else(|| format!("bad prefix length '{l}'"))?,
             None => max,
         };
+        // ::ffff:a.b.c.d/96 or longer is an IPv4 prefix (the parser folds mapped
+        // addresses to IPv4); a shorter one stays IPv6.
+        if let IpAddr::V6(v6) = addr {
+            if let Some(v4) = v6.to_ipv4_mapped().filter(|_| len >= 96) {
+                return Ok(Prefix {
+                    addr: IpAddr::V4(v4),
+                    len: len - 96,
+                });
+            }
+        }
         Ok(Prefix { addr, len })
     }
 }
@@ -292,45 +301,8 @@ impl Dumper {
                     "sock_diag reply truncated ({n} bytes)"
                 )));
             }
-            let mut b = &self.buf[..n];
-            while b.len() >= 16 {
-                let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-                let kind = u16::from_ne_bytes([b[4], b[5]]);
-                let mseq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
-                if len < 16 || len > b.len() {
-                    return Err(DumpError::Other(anyhow!(
-                        "malformed netlink message in the sock_diag reply"
-                    )));
-                }
-                let payload = &b[16..len];
-                if mseq == seq {
-                    match kind {
-                        NLMSG_DONE => return Ok(()),
-                        NLMSG_ERROR => {
-                            let errno = payload
-                                .get(0..4)
-                                .map(|e| i32::from_ne_bytes([e[0], e[1], e[2], e[3]]))
-                                .unwrap_or(0);
-                            if errno == 0 {
-                                return Ok(());
-                            }
-                            return Err(DumpError::Refused(-errno));
-                        }
-                        request::SOCK_DIAG_BY_FAMILY => match parse::parse_record(payload) {
-                            Ok(s) => out.push(s),
-                            Err(e) => {
-                                return Err(DumpError::Other(anyhow!("bad sock_diag record: {e}")))
-                            }
-                        },
-                        _ => {}
-                    }
-                }
-                let aligned = (len + 3) & !3;
-                b = if aligned >= b.len() {
-                    &[]
-                } else {
-                    &b[aligned..]
-                };
+            if walk_reply(&self.buf[..n], seq, out)? {
+                return Ok(());
             }
         }
     }
@@ -341,11 +313,69 @@ impl Dumper {
     }
 }
 
+/// The netlink messages of one recv(): records of dump `seq` are appended to `out`;
+/// true once the dump is over. NLMSG_DONE carries an int: 0, or the negative errno
+/// of a dump that failed part way (its records so far are incomplete).
+fn walk_reply(mut b: &[u8], seq: u32, out: &mut Vec<SocketInfo>) -> Result<bool, DumpError> {
+    while b.len() >= 16 {
+        let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let kind = u16::from_ne_bytes([b[4], b[5]]);
+        let mseq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+        if len < 16 || len > b.len() {
+            return Err(DumpError::Other(anyhow!(
+                "malformed netlink message in the sock_diag reply"
+            )));
+        }
+        let payload = &b[16..len];
+        let errno = || {
+            payload
+                .get(0..4)
+                .map(|e| i32::from_ne_bytes([e[0], e[1], e[2], e[3]]))
+                .unwrap_or(0)
+        };
+        if mseq == seq {
+            match kind {
+                NLMSG_DONE => {
+                    let e = errno();
+                    if e < 0 {
+                        return Err(DumpError::Other(anyhow!(
+                            "the sock_diag dump stopped part way: {}",
+                            std::io::Error::from_raw_os_error(-e)
+                        )));
+                    }
+                    return Ok(true);
+                }
+                NLMSG_ERROR => {
+                    let e = errno();
+                    if e == 0 {
+                        return Ok(true);
+                    }
+                    return Err(DumpError::Refused(-e));
+                }
+                request::SOCK_DIAG_BY_FAMILY => match parse::parse_record(payload) {
+                    Ok(s) => out.push(s),
+                    Err(e) => return Err(DumpError::Other(anyhow!("bad sock_diag record: {e}"))),
+                },
+                _ => {}
+            }
+        }
+        let aligned = (len + 3) & !3;
+        b = if aligned >= b.len() {
+            &[]
+        } else {
+            &b[aligned..]
+        };
+    }
+    Ok(false)
+}
+
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const ENOENT: i32 = nix::errno::Errno::ENOENT as i32;
 const EINVAL: i32 = nix::errno::Errno::EINVAL as i32;
 const EAFNOSUPPORT: i32 = nix::errno::Errno::EAFNOSUPPORT as i32;
+#[cfg(test)]
+const ENOBUFS: i32 = nix::errno::Errno::ENOBUFS as i32;
 
 enum DumpError {
     /// NLMSG_ERROR with this errno.
@@ -402,6 +432,16 @@ mod tests {
         let p: Prefix = "0.0.0.0/0".parse().unwrap();
         assert!(p.contains("192.0.2.1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<Prefix>().is_err());
+        // Mapped prefixes become IPv4 ones (ss accepts them too).
+        let p: Prefix = "::ffff:127.0.0.0/104".parse().unwrap();
+        assert_eq!((p.addr, p.len), ("127.0.0.0".parse().unwrap(), 8));
+        assert!(p.contains("127.0.0.1".parse().unwrap()));
+        // An IPv6 prefix covering ::ffff:0:0/96 keeps dual-stack sockets' IPv4 peers
+        // (the kernel's bytecode matches their mapped form): `--src ::/0`.
+        let p: Prefix = "::/0".parse().unwrap();
+        assert!(p.contains("127.0.0.1".parse().unwrap()));
+        let p: Prefix = "2001:db8::/32".parse().unwrap();
+        assert!(!p.contains("127.0.0.1".parse().unwrap()));
     }
 
     #[test]
@@ -447,6 +487,46 @@ mod tests {
         })
         .unwrap();
         assert_eq!(only_listen.len(), 1);
+    }
+
+    fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&2u16.to_ne_bytes()); // NLM_F_MULTI
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        while m.len() % 4 != 0 {
+            m.push(0);
+        }
+        m
+    }
+
+    #[test]
+    fn done_with_an_errno_is_an_incomplete_dump() {
+        let mut rec = vec![0u8; 72];
+        rec[0] = AF_INET;
+        rec[1] = 1;
+        let mut buf = nlmsg(request::SOCK_DIAG_BY_FAMILY, 5, &rec);
+        // A record of another request is skipped.
+        buf.extend(nlmsg(request::SOCK_DIAG_BY_FAMILY, 4, &rec));
+        let mut out = Vec::new();
+        assert!(matches!(walk_reply(&buf, 5, &mut out), Ok(false)));
+        assert_eq!(out.len(), 1);
+        let ok = nlmsg(NLMSG_DONE, 5, &0i32.to_ne_bytes());
+        assert!(matches!(walk_reply(&ok, 5, &mut out), Ok(true)));
+        // netlink_dump() ends a dump whose callback failed with DONE carrying -errno.
+        let bad = nlmsg(NLMSG_DONE, 5, &(-(ENOBUFS)).to_ne_bytes());
+        match walk_reply(&bad, 5, &mut out) {
+            Err(DumpError::Other(e)) => assert!(e.to_string().contains("part way"), "{e}"),
+            _ => panic!("a failed dump was taken as complete"),
+        }
+        let refused = nlmsg(NLMSG_ERROR, 5, &(-EINVAL).to_ne_bytes());
+        assert!(matches!(
+            walk_reply(&refused, 5, &mut out),
+            Err(DumpError::Refused(e)) if e == EINVAL
+        ));
     }
 
     #[test]
