@@ -118,6 +118,14 @@ fn syn_retransmit_linear_schedule() {
             .starts_with("LinearThenExponential"),
         "{f:#}"
     );
+    // Five 1 s intervals: the initial RTO plus tcp_syn_linear_timeouts=4 (the script's
+    // 6.18 default). Every interval was 1 s, so the count is marked as inferred.
+    assert_eq!(f["evidence"]["tcp_syn_linear_timeouts"], 4);
+    // The script's client (tcp_syn_retries=2) got ETIMEDOUT ~7 s after its first SYN:
+    // the kernel's time bound (1 + 2 + 4 s), not a count of SYNs.
+    let doc = run("syn_linear.pcap", &["--syn-retries", "2"]);
+    let f = first_finding(&doc, "handshake.syn_retransmit");
+    assert_eq!(f["evidence"]["give_up_after_s"], 7.0);
 }
 
 #[test]

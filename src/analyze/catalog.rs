@@ -15,7 +15,7 @@ pub const CATALOG: &[Entry] = &[
         id: "handshake.syn_retransmit",
         severity: "warning (error when never answered)",
         meaning: "The client sent the same SYN (same ISN) more than once: the first ones got no answer.",
-        evidence: "SYN frames and times, intervals, the backoff shape (exponential from 1 s, or linear 1 s steps from net.ipv4.tcp_syn_linear_timeouts, or irregular), tcp_syn_retries used (given with --syn-retries, else the Linux default 6, marked as assumed) and when connect() gives up (Linux bounds SYN_SENT by time: (2^(retries+1) - 1) s, 127 s at 6).",
+        evidence: "SYN frames and times, intervals, the backoff shape (exponential from 1 s, or linear 1 s steps from net.ipv4.tcp_syn_linear_timeouts, or irregular), tcp_syn_retries used (given with --syn-retries, else the Linux default 6, marked as assumed), tcp_syn_linear_timeouts as the schedule shows it (n intervals of 1 s = the initial RTO plus n - 1 linear retries; marked as assumed when no doubling is visible) and when connect() gives up: at the first timer expiry after tcp_syn_retries + linear retransmissions or after the time bound (2^(retries+1) - 1) s, whichever comes first (127 s at 6 with a classic schedule, 131 s with 4 linear retries; measured on 6.18).",
         causes: "SYNs dropped by a firewall or security group, a server that is down, a full accept queue with tcp_abort_on_overflow=0, loss on the path.",
         check: "Whether the SYNs reach the server (capture there), nft/iptables rules, ss -ltn and ListenOverflows on the server.",
     },

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::hosts::HostProfiles;
+use super::kernel;
 use super::window::WindowPeak;
 use super::{fmt_list, rel, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::conn::Connection;
@@ -57,16 +58,27 @@ pub fn classify_backoff(intervals: &[f64]) -> Backoff {
     Backoff::Irregular
 }
 
-/// When connect() gives up, in seconds after the first SYN. Linux bounds SYN_SENT by
-/// time, not by count: tcp_model_timeout(tcp_syn_retries) with a 1 s base, the same
-/// whether or not the first retries were linear (tcp_syn_linear_timeouts only packs
-/// more SYNs into that time).
-pub fn syn_give_up_after(retries: u32) -> f64 {
-    let thresh = 6; // ilog2(TCP_RTO_MAX 120 s / 1 s)
-    if retries <= thresh {
-        f64::from((2u32 << retries) - 1)
-    } else {
-        f64::from((2u32 << thresh) - 1) + f64::from(retries - thresh) * 120.0
+/// Linux's default net.ipv4.tcp_syn_linear_timeouts (6.x): SYN retries 1 s apart
+/// before the doubling starts.
+const DEFAULT_SYN_LINEAR: u64 = 4;
+
+/// tcp_syn_linear_timeouts as the observed schedule shows it, and whether that is an
+/// assumption. The first retry always comes 1 s after the SYN (the initial RTO); the
+/// kernel then keeps the RTO at 1 s for `linear` more retries before doubling, so a
+/// schedule with n intervals of 1 s means linear = n - 1. Exact when the doubling that
+/// follows is visible; when every interval was 1 s, at least n - 1 (the Linux default
+/// when that is more); none for a classic exponential schedule.
+fn linear_retries(backoff: &Backoff, intervals: usize) -> (u64, bool) {
+    match *backoff {
+        Backoff::LinearThenExponential { linear: ones } if ones < intervals => {
+            (ones.saturating_sub(1) as u64, false)
+        }
+        Backoff::LinearThenExponential { linear: ones } => (
+            (ones.saturating_sub(1) as u64).max(DEFAULT_SYN_LINEAR),
+            true,
+        ),
+        Backoff::Exponential { .. } => (0, false),
+        Backoff::Irregular => (0, true),
     }
 }
 
@@ -99,14 +111,18 @@ pub fn analyze(
         };
         let schedule = match backoff {
             Backoff::Exponential { first } => format!("exponential backoff from a {first:.1} s initial RTO"),
-            Backoff::LinearThenExponential { linear } => {
-                format!("{linear} retries 1 s apart (net.ipv4.tcp_syn_linear_timeouts), then exponential")
-            }
+            Backoff::LinearThenExponential { linear } => format!(
+                "{linear} retries 1 s apart (the initial RTO, then net.ipv4.tcp_syn_linear_timeouts \
+                 kept it for {} more){}",
+                linear.saturating_sub(1),
+                if linear < iv.len() { ", then exponential" } else { "" }
+            ),
             Backoff::Irregular => {
                 "irregular intervals (not the kernel's backoff: an application retrying, or several clients?)".into()
             }
         };
-        let give_up = syn_give_up_after(retries);
+        let (linear, linear_assumed) = linear_retries(&backoff, iv.len());
+        let give_up = kernel::syn_give_up_after(u64::from(retries), linear);
         let answered = !hs.syn_acks.is_empty();
         let first = hs.syns[0];
         let mut f = Finding::new(
@@ -141,6 +157,8 @@ pub fn analyze(
         .evidence("tcp_syn_retries", retries)
         .evidence("tcp_syn_retries_assumed", assumed)
         .evidence("give_up_after_s", give_up)
+        .evidence("tcp_syn_linear_timeouts", linear)
+        .evidence("tcp_syn_linear_timeouts_assumed", linear_assumed)
         .evidence("answered", answered)
         .hint(format!(
             "SYNs to {server} are lost or dropped: check that the server listens and its accept queue \
@@ -394,11 +412,20 @@ mod tests {
     }
 
     #[test]
-    fn give_up_times() {
-        // 6 retries: 1+2+4+8+16+32+64 = 127 s; 3 retries: 15 s (SYNs at 0,1,3,7, or
-        // 0,1,2,3,4,5,7,11 with linear timeouts).
-        assert_eq!(syn_give_up_after(6), 127.0);
-        assert_eq!(syn_give_up_after(3), 15.0);
-        assert_eq!(syn_give_up_after(8), 127.0 + 240.0);
+    fn linear_retries_from_the_observed_schedule() {
+        let of = |iv: &[f64]| linear_retries(&classify_backoff(iv), iv.len());
+        // Classic: no linear part.
+        assert_eq!(of(&[1.0, 2.0, 4.0]), (0, false));
+        // Five 1 s intervals then doubling: the initial RTO plus 4 linear retries.
+        assert_eq!(of(&[1.0, 1.0, 1.0, 1.0, 1.0, 2.0]), (4, false));
+        assert_eq!(of(&[1.0, 1.0, 1.0, 2.0, 4.0]), (2, false));
+        // Only 1 s intervals seen: at least those, the Linux default 4 assumed.
+        assert_eq!(of(&[1.0, 1.0]), (4, true));
+        assert_eq!(of(&[1.0; 7]), (6, true));
+        // syn_linear.pcap's client (tcp_syn_retries=2 with the default linear 4) gives
+        // up 7 s after its first SYN; classic 3 retries 15 s, with linear 4 19 s.
+        assert_eq!(kernel::syn_give_up_after(2, 4), 7.0);
+        assert_eq!(kernel::syn_give_up_after(3, 0), 15.0);
+        assert_eq!(kernel::syn_give_up_after(3, 4), 19.0);
     }
 }

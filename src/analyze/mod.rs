@@ -9,6 +9,7 @@ pub mod context;
 pub mod finding;
 pub mod handshake;
 pub mod hosts;
+pub mod kernel;
 pub mod local;
 pub mod reset;
 pub mod sockets;

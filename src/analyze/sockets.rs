@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 use serde_json::json;
 
+use super::kernel::give_up_schedule;
 use super::{round_ms, Confidence, Finding, Severity};
 use crate::model::host::HostContext;
 use crate::model::socket::{Snapshot, SocketInfo, TcpState, TimerKind};
@@ -647,54 +648,6 @@ fn retry_limit(s: &SocketInfo, sys: &Sysctls) -> (&'static str, u64) {
     ("net.ipv4.tcp_retries2", sys.val("net.ipv4.tcp_retries2"))
 }
 
-/// The retransmission timer's intervals up to the expiry at which the kernel gives
-/// up (tcp_write_timeout): the first is `first`; after each retransmission it
-/// doubles up to the 120 s cap, except that a SYN's first `linear` retransmissions
-/// keep it (net.ipv4.tcp_syn_linear_timeouts, Linux 6.x). The kernel gives up at the
-/// first expiry, after at least one retransmission, where `max_count`
-/// retransmissions were sent (SYN_SENT: tcp_syn_retries + tcp_syn_linear_timeouts)
-/// or the time since the first transmission reached tcp_model_timeout(`boundary`,
-/// `rto_base`) (retransmits_timed_out). Measured on 6.18: tcp_syn_retries=1 with
-/// linear 4 gives up after 3 s (the time bound), not after 5 retransmissions.
-fn give_up_schedule(
-    first: f64,
-    linear: u64,
-    boundary: u64,
-    rto_base: f64,
-    max_count: Option<u64>,
-) -> Vec<f64> {
-    let timeout = model_timeout(boundary, rto_base);
-    let mut v = Vec::new();
-    let mut rto = first.max(0.001);
-    let mut t = 0.0;
-    for k in 0..256u64 {
-        v.push(rto);
-        t += rto;
-        if max_count.is_some_and(|m| k >= m) || (k >= 1 && t >= timeout - 1e-9) {
-            break;
-        }
-        // Retransmission number k + 1 is sent; the next interval doubles unless it is
-        // one of a SYN's linear ones.
-        if k + 1 > linear {
-            rto = (rto * 2.0).min(120.0);
-        }
-    }
-    v
-}
-
-/// The kernel's tcp_model_timeout(): the time `boundary` retransmissions take when
-/// the RTO starts at `rto_base` and doubles up to TCP_RTO_MAX (120 s).
-fn model_timeout(boundary: u64, rto_base: f64) -> f64 {
-    let base_ms = (rto_base * 1000.0).round().max(1.0) as u64;
-    let thresh = u64::from((120_000 / base_ms).max(1).ilog2());
-    let b = boundary.min(1000);
-    if b <= thresh {
-        ((2u64 << b) - 1) as f64 * rto_base
-    } else {
-        ((2u64 << thresh) - 1) as f64 * rto_base + (b - thresh) as f64 * 120.0
-    }
-}
-
 /// SYN retransmission intervals until connect() gives up (the initial RTO is
 /// TCP_TIMEOUT_INIT, 1 s; the time bound uses the same 1 s base).
 fn syn_intervals(retries: u64, linear: u64) -> Vec<f64> {
@@ -1289,9 +1242,6 @@ mod tests {
         assert!((data_give_up(1.0, 0, 15) - 967.0).abs() < 1e-6);
         // The RTO now is halved once per backoff to find the first one.
         assert!((data_give_up(8.0, 3, 15) - 967.0).abs() < 1e-6);
-        assert!((model_timeout(15, 0.2) - 924.6).abs() < 1e-6);
-        assert!((model_timeout(6, 1.0) - 127.0).abs() < 1e-9);
-        assert!((model_timeout(8, 1.0) - 367.0).abs() < 1e-9);
     }
 
     #[test]

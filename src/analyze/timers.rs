@@ -2,24 +2,13 @@
 //! retransmissions by timeout or after duplicate ACKs, and connections that gave up.
 
 use super::context::CaptureContext;
+use super::kernel::retries_timeout;
 use super::{fmt_list, round_ms, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::analysis::Analysis;
 use crate::flow::conn::{Connection, EndReason};
 use crate::flow::side::Resend;
 use crate::flow::{Event, EventKind};
 use crate::model::{Dir, Ts};
-
-/// Linux's retransmission timeout model (tcp_model_timeout) with TCP_RTO_MIN 200 ms
-/// and TCP_RTO_MAX 120 s: how long `retries` retransmissions take before giving up.
-pub fn retries_timeout(retries: u32) -> f64 {
-    let rto_base = 0.2;
-    let thresh = 9u32; // ilog2(TCP_RTO_MAX / TCP_RTO_MIN)
-    if retries <= thresh {
-        f64::from((2u32 << retries) - 1) * rto_base
-    } else {
-        f64::from((2u32 << thresh) - 1) * rto_base + f64::from(retries - thresh) * 120.0
-    }
-}
 
 /// The tcp_retries2 whose timeout is closest to `secs`.
 fn retries_for(secs: f64) -> u32 {
@@ -486,10 +475,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn linux_retries_model() {
-        assert!((retries_timeout(15) - 924.6).abs() < 1e-6);
-        assert!((retries_timeout(3) - 3.0).abs() < 1e-9);
-        assert!((retries_timeout(8) - 102.2).abs() < 1e-9);
+    fn retries_for_the_closest_bound() {
         assert_eq!(retries_for(3.1), 3);
+        assert_eq!(retries_for(924.0), 15);
     }
 }
