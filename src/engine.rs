@@ -180,6 +180,12 @@ impl<'s> Engine<'s> {
         (self.front.table.live(), flows, findings)
     }
 
+    /// Live capture: packets dropped so far (kernel buffer and interface), which
+    /// weakens any claim about what this host did not send.
+    pub fn note_capture_drops(&mut self, dropped: u64) {
+        self.downstream.analyzers.cfg.capture_drops = dropped;
+    }
+
     /// A live capture ran until `at` (later than its last packet when it ended quiet).
     pub fn note_capture_end(&mut self, at: Ts) {
         self.downstream.note_capture_end(at);

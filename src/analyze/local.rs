@@ -100,7 +100,7 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
     if peer_local {
         return;
     }
-    if let Some(f) = not_from_this_host(conn, ldir, sock, found) {
+    if let Some(f) = not_from_this_host(conn, ldir, sock, cfg.capture_drops, found) {
         found.push(f);
     }
 }
@@ -419,6 +419,7 @@ fn not_from_this_host(
     conn: &Connection,
     ldir: Dir,
     sock: Option<&LocalSocket>,
+    capture_drops: u64,
     found: &[Finding],
 ) -> Option<Finding> {
     let me = conn.side(ldir);
@@ -502,11 +503,18 @@ fn not_from_this_host(
     )
     .summary(format!(
         "This host ({here}, the {}) sent neither RST nor FIN on this connection ({} of its packets captured); \
-         the RST at frame {} carrying {peer_ep}'s address ended it, and {}; {socket_text}.",
+         the RST at frame {} carrying {peer_ep}'s address ended it, and {}; {socket_text}{}.",
         ldir.side(),
         me.packets,
         rst.at.frame,
-        reasons.join("; ")
+        reasons.join("; "),
+        if capture_drops > 0 {
+            format!(
+                "; but the capture dropped {capture_drops} packets, so this host's own RST or FIN may be among them"
+            )
+        } else {
+            String::new()
+        }
     ))
     .evidence("rst_frame", rst.at.frame)
     .evidence("rst_from", peer_ep.to_string())
@@ -520,10 +528,14 @@ fn not_from_this_host(
     .evidence("reasons", &reasons)
     .evidence("socket_polls", sock.map_or(0, |s| s.polls))
     .evidence("this_host_known_from", if sock.is_some() { "socket" } else { "address" })
-    .confidence(if strong {
+    .evidence("capture_dropped_packets", capture_drops)
+    // A capture that dropped packets may have lost this host's own RST or FIN.
+    .confidence(if strong && capture_drops == 0 {
         Confidence::High
-    } else {
+    } else if capture_drops == 0 {
         Confidence::Medium
+    } else {
+        Confidence::Low
     })
     .hint(
         "Something between the hosts reset the connection: a firewall or load balancer (idle or \
@@ -639,6 +651,29 @@ mod tests {
         assert_eq!(f.evidence["this_host_role"], "server");
         assert_eq!(f.evidence["socket_before"]["state"], "ESTABLISHED");
         assert!(f.summary.contains("TTL 64"), "{}", f.summary);
+    }
+
+    #[test]
+    fn capture_drops_lower_the_claim() {
+        let mut segs = handshake();
+        segs.push(Seg(6, 2.0, false, P | A, 911, 101, 5, 64));
+        segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[(0.5, 1, 0), (1.9, 1, 0)]);
+        let mut found = Vec::new();
+        let cfg = AnalyzerConfig {
+            capture_drops: 3,
+            ..AnalyzerConfig::default()
+        };
+        analyze(&conn, &cfg, &mut found);
+        let f = found
+            .iter()
+            .find(|f| f.id == "rst.not_from_this_host")
+            .expect("finding");
+        // Same evidence as with a complete capture, but this host's RST or FIN may be
+        // among the dropped packets.
+        assert_eq!(f.confidence, Confidence::Low);
+        assert_eq!(f.evidence["capture_dropped_packets"], 3);
+        assert!(f.summary.contains("dropped 3 packets"), "{}", f.summary);
     }
 
     #[test]

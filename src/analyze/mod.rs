@@ -54,6 +54,9 @@ pub struct AnalyzerConfig {
     pub local_addrs: Vec<std::net::IpAddr>,
     /// Live capture: time of the latest socket poll (a socket in it still existed).
     pub last_socket_poll: Option<crate::model::Ts>,
+    /// Live capture: packets the kernel or the interface dropped so far. Any drop
+    /// means a packet this host sent may be missing from the capture.
+    pub capture_drops: u64,
     /// capture.truncated is reported (a live capture cuts payloads on purpose with its
     /// header-sized default snaplen, and says so in summary.capture.snaplen).
     pub report_snaplen_cut: bool,
@@ -74,6 +77,7 @@ impl Default for AnalyzerConfig {
             tcp_retries2: None,
             local_addrs: Vec::new(),
             last_socket_poll: None,
+            capture_drops: 0,
             report_snaplen_cut: true,
         }
     }

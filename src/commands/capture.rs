@@ -423,11 +423,13 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         if last_tick.elapsed() >= Duration::from_millis(250) {
             last_tick = Instant::now();
             let now = sockpoll::wall_now();
+            // Drops first: flows finishing in this tick are judged knowing them.
+            if let Some(s) = cap.stats() {
+                drops = s;
+                engine.note_capture_drops(u64::from(s.dropped) + u64::from(s.if_dropped));
+            }
             engine.tick(Ts(now.0 - TICK_LAG_NS));
             if status_on {
-                if let Some(s) = cap.stats() {
-                    drops = s;
-                }
                 let (live_flows, flows, findings) = engine.progress();
                 let mut e = io::stderr().lock();
                 let _ = write!(
@@ -456,6 +458,9 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     }
     let ended_wall = sockpoll::wall_now();
     let pcap_stats = cap.stats();
+    if let Some(s) = pcap_stats {
+        engine.note_capture_drops(u64::from(s.dropped) + u64::from(s.if_dropped));
+    }
     if let Err(e) = cap.flush_writers() {
         eprintln!("tcpdiag: writing the capture file failed: {e}");
     }
