@@ -124,18 +124,20 @@ fn procs_text(s: &SocketInfo) -> String {
     }
 }
 
-/// The listener a SYN-RECV socket belongs to: same port, same or wildcard address.
-fn listener_of<'a>(listeners: &[&'a SocketInfo], local: SocketAddr) -> Option<&'a SocketInfo> {
-    listeners
-        .iter()
-        .filter(|l| l.local.port() == local.port())
-        .find(|l| l.local.ip() == local.ip())
-        .or_else(|| {
-            listeners
-                .iter()
-                .filter(|l| l.local.port() == local.port())
-                .find(|l| l.local.ip().is_unspecified())
-        })
+/// The listener a SYN-RECV socket belongs to: same port, same address, else a
+/// wildcard of the socket's own family (a request on a dual-stack `[::]` listener is
+/// "inet6" even with IPv4 addresses), else any wildcard. So separate `0.0.0.0` and
+/// `[::]` (v6only) listeners each get their own requests.
+fn listener_of<'a>(listeners: &[&'a SocketInfo], s: &SocketInfo) -> Option<&'a SocketInfo> {
+    let on_port = || {
+        listeners
+            .iter()
+            .filter(|l| l.local.port() == s.local.port())
+    };
+    on_port()
+        .find(|l| l.local.ip() == s.local.ip())
+        .or_else(|| on_port().find(|l| l.local.ip().is_unspecified() && l.family == s.family))
+        .or_else(|| on_port().find(|l| l.local.ip().is_unspecified()))
         .copied()
 }
 
@@ -230,7 +232,7 @@ pub fn summarize(snap: &Snapshot) -> SocketSummary {
         .collect();
     let mut syn: HashMap<SocketAddr, u64> = HashMap::new();
     for s in snap.sockets.iter().filter(|s| s.state == TcpState::SynRecv) {
-        if let Some(l) = listener_of(&listeners, s.local) {
+        if let Some(l) = listener_of(&listeners, s) {
             *syn.entry(l.local).or_default() += 1;
         }
     }
@@ -531,7 +533,7 @@ fn listeners(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mut Vec<F
                 .sockets
                 .iter()
                 .filter(|s| s.state == TcpState::SynRecv)
-                .filter(|s| listener_of(&listeners, s.local).is_some_and(|x| x.local == l.local))
+                .filter(|s| listener_of(&listeners, s).is_some_and(|x| x.local == l.local))
                 .collect();
             let mut peers: Vec<IpAddr> = half.iter().map(|s| s.peer.ip()).collect();
             peers.sort();
@@ -914,7 +916,7 @@ pub fn socket_findings(snap: &Snapshot, findings: &[Finding]) -> HashMap<u64, Ve
                 "sock.syn_recv_buildup" => {
                     (s.state == TcpState::Listen && Some(s.local) == listener)
                         || (s.state == TcpState::SynRecv
-                            && listener_of(&listeners, s.local).map(|l| l.local) == listener)
+                            && listener_of(&listeners, s).map(|l| l.local) == listener)
                 }
                 "sock.timewait_buildup" => {
                     s.state == TcpState::TimeWait
@@ -1303,6 +1305,35 @@ mod tests {
         assert_eq!(f[1].evidence["max_synack_retransmits"], 2);
         // SYN-RECV retransmissions are not reported again per socket.
         assert!(!ids(&f).contains(&"sock.retransmitting"));
+    }
+
+    #[test]
+    fn syn_recv_goes_to_the_listener_of_its_family() {
+        // Separate 0.0.0.0:443 and [::]:443 (v6only) listeners: three IPv4 requests and
+        // one IPv6 request.
+        let v4 = sock(TcpState::Listen, "0.0.0.0:443", "0.0.0.0:0");
+        let mut v6 = sock(TcpState::Listen, "[::]:443", "[::]:0");
+        v6.family = "inet6".into();
+        let mut v = vec![v6, v4];
+        for i in 0..3 {
+            v.push(sock(
+                TcpState::SynRecv,
+                "10.0.0.1:443",
+                &format!("10.0.0.9:{}", 5000 + i),
+            ));
+        }
+        let mut r6 = sock(TcpState::SynRecv, "[2001:db8::1]:443", "[2001:db8::9]:6000");
+        r6.family = "inet6".into();
+        v.push(r6);
+        let sum = summarize(&snap(v, None));
+        let count = |local: &str| {
+            sum.listeners
+                .iter()
+                .find(|l| l.local.to_string() == local)
+                .map(|l| l.syn_recv)
+        };
+        assert_eq!(count("0.0.0.0:443"), Some(3));
+        assert_eq!(count("[::]:443"), Some(1));
     }
 
     #[test]
