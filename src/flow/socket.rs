@@ -171,17 +171,28 @@ pub struct LocalSocket {
     pub polls: u32,
     /// Snapshots where something changed, oldest first (at most MAX_SOCKET_HISTORY).
     pub history: Vec<SockSnap>,
+    /// For each history entry, the last poll that still showed it unchanged (the
+    /// entry itself when the next poll changed something): the kernel's latest word
+    /// before a moment, not the older poll where that state began.
+    pub last_unchanged: Vec<SockSnap>,
     /// Changes that did not fit in the history.
     pub history_dropped: u32,
 }
 
 impl LocalSocket {
-    /// The latest snapshot taken at or before `t`.
+    /// The latest poll taken at or before `t`, as far as it is known: polls that
+    /// changed nothing are kept only as the last one of each unchanged run.
     pub fn at_or_before(&self, t: Ts) -> Option<&SockSnap> {
         if self.last.at <= t {
             return Some(&self.last);
         }
-        self.history.iter().rev().find(|s| s.at <= t)
+        let i = self.history.iter().rposition(|s| s.at <= t)?;
+        match self.last_unchanged.get(i) {
+            Some(latest) if latest.at <= t => Some(latest),
+            // The run goes on past `t`: the poll just before `t` is one of those not
+            // kept, so answer with the run's first (older, same state).
+            _ => Some(&self.history[i]),
+        }
     }
 
     /// The snapshots taken within [from, to].
@@ -226,6 +237,7 @@ impl LocalSockets {
                 last: snap,
                 polls: 1,
                 history: vec![snap],
+                last_unchanged: vec![snap],
                 history_dropped: 0,
             });
             return Recorded::Changed { dir, index: 0 };
@@ -234,6 +246,12 @@ impl LocalSockets {
         let changed = sock.last.signature() != snap.signature();
         sock.last = snap;
         if !changed {
+            // Extends the latest run, unless changes were dropped since it began.
+            if sock.history_dropped == 0 {
+                if let Some(latest) = sock.last_unchanged.last_mut() {
+                    *latest = snap;
+                }
+            }
             return Recorded::Unchanged;
         }
         if sock.history.len() >= MAX_SOCKET_HISTORY {
@@ -241,6 +259,7 @@ impl LocalSockets {
             return Recorded::Unchanged;
         }
         sock.history.push(snap);
+        sock.last_unchanged.push(snap);
         Recorded::Changed {
             dir,
             index: (sock.history.len() - 1) as u16,
@@ -328,12 +347,17 @@ mod tests {
         let s = l.only().unwrap();
         assert_eq!(s.0, Dir::FromServer);
         assert_eq!(s.1.polls, 5);
-        assert_eq!(
-            s.1.at_or_before(Ts::from_secs_f64(2.7))
-                .unwrap()
-                .timer_retrans,
-            0
-        );
+        // Just before the change at 3.0 s the kernel's latest word is the unchanged
+        // poll at 2.5 s (its own expiry), not the 2.0 s poll where the timer started.
+        let at_2_7 = s.1.at_or_before(Ts::from_secs_f64(2.7)).unwrap();
+        assert_eq!(at_2_7.timer_retrans, 0);
+        assert_eq!(at_2_7.at, Ts::from_secs_f64(2.5));
+        assert_eq!(at_2_7.timer_expires_ms, 100);
+        // Between 2.0 and 2.5 s the poll just before is not kept: the run's first.
+        let at_2_2 = s.1.at_or_before(Ts::from_secs_f64(2.2)).unwrap();
+        assert_eq!(at_2_2.at, Ts::from_secs_f64(2.0));
+        // Before the first poll: nothing.
+        assert!(s.1.at_or_before(Ts::from_secs_f64(0.5)).is_none());
         assert_eq!(s.1.last.timer_text(), "timer:(on, 0.4 s, 1 retransmits)");
     }
 
