@@ -4,6 +4,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
+use crate::analyze::capture::{inputs_overlap, InputSpan};
 use crate::analyze::{catalog, AnalyzerConfig, Analyzers, Finding, Severity};
 use crate::cli::{Cli, Command, ReplayArgs, ReportArgs};
 use crate::engine::{run_pipelined, Engine, EngineResult};
@@ -205,14 +206,26 @@ fn replay(args: ReplayArgs) -> ExitCode {
         .iter()
         .find(|_| frames_read > 0)
         .and(result.first_ts)
-        .map(|t| t.secs_f64());
+        .map(|t| crate::model::time::round_us(t.secs_f64()));
     let source = SourceSummary {
         inputs,
         errors: errors.clone(),
         first_packet,
         capture: None,
     };
-    let summary = match write_run_report(sink.as_mut(), result, Vec::new(), source) {
+    let spans: Vec<InputSpan<'_>> = source
+        .inputs
+        .iter()
+        .filter_map(|i| {
+            Some(InputSpan {
+                file: &i.file,
+                first: i.first_ts?,
+                last: i.last_ts?,
+            })
+        })
+        .collect();
+    let extra: Vec<Finding> = inputs_overlap(&spans).into_iter().collect();
+    let summary = match write_run_report(sink.as_mut(), result, extra, source) {
         Ok(summary) => summary,
         Err(code) => return code,
     };
@@ -255,7 +268,9 @@ pub(crate) fn write_run_report(
         inputs: source.inputs,
         errors: source.errors,
         first_packet: source.first_packet,
-        last_packet: result.last_ts.map(|t| t.secs_f64()),
+        last_packet: result
+            .last_ts
+            .map(|t| crate::model::time::round_us(t.secs_f64())),
         packets: result.decode,
         flows: result.table,
         conn_states: result.conn_states,

@@ -1,10 +1,66 @@
 //! Capture quality: what the capture itself hides or distorts.
 
-use super::{Confidence, Finding, Severity};
+use super::{round_ms, Confidence, Finding, Severity};
 use crate::engine::DecodeStats;
 use crate::flow::conn::{Connection, RoleSource};
 use crate::flow::TableStats;
+use crate::model::time::round_us;
 use crate::model::units::plural;
+use crate::model::Ts;
+
+/// One input file's time span, for `inputs_overlap`.
+pub struct InputSpan<'a> {
+    pub file: &'a str,
+    pub first: Ts,
+    pub last: Ts,
+}
+
+/// Input files are read as one capture in the order given: a file that starts before
+/// an earlier one ended overlaps it (two capture points of the same moment, or files
+/// out of order), and connections on the same 4-tuple get merged or split.
+pub fn inputs_overlap(inputs: &[InputSpan<'_>]) -> Option<Finding> {
+    let mut overlaps = Vec::new();
+    let mut total = 0usize;
+    let mut latest: Option<&InputSpan<'_>> = None;
+    for span in inputs {
+        if let Some(prev) = latest {
+            if span.first < prev.last {
+                total += 1;
+                if overlaps.len() < 10 {
+                    overlaps.push(serde_json::json!({
+                        "file": span.file,
+                        "starts": round_us(span.first.secs_f64()),
+                        "earlier_file": prev.file,
+                        "earlier_ends": round_us(prev.last.secs_f64()),
+                        "overlap_s": round_ms(prev.last.since(span.first)),
+                    }));
+                }
+            }
+        }
+        if latest.is_none_or(|p| span.last > p.last) {
+            latest = Some(span);
+        }
+    }
+    let first = overlaps.first()?.clone();
+    Some(
+        Finding::new("capture.inputs_overlap", Severity::Warning, None, first["starts"].as_f64().unwrap_or(0.0))
+            .summary(format!(
+                "{} starts {} s before {} ends ({} overlapping in all): the files are read as one capture in the \
+                 order given, so connections seen in both are merged or split and their timing is wrong",
+                first["file"].as_str().unwrap_or("?"),
+                first["overlap_s"],
+                first["earlier_file"].as_str().unwrap_or("?"),
+                plural(total as u64, "file"),
+            ))
+            .evidence("overlaps", &overlaps)
+            .evidence("overlapping_files", total)
+            .confidence(Confidence::High)
+            .hint(
+                "Give rotated files in time order (or merge them: mergecap -w all.pcap *.pcap); replay \
+                 captures of different points (client side, server side) separately.",
+            ),
+    )
+}
 
 #[derive(Default)]
 pub struct CaptureTracker {

@@ -220,6 +220,14 @@ pub const CATALOG: &[Entry] = &[
         check: "Raise --max-flows if memory allows; look for a flood (handshake.half_open_flood).",
     },
     Entry {
+        id: "capture.inputs_overlap",
+        severity: "warning",
+        meaning: "replay reads its files as one capture in the order given; a file that starts before an earlier one ended overlaps it, so connections seen in both are merged or split and their timing (waits, idle times, TIME_WAIT reuse) is wrong.",
+        evidence: "Per overlapping file: its first packet, the earlier file it overlaps and that file's last packet, the overlap in seconds (first 10), and how many files overlap.",
+        causes: "Rotated files given out of order (a shell glob sorting file.10 before file.2), or captures of the same moment at different points (client and server side) given together.",
+        check: "Give the files in time order or merge them (mergecap -w all.pcap ...); replay captures of different points separately.",
+    },
+    Entry {
         id: "sock.timewait_buildup",
         severity: "warning (error at half the usable port range, unless tcp_tw_reuse lets new connections reuse them)",
         meaning: "Live sockets (`sockets`, `watch`): many TIME_WAIT sockets from one local address to one remote ip:port (at least --timewait-min, or half the usable ephemeral ports), so connect() to that destination is running out of local ports.",

@@ -518,7 +518,9 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let source = SourceSummary {
         inputs: Vec::new(),
         errors: read_error.iter().cloned().collect(),
-        first_packet: result.first_ts.map(|t| t.secs_f64()),
+        first_packet: result
+            .first_ts
+            .map(|t| crate::model::time::round_us(t.secs_f64())),
         capture: Some(CaptureSummary {
             interface: args.interface.clone(),
             netns: args.netns.clone(),

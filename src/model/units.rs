@@ -56,6 +56,14 @@ pub fn ser_ts<S: Serializer>(t: &Ts, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(super::time::round_us(t.secs_f64()))
 }
 
+/// An optional timestamp as epoch seconds, or null.
+pub fn ser_opt_ts<S: Serializer>(t: &Option<Ts>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => ser_ts(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

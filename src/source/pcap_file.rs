@@ -24,6 +24,17 @@ pub struct FileSummary {
     pub snaplen: u32,
     /// Frames whose captured length is shorter than their length on the wire.
     pub cut_frames: u64,
+    /// Timestamps of the earliest and latest frame (None for an empty file).
+    #[serde(
+        rename = "first_packet",
+        serialize_with = "crate::model::units::ser_opt_ts"
+    )]
+    pub first_ts: Option<Ts>,
+    #[serde(
+        rename = "last_packet",
+        serialize_with = "crate::model::units::ser_opt_ts"
+    )]
+    pub last_ts: Option<Ts>,
 }
 
 /// Reads `path` frame by frame into `sink`. Frame numbers continue from `first_frame`.
@@ -42,6 +53,8 @@ pub fn read(
         bytes: 0,
         snaplen: 0,
         cut_frames: 0,
+        first_ts: None,
+        last_ts: None,
     };
     let fail = |frame: Option<u64>, message: String| SourceError {
         file: path.to_string(),
@@ -84,6 +97,8 @@ pub fn read(
                     data: &[u8]| {
         summary.frames += 1;
         summary.bytes += u64::from(caplen);
+        summary.first_ts = Some(summary.first_ts.map_or(ts, |t| t.min(ts)));
+        summary.last_ts = Some(summary.last_ts.map_or(ts, |t| t.max(ts)));
         if caplen < len {
             summary.cut_frames += 1;
         }
