@@ -145,7 +145,6 @@ pub struct Side {
     pub mss: Option<u16>,
     pub counts: AnalysisCounts,
     pub first_payload: Option<At>,
-    pub last_payload: Option<At>,
     pub first_fin: Option<At>,
     pub first_rst: Option<At>,
     pub last_seen: Option<At>,
@@ -396,7 +395,6 @@ impl Side {
         }
         if seg.payload_len > 0 {
             self.first_payload.get_or_insert(at);
-            self.last_payload = Some(at);
             self.max_payload = self.max_payload.max(seg.payload_len);
         }
         if f.fin() {
