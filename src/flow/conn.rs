@@ -292,7 +292,8 @@ impl Connection {
         let dir = self.dir_of(seg);
         let f = seg.flags;
         let gap_ns = seg.ts.nanos_since(self.end);
-        if self.sides[0].packets + self.sides[1].packets > 0 && gap_ns > 0 {
+        let packets_before = self.packets();
+        if packets_before > 0 && gap_ns > 0 {
             let longest = self
                 .longest_idle
                 .map_or(0, |g| g.after.ts.nanos_since(g.before.ts));
@@ -331,10 +332,10 @@ impl Connection {
             (Some(syn), Some(ack)) => ack.ts.nanos_since(syn.ts).max(1),
             _ => cfg.ooo_threshold_ns,
         };
-        let fresh = self.packets() == 0;
         let (this, peer) = split_sides(&mut self.sides, dir);
+        let first_payload = seg.payload_len > 0 && this.first_payload.is_none();
         let mut analysis = this.analyze(seg, peer, ooo_threshold_ns);
-        if fresh && self.previous.is_some() {
+        if packets_before == 0 && self.previous.is_some() {
             analysis.set(Analysis::REUSED_PORTS);
         }
         if f.ack() && peer.base.is_none() {
@@ -359,8 +360,6 @@ impl Connection {
                 ts: seg.ts,
             });
         }
-        let first_payload =
-            seg.payload_len > 0 && self.side(dir).first_payload.map(|a| a.frame) == Some(seg.frame);
         if seg.payload_len > 0 {
             if !analysis.is_retransmission() {
                 self.track_exchange(dir, seg);
@@ -384,7 +383,7 @@ impl Connection {
             || analysis.notable()
             || first_payload
             || idle_before_ms.is_some()
-            || self.packets() <= 3;
+            || packets_before < 3;
         self.timeline.push(
             Event {
                 frame: seg.frame,
