@@ -86,7 +86,9 @@ impl FlowTable {
         // Common case, one lookup: a segment of a live connection.
         let mut previous = None;
         if let Some(conn) = self.live.get_mut(&key) {
-            if !starts_new_connection(conn, seg) {
+            // Zeek's reuse rule: a SYN with a new ISN, or any SYN after either side
+            // closed, starts a new connection (port reuse, TIME_WAIT reuse).
+            if !conn.zeek.is_reuse(seg) {
                 feed(conn, seg, key, &self.cfg.conn, &mut self.closing);
                 return;
             }
@@ -145,15 +147,15 @@ impl FlowTable {
                 break;
             }
             self.closing.pop_front();
-            let quiet = self.live.get(&key).is_some_and(|c| {
-                c.id == id && self.now.nanos_since(c.end) >= self.cfg.close_linger_ns
-            });
-            if quiet {
+            // Gone already (reused 4-tuple, evicted): nothing to do.
+            let Some(end) = self.live.get(&key).filter(|c| c.id == id).map(|c| c.end) else {
+                continue;
+            };
+            if self.now.nanos_since(end) >= self.cfg.close_linger_ns {
                 let conn = self.live.remove(&key).expect("present");
                 self.finish(conn, EndReason::Closed, done);
-            } else if self.live.get(&key).is_some_and(|c| c.id == id) {
+            } else {
                 // Still talking after the close (retransmitted FIN, late RST): look again later.
-                let end = self.live[&key].end;
                 self.closing.push_back((end, key, id));
             }
         }
@@ -270,12 +272,6 @@ fn feed(
         conn.timeline.shrink();
         closing.push_back((seg.ts, key, conn.id));
     }
-}
-
-/// Zeek's reuse rule: a SYN with a new ISN, or any SYN after either side closed,
-/// starts a new connection on the same 4-tuple (port reuse, TIME_WAIT reuse).
-fn starts_new_connection(conn: &Connection, seg: &Segment) -> bool {
-    conn.zeek.is_reuse(seg)
 }
 
 #[cfg(test)]
