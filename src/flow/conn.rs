@@ -543,7 +543,7 @@ mod tests {
     }
 
     use crate::decode::TcpFlags;
-    use crate::model::{Endpoint, SeqNum};
+    use crate::model::SeqNum;
 
     fn cfg() -> ConnConfig {
         ConnConfig {
@@ -556,21 +556,10 @@ mod tests {
 
     /// Feeds (secs, from_client, flags, seq, ack, len) to one connection.
     fn feed(script: &[(f64, bool, u8, u32, u32, u32)]) -> Connection {
-        let c = Endpoint::new("192.0.2.10".parse().unwrap(), 40000);
-        let s = Endpoint::new("192.0.2.1".parse().unwrap(), 8080);
         let mut conn = None;
         for (i, &(secs, from_client, flags, seq, ack, len)) in script.iter().enumerate() {
-            let (src, dst) = if from_client { (c, s) } else { (s, c) };
-            let seg = Segment::for_test(
-                i as u64 + 1,
-                Ts::from_secs_f64(secs),
-                src,
-                dst,
-                flags,
-                seq,
-                ack,
-                len,
-            );
+            let ts = Ts::from_secs_f64(secs);
+            let seg = Segment::test_conn(i as u64 + 1, ts, from_client, flags, seq, ack, len);
             conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg()))
                 .on_segment(&seg, &cfg());
         }

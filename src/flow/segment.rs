@@ -89,6 +89,25 @@ impl Segment {
         }
     }
 
+    /// A segment of the unit tests' one connection, client 192.0.2.1:40000 to server
+    /// 198.51.100.2:80, sent by the client or by the server.
+    #[cfg(test)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn test_conn(
+        frame: u64,
+        ts: Ts,
+        from_client: bool,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        len: u32,
+    ) -> Segment {
+        let c = Endpoint::new("192.0.2.1".parse().unwrap(), 40000);
+        let s = Endpoint::new("198.51.100.2".parse().unwrap(), 80);
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        Segment::for_test(frame, ts, src, dst, flags, seq, ack, len)
+    }
+
     pub fn truncated(&self) -> bool {
         self.captured_len < self.payload_len
     }

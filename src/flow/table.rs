@@ -280,7 +280,6 @@ mod tests {
     use crate::decode::TcpFlags;
     use crate::flow::conn::ConnConfig;
     use crate::flow::TimelineMode;
-    use crate::model::Endpoint;
 
     fn cfg() -> TableConfig {
         TableConfig {
@@ -298,10 +297,15 @@ mod tests {
     }
 
     fn seg(frame: u64, secs: f64, from_client: bool, flags: u8, seq: u32, ack: u32) -> Segment {
-        let c = Endpoint::new("192.0.2.1".parse().unwrap(), 40000);
-        let s = Endpoint::new("198.51.100.2".parse().unwrap(), 80);
-        let (src, dst) = if from_client { (c, s) } else { (s, c) };
-        Segment::for_test(frame, Ts::from_secs_f64(secs), src, dst, flags, seq, ack, 0)
+        Segment::test_conn(
+            frame,
+            Ts::from_secs_f64(secs),
+            from_client,
+            flags,
+            seq,
+            ack,
+            0,
+        )
     }
 
     const S: u8 = TcpFlags::SYN;
