@@ -466,11 +466,6 @@ impl Connection {
         }
         self.last_data = Some((dir, at));
     }
-
-    /// Who closed first, for the report: "client fin", "server rst", ...
-    pub fn closed_by(&self) -> Option<(Dir, CloseHow)> {
-        self.close.map(|c| (c.by, c.how))
-    }
 }
 
 fn split_sides(sides: &mut [Side; 2], dir: Dir) -> (&mut Side, &mut Side) {
