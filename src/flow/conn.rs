@@ -168,8 +168,6 @@ pub struct Connection {
     pub longest_idle: Option<IdleGap>,
     /// Data segment bookkeeping for request/response waits.
     last_data: Option<(Dir, At)>,
-    /// Turns of the conversation from one side to the other.
-    exchanges: u32,
     /// Turns from the client to the server: the server's answers to requests.
     pub server_answers: u32,
     /// The 4-tuple carried an earlier connection that ended just before this one.
@@ -231,7 +229,6 @@ impl Connection {
             first_wait: None,
             longest_idle: None,
             last_data: None,
-            exchanges: 0,
             server_answers: 0,
             previous: None,
             local: None,
@@ -451,9 +448,9 @@ impl Connection {
                     request_dir: prev_dir,
                     request: prev,
                     response: at,
-                    first_exchange: self.exchanges == 0,
+                    // first_wait is set by the first turn, so None means this is it.
+                    first_exchange: self.first_wait.is_none(),
                 };
-                self.exchanges += 1;
                 if wait.first_exchange {
                     self.first_wait = Some(wait);
                 }
