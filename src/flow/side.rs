@@ -165,9 +165,8 @@ pub struct Side {
     last_probe: Option<Probe>,
     /// Boxed: rare, and a connection is kept small while live.
     pub first_rst_info: Option<Box<RstInfo>>,
-    /// Retransmissions in order (capped at MAX_RESENDS; `resends_dropped` counts the rest).
+    /// Retransmissions in order, the first MAX_RESENDS (`counts` has them all).
     pub resends: Vec<Resend>,
-    pub resends_dropped: u32,
     /// When this side last made progress (see Resend::since_progress_ns).
     progress: Ts,
     /// Segments whose payload exceeded the MSS the peer announced (offloads at the
@@ -309,7 +308,6 @@ impl Side {
 
     fn note_resend(&mut self, seg: &Segment, kind: u32) {
         if self.resends.len() >= MAX_RESENDS {
-            self.resends_dropped += 1;
             return;
         }
         self.resends.push(Resend {
