@@ -302,7 +302,7 @@ impl Side {
                 }
             }
         }
-        self.record(seg, a, window);
+        self.record(seg, seq_len, a, window);
         a
     }
 
@@ -349,7 +349,7 @@ impl Side {
         Analysis::RETRANSMISSION
     }
 
-    fn record(&mut self, seg: &Segment, a: Analysis, window: u32) {
+    fn record(&mut self, seg: &Segment, seq_len: u32, a: Analysis, window: u32) {
         let f = seg.flags;
         let at = At {
             frame: seg.frame,
@@ -367,7 +367,7 @@ impl Side {
             // already set the base to the ISN).
             self.base = Some(seg.seq.minus(1));
         }
-        let end = seg.seq.plus(seg.seq_len());
+        let end = seg.seq.plus(seq_len);
         match self.next_seq {
             Some(next) if !end.gt(next) => {}
             _ if f.rst() && self.next_seq.is_some() => {}
@@ -377,7 +377,7 @@ impl Side {
             }
         }
         if f.ack() {
-            if Some(seg.ack) == self.last_ack && seg.seq_len() == 0 && !f.rst() {
+            if Some(seg.ack) == self.last_ack && seq_len == 0 && !f.rst() {
                 if a.has(Analysis::DUP_ACK) {
                     self.dup_ack_run += 1;
                 }
