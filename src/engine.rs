@@ -237,10 +237,8 @@ impl Front {
             }
         };
         match &packet.transport {
-            Transport::Tcp(_) => {
-                let Some(seg) = Segment::from_packet(frame.number, frame.ts, &packet) else {
-                    return;
-                };
+            Transport::Tcp(tcp) => {
+                let seg = Segment::from_tcp(frame.number, frame.ts, &packet, tcp);
                 self.stats.tcp_segments += 1;
                 if seg.truncated() {
                     self.stats.truncated_segments += 1;

@@ -168,8 +168,6 @@ pub struct Connection {
     pub longest_idle: Option<IdleGap>,
     /// Data segment bookkeeping for request/response waits.
     last_data: Option<(Dir, At)>,
-    /// Turns of the conversation from one side to the other.
-    exchanges: u32,
     /// Turns from the client to the server: the server's answers to requests.
     pub server_answers: u32,
     /// The 4-tuple carried an earlier connection that ended just before this one.
@@ -231,7 +229,6 @@ impl Connection {
             first_wait: None,
             longest_idle: None,
             last_data: None,
-            exchanges: 0,
             server_answers: 0,
             previous: None,
             local: None,
@@ -292,7 +289,8 @@ impl Connection {
         let dir = self.dir_of(seg);
         let f = seg.flags;
         let gap_ns = seg.ts.nanos_since(self.end);
-        if self.sides[0].packets + self.sides[1].packets > 0 && gap_ns > 0 {
+        let packets_before = self.packets();
+        if packets_before > 0 && gap_ns > 0 {
             let longest = self
                 .longest_idle
                 .map_or(0, |g| g.after.ts.nanos_since(g.before.ts));
@@ -331,10 +329,10 @@ impl Connection {
             (Some(syn), Some(ack)) => ack.ts.nanos_since(syn.ts).max(1),
             _ => cfg.ooo_threshold_ns,
         };
-        let fresh = self.packets() == 0;
         let (this, peer) = split_sides(&mut self.sides, dir);
+        let first_payload = seg.payload_len > 0 && this.first_payload.is_none();
         let mut analysis = this.analyze(seg, peer, ooo_threshold_ns);
-        if fresh && self.previous.is_some() {
+        if packets_before == 0 && self.previous.is_some() {
             analysis.set(Analysis::REUSED_PORTS);
         }
         if f.ack() && peer.base.is_none() {
@@ -359,8 +357,6 @@ impl Connection {
                 ts: seg.ts,
             });
         }
-        let first_payload =
-            seg.payload_len > 0 && self.side(dir).first_payload.map(|a| a.frame) == Some(seg.frame);
         if seg.payload_len > 0 {
             if !analysis.is_retransmission() {
                 self.track_exchange(dir, seg);
@@ -384,7 +380,7 @@ impl Connection {
             || analysis.notable()
             || first_payload
             || idle_before_ms.is_some()
-            || self.packets() <= 3;
+            || packets_before < 3;
         self.timeline.push(
             Event {
                 frame: seg.frame,
@@ -452,9 +448,9 @@ impl Connection {
                     request_dir: prev_dir,
                     request: prev,
                     response: at,
-                    first_exchange: self.exchanges == 0,
+                    // first_wait is set by the first turn, so None means this is it.
+                    first_exchange: self.first_wait.is_none(),
                 };
-                self.exchanges += 1;
                 if wait.first_exchange {
                     self.first_wait = Some(wait);
                 }
@@ -466,11 +462,6 @@ impl Connection {
             _ => {}
         }
         self.last_data = Some((dir, at));
-    }
-
-    /// Who closed first, for the report: "client fin", "server rst", ...
-    pub fn closed_by(&self) -> Option<(Dir, CloseHow)> {
-        self.close.map(|c| (c.by, c.how))
     }
 }
 
@@ -544,7 +535,7 @@ mod tests {
     }
 
     use crate::decode::TcpFlags;
-    use crate::model::{Endpoint, SeqNum};
+    use crate::model::SeqNum;
 
     fn cfg() -> ConnConfig {
         ConnConfig {
@@ -557,21 +548,10 @@ mod tests {
 
     /// Feeds (secs, from_client, flags, seq, ack, len) to one connection.
     fn feed(script: &[(f64, bool, u8, u32, u32, u32)]) -> Connection {
-        let c = Endpoint::new("192.0.2.10".parse().unwrap(), 40000);
-        let s = Endpoint::new("192.0.2.1".parse().unwrap(), 8080);
         let mut conn = None;
         for (i, &(secs, from_client, flags, seq, ack, len)) in script.iter().enumerate() {
-            let (src, dst) = if from_client { (c, s) } else { (s, c) };
-            let seg = Segment::for_test(
-                i as u64 + 1,
-                Ts::from_secs_f64(secs),
-                src,
-                dst,
-                flags,
-                seq,
-                ack,
-                len,
-            );
+            let ts = Ts::from_secs_f64(secs);
+            let seg = Segment::test_conn(i as u64 + 1, ts, from_client, flags, seq, ack, len);
             conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg()))
                 .on_segment(&seg, &cfg());
         }

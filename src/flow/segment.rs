@@ -1,7 +1,7 @@
 //! The flow tracker's input: one TCP segment with the IP and link facts that the
 //! analyzers need, copied out of the packet buffer (a few dozen bytes, no allocation).
 
-use crate::decode::{LinkDirection, Packet, TcpFlags, TcpOptions, Transport};
+use crate::decode::{LinkDirection, Packet, TcpFlags, TcpOptions, TcpSegment, Transport};
 use crate::model::{Endpoint, SeqNum, Ts};
 
 #[derive(Clone, Copy, Debug)]
@@ -29,10 +29,16 @@ pub struct Segment {
 impl Segment {
     /// Builds a segment from a decoded TCP packet; None for anything else.
     pub fn from_packet(frame: u64, ts: Ts, p: &Packet<'_>) -> Option<Segment> {
-        let Transport::Tcp(tcp) = &p.transport else {
-            return None;
-        };
-        Some(Segment {
+        match &p.transport {
+            Transport::Tcp(tcp) => Some(Segment::from_tcp(frame, ts, p, tcp)),
+            _ => None,
+        }
+    }
+
+    /// Builds a segment from a decoded packet and its TCP header (`p.transport`), for
+    /// a caller that has already matched the transport.
+    pub fn from_tcp(frame: u64, ts: Ts, p: &Packet<'_>, tcp: &TcpSegment<'_>) -> Segment {
+        Segment {
             frame,
             ts,
             src: Endpoint::new(p.ip.src, tcp.src_port),
@@ -48,7 +54,7 @@ impl Segment {
             ip_id: p.ip.ip_id,
             src_mac: p.src_mac,
             link_dir: p.link_dir,
-        })
+        }
     }
 
     /// Length in sequence space: payload plus one for SYN and one for FIN.
@@ -87,6 +93,25 @@ impl Segment {
             src_mac: None,
             link_dir: None,
         }
+    }
+
+    /// A segment of the unit tests' one connection, client 192.0.2.1:40000 to server
+    /// 198.51.100.2:80, sent by the client or by the server.
+    #[cfg(test)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn test_conn(
+        frame: u64,
+        ts: Ts,
+        from_client: bool,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        len: u32,
+    ) -> Segment {
+        let c = Endpoint::new("192.0.2.1".parse().unwrap(), 40000);
+        let s = Endpoint::new("198.51.100.2".parse().unwrap(), 80);
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        Segment::for_test(frame, ts, src, dst, flags, seq, ack, len)
     }
 
     pub fn truncated(&self) -> bool {

@@ -145,7 +145,6 @@ pub struct Side {
     pub mss: Option<u16>,
     pub counts: AnalysisCounts,
     pub first_payload: Option<At>,
-    pub last_payload: Option<At>,
     pub first_fin: Option<At>,
     pub first_rst: Option<At>,
     pub last_seen: Option<At>,
@@ -166,9 +165,8 @@ pub struct Side {
     last_probe: Option<Probe>,
     /// Boxed: rare, and a connection is kept small while live.
     pub first_rst_info: Option<Box<RstInfo>>,
-    /// Retransmissions in order (capped at MAX_RESENDS; `resends_dropped` counts the rest).
+    /// Retransmissions in order, the first MAX_RESENDS (`counts` has them all).
     pub resends: Vec<Resend>,
-    pub resends_dropped: u32,
     /// When this side last made progress (see Resend::since_progress_ns).
     progress: Ts,
     /// Segments whose payload exceeded the MSS the peer announced (offloads at the
@@ -304,13 +302,12 @@ impl Side {
                 }
             }
         }
-        self.record(seg, a, window);
+        self.record(seg, seq_len, a, window);
         a
     }
 
     fn note_resend(&mut self, seg: &Segment, kind: u32) {
         if self.resends.len() >= MAX_RESENDS {
-            self.resends_dropped += 1;
             return;
         }
         self.resends.push(Resend {
@@ -352,7 +349,7 @@ impl Side {
         Analysis::RETRANSMISSION
     }
 
-    fn record(&mut self, seg: &Segment, a: Analysis, window: u32) {
+    fn record(&mut self, seg: &Segment, seq_len: u32, a: Analysis, window: u32) {
         let f = seg.flags;
         let at = At {
             frame: seg.frame,
@@ -370,7 +367,7 @@ impl Side {
             // already set the base to the ISN).
             self.base = Some(seg.seq.minus(1));
         }
-        let end = seg.seq.plus(seg.seq_len());
+        let end = seg.seq.plus(seq_len);
         match self.next_seq {
             Some(next) if !end.gt(next) => {}
             _ if f.rst() && self.next_seq.is_some() => {}
@@ -380,7 +377,7 @@ impl Side {
             }
         }
         if f.ack() {
-            if Some(seg.ack) == self.last_ack && seg.seq_len() == 0 && !f.rst() {
+            if Some(seg.ack) == self.last_ack && seq_len == 0 && !f.rst() {
                 if a.has(Analysis::DUP_ACK) {
                     self.dup_ack_run += 1;
                 }
@@ -396,7 +393,6 @@ impl Side {
         }
         if seg.payload_len > 0 {
             self.first_payload.get_or_insert(at);
-            self.last_payload = Some(at);
             self.max_payload = self.max_payload.max(seg.payload_len);
         }
         if f.fin() {

@@ -86,7 +86,9 @@ impl FlowTable {
         // Common case, one lookup: a segment of a live connection.
         let mut previous = None;
         if let Some(conn) = self.live.get_mut(&key) {
-            if !starts_new_connection(conn, seg) {
+            // Zeek's reuse rule: a SYN with a new ISN, or any SYN after either side
+            // closed, starts a new connection (port reuse, TIME_WAIT reuse).
+            if !conn.zeek.is_reuse(seg) {
                 feed(conn, seg, key, &self.cfg.conn, &mut self.closing);
                 return;
             }
@@ -145,15 +147,15 @@ impl FlowTable {
                 break;
             }
             self.closing.pop_front();
-            let quiet = self.live.get(&key).is_some_and(|c| {
-                c.id == id && self.now.nanos_since(c.end) >= self.cfg.close_linger_ns
-            });
-            if quiet {
+            // Gone already (reused 4-tuple, evicted): nothing to do.
+            let Some(end) = self.live.get(&key).filter(|c| c.id == id).map(|c| c.end) else {
+                continue;
+            };
+            if self.now.nanos_since(end) >= self.cfg.close_linger_ns {
                 let conn = self.live.remove(&key).expect("present");
                 self.finish(conn, EndReason::Closed, done);
-            } else if self.live.get(&key).is_some_and(|c| c.id == id) {
+            } else {
                 // Still talking after the close (retransmitted FIN, late RST): look again later.
-                let end = self.live[&key].end;
                 self.closing.push_back((end, key, id));
             }
         }
@@ -272,19 +274,12 @@ fn feed(
     }
 }
 
-/// Zeek's reuse rule: a SYN with a new ISN, or any SYN after either side closed,
-/// starts a new connection on the same 4-tuple (port reuse, TIME_WAIT reuse).
-fn starts_new_connection(conn: &Connection, seg: &Segment) -> bool {
-    conn.zeek.is_reuse(seg)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decode::TcpFlags;
     use crate::flow::conn::ConnConfig;
     use crate::flow::TimelineMode;
-    use crate::model::Endpoint;
 
     fn cfg() -> TableConfig {
         TableConfig {
@@ -302,10 +297,15 @@ mod tests {
     }
 
     fn seg(frame: u64, secs: f64, from_client: bool, flags: u8, seq: u32, ack: u32) -> Segment {
-        let c = Endpoint::new("192.0.2.1".parse().unwrap(), 40000);
-        let s = Endpoint::new("198.51.100.2".parse().unwrap(), 80);
-        let (src, dst) = if from_client { (c, s) } else { (s, c) };
-        Segment::for_test(frame, Ts::from_secs_f64(secs), src, dst, flags, seq, ack, 0)
+        Segment::test_conn(
+            frame,
+            Ts::from_secs_f64(secs),
+            from_client,
+            flags,
+            seq,
+            ack,
+            0,
+        )
     }
 
     const S: u8 = TcpFlags::SYN;

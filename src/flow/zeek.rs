@@ -636,7 +636,7 @@ fn rstos0_history(h: &str) -> bool {
 mod tests {
     use super::*;
     use crate::decode::TcpFlags;
-    use crate::model::{Endpoint, Ts};
+    use crate::model::Ts;
 
     const S: u8 = TcpFlags::SYN;
     const A: u8 = TcpFlags::ACK;
@@ -646,15 +646,10 @@ mod tests {
     /// Runs packets (dir, flags, seq, ack, len) through a fresh state.
     fn run(flipped: bool, pkts: &[(Dir, u8, u32, u32, u32)]) -> ZeekState {
         let mut z = ZeekState::new(flipped);
-        let c = Endpoint::new("192.0.2.1".parse().unwrap(), 40000);
-        let s = Endpoint::new("198.51.100.2".parse().unwrap(), 80);
         for (i, &(dir, flags, seq, ack, len)) in pkts.iter().enumerate() {
-            let (src, dst) = if dir == Dir::FromClient {
-                (c, s)
-            } else {
-                (s, c)
-            };
-            let seg = Segment::for_test(i as u64 + 1, Ts(i as i64), src, dst, flags, seq, ack, len);
+            let from_client = dir == Dir::FromClient;
+            let ts = Ts(i as i64);
+            let seg = Segment::test_conn(i as u64 + 1, ts, from_client, flags, seq, ack, len);
             z.on_segment(dir, &seg);
         }
         z
