@@ -192,6 +192,11 @@ impl Lab {
         self.python_until(ns, &code, "server ready")
     }
 
+    /// `server` on the server address of a `pair` (192.0.2.1), backlog 4.
+    fn serve(&mut self, ns: &str, port: u16, body: &str) -> usize {
+        self.server(ns, "192.0.2.1", port, 4, body)
+    }
+
     /// Runs a short Python program in `ns` to its end.
     fn run_python(&self, ns: &str, code: &str) -> Output {
         self.exec(ns, &["python3", "-c", code])
@@ -233,20 +238,23 @@ impl Drop for Lab {
     }
 }
 
-/// client 192.0.2.10 (c0) <-> server 192.0.2.1 (s0).
-fn pair(lab: &mut Lab, tag: &str) -> (String, String) {
+/// A new lab with client 192.0.2.10 (c0) <-> server 192.0.2.1 (s0): (lab, client,
+/// server).
+fn pair(tag: &str) -> (Lab, String, String) {
+    let mut lab = Lab::new();
     let c = lab.ns(&format!("tdcp-{tag}-c"));
     let s = lab.ns(&format!("tdcp-{tag}-s"));
     lab.link(&c, "c0", &s, "s0");
     lab.addr(&c, "c0", "192.0.2.10/24");
     lab.addr(&s, "s0", "192.0.2.1/24");
     lab.settle(&c, "192.0.2.1");
-    (c, s)
+    (lab, c, s)
 }
 
-/// client 192.0.2.10 (c0) <-> router (r0 192.0.2.1 | r1 198.51.100.1) <-> server
-/// 198.51.100.10 (s0): (client, router, server).
-fn routed(lab: &mut Lab, tag: &str) -> (String, String, String) {
+/// A new lab with client 192.0.2.10 (c0) <-> router (r0 192.0.2.1 | r1 198.51.100.1)
+/// <-> server 198.51.100.10 (s0): (lab, client, router, server).
+fn routed(tag: &str) -> (Lab, String, String, String) {
+    let mut lab = Lab::new();
     let c = lab.ns(&format!("tdcp-{tag}-c"));
     let r = lab.ns(&format!("tdcp-{tag}-r"));
     let s = lab.ns(&format!("tdcp-{tag}-s"));
@@ -261,7 +269,7 @@ fn routed(lab: &mut Lab, tag: &str) -> (String, String, String) {
     lab.sysctl(&r, "net.ipv4.ip_forward=1");
     lab.settle(&c, "192.0.2.1");
     lab.settle(&s, "198.51.100.1");
-    (c, r, s)
+    (lab, c, r, s)
 }
 
 /// A running `tcpdiag capture`.
@@ -447,8 +455,7 @@ const CONNECT_REFUSED: &str =
 #[test]
 fn refused_connection_is_attributed_to_this_host() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "refused");
+    let (lab, c, s) = pair("refused");
     let dir = tempfile::tempdir().unwrap();
     let flagged = dir.path().join("flagged.pcap");
     let cap = capture(&s, "s0")
@@ -489,8 +496,7 @@ fn refused_connection_is_attributed_to_this_host() {
 #[test]
 fn banner_delayed_by_a_slow_ptr_lookup() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "banner");
+    let (mut lab, c, s) = pair("banner");
     // The resolver lives on the client's segment (so the server's queries cross s0)
     // and answers each query 1.5 s late.
     lab.addr(&c, "c0", "192.0.2.53/24");
@@ -532,11 +538,9 @@ while True:
 "#,
         "resolver ready",
     );
-    lab.server(
+    lab.serve(
         &s,
-        "192.0.2.1",
         21,
-        4,
         r#"
 c, peer = ls.accept()
 try:
@@ -612,8 +616,7 @@ print("client done", flush=True)
 #[test]
 fn keepalive_to_a_dead_peer_shows_the_kernel_probing() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "kalive");
+    let (mut lab, c, s) = pair("kalive");
     // Short keepalive for the client's namespace: idle 1 s, probes 1 s apart, 3 of them.
     for kv in [
         "net.ipv4.tcp_keepalive_time=1",
@@ -622,11 +625,9 @@ fn keepalive_to_a_dead_peer_shows_the_kernel_probing() {
     ] {
         lab.sysctl(&c, kv);
     }
-    lab.server(
+    lab.serve(
         &s,
-        "192.0.2.1",
         7000,
-        4,
         r#"
 c, peer = ls.accept()
 c.recv(100)
@@ -693,13 +694,10 @@ except OSError as e:
 #[test]
 fn retransmission_stall_shows_the_kernel_timer() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "rexmit");
-    lab.server(
+    let (mut lab, c, s) = pair("rexmit");
+    lab.serve(
         &s,
-        "192.0.2.1",
         7100,
-        4,
         r#"
 c, peer = ls.accept()
 time.sleep(0.5)
@@ -759,8 +757,7 @@ time.sleep(10)
 /// evidence (this host is the server, sent neither RST nor FIN, its socket was
 /// ESTABLISHED before) is checked here.
 fn middle_box_rst(tag: &str, rules: &[&str], client_writes: bool) -> (Value, Value) {
-    let mut lab = Lab::new();
-    let (c, r, s) = routed(&mut lab, tag);
+    let (mut lab, c, r, s) = routed(tag);
     let server = lab.server(
         &s,
         "198.51.100.10",
@@ -871,13 +868,10 @@ fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
 #[test]
 fn sigint_mid_capture_still_writes_the_whole_report() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "sigint");
-    lab.server(
+    let (mut lab, c, s) = pair("sigint");
+    lab.serve(
         &s,
-        "192.0.2.1",
         8000,
-        4,
         r#"
 c, peer = ls.accept()
 c.sendall(b"hello\n")
@@ -934,8 +928,7 @@ time.sleep(30)
 #[test]
 fn sigterm_stops_cleanly_too() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "sigterm");
+    let (lab, c, s) = pair("sigterm");
     let cap = capture(&s, "any").duration("60s").start();
     let _ = lab.run_python(&c, CONNECT_REFUSED);
     std::thread::sleep(Duration::from_millis(300));
@@ -953,8 +946,7 @@ fn sigterm_stops_cleanly_too() {
 #[test]
 fn ndjson_streams_flows_while_capturing() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "stream");
+    let (lab, c, s) = pair("stream");
     let mut child = Command::new(BIN)
         .args(["capture", "--netns", &s, "-i", "s0", "--duration", "20s"])
         .args(["--format", "ndjson"])
@@ -985,16 +977,13 @@ fn ndjson_streams_flows_while_capturing() {
 #[test]
 fn write_and_write_flagged_produce_readable_pcaps() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "write");
+    let (mut lab, c, s) = pair("write");
     let dir = tempfile::tempdir().unwrap();
     let all = dir.path().join("all.pcap");
     let flagged = dir.path().join("flagged.pcap");
-    lab.server(
+    lab.serve(
         &s,
-        "192.0.2.1",
         8000,
-        4,
         r#"
 c, peer = ls.accept()
 c.sendall(b"hello\n")
@@ -1034,8 +1023,7 @@ c.close()
 #[test]
 fn time_wait_buildup_uses_the_hosts_port_range() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "twait");
+    let (mut lab, c, s) = pair("twait");
     // A tiny ephemeral range in the client's namespace: 12 closes use 60% of it.
     lab.sysctl(&c, "net.ipv4.ip_local_port_range=40000 40019");
     lab.server(
@@ -1105,13 +1093,10 @@ print("client done", flush=True)
 #[test]
 fn idle_sockets_without_packets_are_listed() {
     need_root!();
-    let mut lab = Lab::new();
-    let (c, s) = pair(&mut lab, "idle");
-    lab.server(
+    let (mut lab, c, s) = pair("idle");
+    lab.serve(
         &s,
-        "192.0.2.1",
         7400,
-        4,
         r#"
 c, peer = ls.accept()
 time.sleep(30)

@@ -17,14 +17,17 @@ use serde_json::{json, Value};
 
 use super::{AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::conn::Connection;
-use crate::flow::socket::{state_name, LocalSocket, SockSnap, STATE_ESTABLISHED};
+use crate::flow::socket::{
+    state_name, timer_name, LocalSocket, SockSnap, STATE_ESTABLISHED, TIMER_KEEPALIVE, TIMER_ON,
+    TIMER_PERSIST,
+};
 use crate::model::{Dir, Ts};
 
 fn snap_json(s: &SockSnap, conn: &Connection) -> Value {
     let mut v = json!({
         "at_rel": crate::model::time::round_us(s.at.since(conn.start)),
         "state": state_name(s.state),
-        "timer": crate::flow::socket::timer_name(s.timer),
+        "timer": timer_name(s.timer),
         "timer_expires_s": f64::from(s.timer_expires_ms) / 1000.0,
         "timer_count": s.timer_retrans,
         "send_q": s.send_q,
@@ -88,9 +91,9 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
             ("retransmit.timeout" | "retransmit.give_up", Some(s))
                 if !conn.side(ldir).resends.is_empty() =>
             {
-                annotate_timer(conn, s, 1, f)
+                annotate_timer(conn, s, TIMER_ON, f)
             }
-            ("window.persist_probe", Some(s)) => annotate_timer(conn, s, 4, f),
+            ("window.persist_probe", Some(s)) => annotate_timer(conn, s, TIMER_PERSIST, f),
             _ => {}
         }
     }
@@ -131,7 +134,7 @@ fn drop_false_give_up(
     // with the retransmission timer still pending.
     let still_retrying = cfg.last_socket_poll == Some(s.at)
         && s.at > last_resend.at.ts
-        && s.timer == 1
+        && s.timer == TIMER_ON
         && s.state == STATE_ESTABLISHED;
     if !still_retrying {
         return;
@@ -291,7 +294,7 @@ fn annotate_wait(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Findi
     let responder_is_local = ldir == Dir::FromServer;
     let info = last.info.unwrap_or_default();
     let verdict = if responder_is_local {
-        if last.timer == 1 || info.unacked > 0 {
+        if last.timer == TIMER_ON || info.unacked > 0 {
             "the response was sent but not acknowledged (retransmission timer on): the network"
         } else if info.notsent_bytes > 0 || last.send_q > 0 {
             "the response was queued in the socket but not sent (peer window or congestion)"
@@ -336,7 +339,7 @@ fn append(summary: &mut String, sentence: &str) {
 /// timer with retries), or the application closed the socket with data it had not
 /// read (Linux then resets instead of sending a FIN).
 fn rst_cause(s: &SockSnap) -> Option<(&'static str, String)> {
-    if s.recv_q > 0 && s.timer != 2 {
+    if s.recv_q > 0 && s.timer != TIMER_KEEPALIVE {
         return Some((
             "closed_with_unread_data",
             format!(
@@ -347,7 +350,7 @@ fn rst_cause(s: &SockSnap) -> Option<(&'static str, String)> {
         ));
     }
     match s.timer {
-        2 if s.timer_retrans > 0 => Some((
+        TIMER_KEEPALIVE if s.timer_retrans > 0 => Some((
             "keepalive_gave_up",
             format!(
                 "just before it the socket's keepalive timer had sent {} unanswered probes \
@@ -355,7 +358,7 @@ fn rst_cause(s: &SockSnap) -> Option<(&'static str, String)> {
                 s.timer_retrans
             ),
         )),
-        1 if s.timer_retrans > 0 => Some((
+        TIMER_ON if s.timer_retrans > 0 => Some((
             "retransmissions_gave_up",
             format!(
                 "just before it the socket's retransmission timer had retried {} times \
@@ -396,7 +399,7 @@ fn annotate_keepalive(sock: &LocalSocket, f: &mut Finding) {
         .history
         .iter()
         .chain(std::iter::once(&sock.last))
-        .filter(|s| s.timer == 2)
+        .filter(|s| s.timer == TIMER_KEEPALIVE)
         .map(|s| s.timer_retrans)
         .max();
     if let Some(n) = most {

@@ -28,7 +28,7 @@ use crate::analyze::{Analyzers, Finding};
 use crate::cli::CaptureArgs;
 use crate::decode::{self, Decoded, Transport};
 use crate::engine::Engine;
-use crate::flow::socket::{state_name, STATE_LISTEN};
+use crate::flow::socket::state_name;
 use crate::flow::Connection;
 use crate::model::{Endpoint, FlowKey, Ts};
 use crate::report::{Format, ReportEnd, Sink};
@@ -133,10 +133,9 @@ impl SocketJoin {
             }
         };
         let mut by_state: BTreeMap<&'static str, u64> = BTreeMap::new();
+        // The polls never hold listeners: sockdiag_snap::queries leaves LISTEN out
+        // of the kernel's state mask (and Dumper::dump checks the mask again).
         for snap in snaps {
-            if snap.state == STATE_LISTEN {
-                continue;
-            }
             *by_state.entry(state_name(snap.state)).or_default() += 1;
             let (key, _) = FlowKey::of(snap.local, snap.remote);
             if engine.on_socket(snap) {

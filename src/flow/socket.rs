@@ -9,6 +9,7 @@
 //! timeline event. A snapshot that only moves the timer's countdown or the RTT is
 //! remembered as the latest one but adds no event.
 
+use crate::model::socket::{TcpState, TimerKind};
 use crate::model::{Dir, Endpoint, Ts};
 
 /// Most snapshots kept in a flow's history (each is one timeline event).
@@ -17,24 +18,19 @@ pub const MAX_SOCKET_HISTORY: usize = 64;
 /// The kernel's TCP state number by the JSON name the sockets report uses
 /// ("ESTABLISHED", "TIME_WAIT", ...).
 pub fn state_name(state: u8) -> &'static str {
-    crate::model::socket::TcpState::from_kernel(state).as_str()
+    TcpState::from_kernel(state).as_str()
 }
 
-pub const STATE_ESTABLISHED: u8 = 1;
-pub const STATE_TIME_WAIT: u8 = 6;
-pub const STATE_LISTEN: u8 = 10;
+pub const STATE_ESTABLISHED: u8 = TcpState::Established as u8;
 
-/// inet_diag_msg.idiag_timer, named as `ss -o` names it.
+/// inet_diag_msg.idiag_timer numbers (`SockSnap::timer`; 0 is no timer).
+pub const TIMER_ON: u8 = TimerKind::On as u8;
+pub const TIMER_KEEPALIVE: u8 = TimerKind::Keepalive as u8;
+pub const TIMER_PERSIST: u8 = TimerKind::Persist as u8;
+
+/// inet_diag_msg.idiag_timer, named as `ss -o` names it ("off" for none).
 pub fn timer_name(timer: u8) -> &'static str {
-    match timer {
-        0 => "off",
-        1 => "on",
-        2 => "keepalive",
-        3 => "timewait",
-        4 => "persist",
-        5 => "delack",
-        _ => "unknown",
-    }
+    TimerKind::name_of(timer)
 }
 
 /// The tcp_info fields the analysis uses (absent for TIME_WAIT and request sockets).
@@ -97,8 +93,8 @@ impl SockSnap {
     /// `timer:(on, 3.2 s, 4 retransmits)` as in `ss -o`, spelled out.
     pub fn timer_text(&self) -> String {
         let what = match self.timer {
-            1 => "retransmits",
-            2 | 4 => "probes",
+            TIMER_ON => "retransmits",
+            TIMER_KEEPALIVE | TIMER_PERSIST => "probes",
             _ => "",
         };
         let mut s = format!(

@@ -25,7 +25,7 @@ pub fn key(s: &SocketInfo) -> Key {
 #[derive(Debug)]
 pub enum Change<'a> {
     New(&'a SocketInfo),
-    Gone(Box<SocketInfo>),
+    Gone(&'a SocketInfo),
     State {
         from: TcpState,
         socket: &'a SocketInfo,
@@ -49,51 +49,38 @@ pub fn timer_changed(a: Option<Timer>, b: Option<Timer>) -> bool {
     count(a) > 0 || count(b) > 0 || persist(a) || persist(b)
 }
 
-/// Holds the previous poll's sockets.
-#[derive(Default)]
-pub struct Differ {
-    prev: HashMap<Key, SocketInfo>,
-    started: bool,
-}
-
-impl Differ {
-    /// Changes from the previous poll to `cur` (nothing on the first poll, which is
-    /// the baseline).
-    pub fn diff<'a>(&mut self, cur: &'a [SocketInfo]) -> Vec<Change<'a>> {
-        let mut changes = Vec::new();
-        let mut next: HashMap<Key, SocketInfo> = HashMap::with_capacity(cur.len());
-        for s in cur {
-            let k = key(s);
-            if self.started {
-                match self.prev.remove(&k) {
-                    None => changes.push(Change::New(s)),
-                    Some(old) => {
-                        if old.state != s.state {
-                            changes.push(Change::State {
-                                from: old.state,
-                                socket: s,
-                            });
-                        }
-                        if timer_changed(old.timer, s.timer) {
-                            changes.push(Change::Timer {
-                                from: old.timer,
-                                socket: s,
-                            });
-                        }
-                    }
+/// Changes from the previous poll's sockets to `cur` (nothing without a previous
+/// poll: the first one is the baseline). Both polls are borrowed: the caller keeps
+/// the previous snapshot anyway, so nothing is copied.
+pub fn diff<'a>(prev: Option<&'a [SocketInfo]>, cur: &'a [SocketInfo]) -> Vec<Change<'a>> {
+    let Some(prev) = prev else {
+        return Vec::new();
+    };
+    let mut before: HashMap<Key, &SocketInfo> = prev.iter().map(|s| (key(s), s)).collect();
+    let mut changes = Vec::new();
+    for s in cur {
+        match before.remove(&key(s)) {
+            None => changes.push(Change::New(s)),
+            Some(old) => {
+                if old.state != s.state {
+                    changes.push(Change::State {
+                        from: old.state,
+                        socket: s,
+                    });
+                }
+                if timer_changed(old.timer, s.timer) {
+                    changes.push(Change::Timer {
+                        from: old.timer,
+                        socket: s,
+                    });
                 }
             }
-            next.insert(k, s.clone());
         }
-        if self.started {
-            let mut gone: Vec<SocketInfo> = self.prev.drain().map(|(_, v)| v).collect();
-            gone.sort_by(|a, b| a.local.cmp(&b.local).then(a.peer.cmp(&b.peer)));
-            changes.extend(gone.into_iter().map(|g| Change::Gone(Box::new(g))));
-        }
-        self.prev = next;
-        self.started = true;
-        changes
     }
+    let mut gone: Vec<&SocketInfo> = before.into_values().collect();
+    gone.sort_by(|a, b| a.local.cmp(&b.local).then(a.peer.cmp(&b.peer)));
+    changes.extend(gone.into_iter().map(Change::Gone));
+    changes
 }
 
 #[cfg(test)]
@@ -114,7 +101,6 @@ mod tests {
 
     #[test]
     fn transitions_new_gone_and_timers() {
-        let mut d = Differ::default();
         let a = vec![
             s(TcpState::Listen, "0.0.0.0:80", "0.0.0.0:0", None),
             s(TcpState::Established, "10.0.0.1:80", "10.0.0.2:5000", None),
@@ -131,7 +117,7 @@ mod tests {
                 Some((TimerKind::Keepalive, 0)),
             ),
         ];
-        assert!(d.diff(&a).is_empty(), "the first poll is the baseline");
+        assert!(diff(None, &a).is_empty(), "the first poll is the baseline");
         let b = vec![
             s(TcpState::Listen, "0.0.0.0:80", "0.0.0.0:0", None),
             s(
@@ -155,7 +141,7 @@ mod tests {
                 Some((TimerKind::On, 0)),
             ),
         ];
-        let ch = d.diff(&b);
+        let ch = diff(Some(&a), &b);
         let kinds: Vec<String> = ch
             .iter()
             .map(|c| match c {
@@ -181,7 +167,7 @@ mod tests {
             ]
         );
         let c = vec![s(TcpState::Listen, "0.0.0.0:80", "0.0.0.0:0", None)];
-        let ch = d.diff(&c);
+        let ch = diff(Some(&b), &c);
         assert_eq!(
             ch.iter().filter(|c| matches!(c, Change::Gone(_))).count(),
             4

@@ -76,17 +76,10 @@ pub fn socket_config(t: &SocketThresholdArgs, stuck_polls: usize) -> SocketConfi
     }
 }
 
-pub fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| crate::model::time::round_us(d.as_secs_f64()))
-        .unwrap_or(0.0)
-}
-
 /// One poll: the dump, the host context of the same namespace and, with -p, the
 /// processes holding the sockets.
 pub fn snapshot(dumper: &mut Dumper, q: &DumpQuery, processes: bool) -> Result<Snapshot> {
-    let at = now();
+    let at = host::now();
     let mut sockets = dumper.dump(q)?;
     let host = host::read(&q.netns)?;
     if processes {

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
-use super::diff::Differ;
 use super::{default_format, exit_for, fail, query, snapshot, socket_config};
 use crate::analyze::sockets::{analyze, Changes};
 use crate::analyze::Finding;
@@ -109,7 +108,6 @@ pub fn watch(args: WatchArgs) -> ExitCode {
     };
     let stdout = io::stdout();
     let mut w = WatchWriter::new(io::BufWriter::new(stdout.lock()), format);
-    let mut differ = Differ::default();
     let mut changes = Changes::default();
     let mut prev: Option<Snapshot> = None;
     let mut all_findings: Vec<Finding> = Vec::new();
@@ -123,7 +121,7 @@ pub fn watch(args: WatchArgs) -> ExitCode {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
-        let diff = differ.diff(&snap.sockets);
+        let diff = super::diff::diff(prev.as_ref().map(|p| p.sockets.as_slice()), &snap.sockets);
         let deltas = match (
             prev.as_ref().and_then(|p| p.host.as_ref()),
             snap.host.as_ref(),

@@ -8,23 +8,24 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-/// TCP states with the kernel's numbers (include/net/tcp_states.h).
+/// TCP states with the kernel's numbers (include/net/tcp_states.h) as discriminants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[repr(u8)]
 pub enum TcpState {
-    Established,
-    SynSent,
-    SynRecv,
-    FinWait1,
-    FinWait2,
-    TimeWait,
-    Close,
-    CloseWait,
-    LastAck,
-    Listen,
-    Closing,
+    Established = 1,
+    SynSent = 2,
+    SynRecv = 3,
+    FinWait1 = 4,
+    FinWait2 = 5,
+    TimeWait = 6,
+    Close = 7,
+    CloseWait = 8,
+    LastAck = 9,
+    Listen = 10,
+    Closing = 11,
     /// A state number this build does not know.
-    Unknown,
+    Unknown = 255,
 }
 
 impl TcpState {
@@ -62,20 +63,7 @@ impl TcpState {
 
     /// The kernel's number (for the dump request's state bitmask).
     pub fn kernel_number(self) -> Option<u8> {
-        Some(match self {
-            TcpState::Established => 1,
-            TcpState::SynSent => 2,
-            TcpState::SynRecv => 3,
-            TcpState::FinWait1 => 4,
-            TcpState::FinWait2 => 5,
-            TcpState::TimeWait => 6,
-            TcpState::Close => 7,
-            TcpState::CloseWait => 8,
-            TcpState::LastAck => 9,
-            TcpState::Listen => 10,
-            TcpState::Closing => 11,
-            TcpState::Unknown => return None,
-        })
+        (self != TcpState::Unknown).then_some(self as u8)
     }
 
     /// The JSON name ("ESTABLISHED", "SYN_RECV", ...).
@@ -131,20 +119,22 @@ impl TcpState {
 }
 
 /// The socket's pending timer (`ss -o`), from the inet_diag_msg header.
+/// The discriminants are idiag_timer's numbers (0 is no timer: `None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[repr(u8)]
 pub enum TimerKind {
     /// Retransmission (also tail-loss probe / reordering) timer: idiag_timer 1.
-    On,
+    On = 1,
     /// Keepalive (and the FIN-WAIT-2 / SYN-RECV timers that share sk_timer): 2.
-    Keepalive,
+    Keepalive = 2,
     /// TIME_WAIT countdown: 3.
-    Timewait,
+    Timewait = 3,
     /// Zero-window probe (persist) timer: 4.
-    Persist,
+    Persist = 4,
     /// Delayed ACK (newer kernels): 5.
-    Delack,
-    Unknown,
+    Delack = 5,
+    Unknown = 255,
 }
 
 impl TimerKind {
@@ -158,6 +148,16 @@ impl TimerKind {
             5 => Some(TimerKind::Delack),
             _ => Some(TimerKind::Unknown),
         }
+    }
+
+    /// idiag_timer's number (`Unknown` is 255).
+    pub fn kernel_number(self) -> u8 {
+        self as u8
+    }
+
+    /// The name of idiag_timer `n` as `ss -o` prints it, "off" for no timer.
+    pub fn name_of(n: u8) -> &'static str {
+        TimerKind::from_kernel(n).map_or("off", TimerKind::as_str)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -379,5 +379,19 @@ mod tests {
         for s in TcpState::ALL {
             assert_eq!(TcpState::from_kernel(s.kernel_number().unwrap()), s);
         }
+        assert_eq!(TcpState::Unknown.kernel_number(), None);
+        assert_eq!(TcpState::from_kernel(0), TcpState::Unknown);
+    }
+
+    #[test]
+    fn timer_numbers_round_trip() {
+        for n in 1..=5 {
+            assert_eq!(TimerKind::from_kernel(n).unwrap().kernel_number(), n);
+        }
+        assert_eq!(TimerKind::from_kernel(0), None);
+        assert_eq!(TimerKind::from_kernel(9), Some(TimerKind::Unknown));
+        assert_eq!(TimerKind::name_of(0), "off");
+        assert_eq!(TimerKind::name_of(2), "keepalive");
+        assert_eq!(TimerKind::name_of(9), "unknown");
     }
 }

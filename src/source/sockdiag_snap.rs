@@ -48,24 +48,31 @@ fn queries_for(ports: Option<&[u16]>, states: u32) -> Vec<DumpQuery> {
     }
 }
 
+/// Every socket the queries return, each once: a socket with a listed port at
+/// both ends comes back from two of them.
+fn dump_once(d: &mut Dumper, queries: &[DumpQuery]) -> Result<Vec<SocketInfo>, String> {
+    if let [q] = queries {
+        return d.dump(q).map_err(|e| e.to_string());
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for q in queries {
+        let got = d.dump(q).map_err(|e| e.to_string())?;
+        out.extend(got.into_iter().filter(|s| seen.insert(s.cookie)));
+    }
+    Ok(out)
+}
+
 /// Opens the netlink socket now (in the calling thread's namespace, which the
 /// capture already entered) and returns the dump for the poller thread.
 pub fn dumper(ports: Option<&[u16]>) -> Result<DumpFn, String> {
     let mut d = Dumper::open(&super::netns::Netns::Current).map_err(|e| e.to_string())?;
     let queries = queries(ports);
     Ok(Box::new(move |at| {
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for q in &queries {
-            for s in d.dump(q).map_err(|e| e.to_string())? {
-                // A socket with a listed port at both ends comes back twice.
-                if queries.len() > 1 && !seen.insert(s.cookie) {
-                    continue;
-                }
-                out.push(snap_of(&s, at));
-            }
-        }
-        Ok(out)
+        Ok(dump_once(&mut d, &queries)?
+            .iter()
+            .map(|s| snap_of(s, at))
+            .collect())
     }))
 }
 
@@ -73,17 +80,7 @@ pub fn dumper(ports: Option<&[u16]>) -> Result<DumpFn, String> {
 /// `sockets` command sees them: for the socket-level findings at the end.
 pub fn full_dump(ports: Option<&[u16]>) -> Result<Vec<SocketInfo>, String> {
     let mut d = Dumper::open(&super::netns::Netns::Current).map_err(|e| e.to_string())?;
-    let queries = queries_for(ports, ALL_STATES);
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for q in &queries {
-        for s in d.dump(q).map_err(|e| e.to_string())? {
-            if seen.insert(s.cookie) {
-                out.push(s);
-            }
-        }
-    }
-    Ok(out)
+    dump_once(&mut d, &queries_for(ports, ALL_STATES))
 }
 
 fn us(s: f64) -> u32 {
@@ -101,14 +98,7 @@ pub fn snap_of(s: &SocketInfo, at: Ts) -> SockSnap {
         local: Endpoint::new(s.local.ip(), s.local.port()),
         remote: Endpoint::new(s.peer.ip(), s.peer.port()),
         state: s.state.kernel_number().unwrap_or(0),
-        timer: timer.map_or(0, |t| match t.name {
-            crate::model::socket::TimerKind::On => 1,
-            crate::model::socket::TimerKind::Keepalive => 2,
-            crate::model::socket::TimerKind::Timewait => 3,
-            crate::model::socket::TimerKind::Persist => 4,
-            crate::model::socket::TimerKind::Delack => 5,
-            crate::model::socket::TimerKind::Unknown => 255,
-        }),
+        timer: timer.map_or(0, |t| t.name.kernel_number()),
         timer_expires_ms: timer.map_or(0, |t| ms(t.expires_s)),
         timer_retrans: timer.map_or(0, |t| t.count),
         recv_q: s.recv_q,

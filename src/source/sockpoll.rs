@@ -126,13 +126,17 @@ mod tests {
 /// can be filtered in the kernel the same way. Only filters whose every packet must
 /// carry one of the ports qualify: port terms joined by `or`/`and`, optionally with
 /// `tcp`, `src`/`dst` and `host ADDR` terms joined by `and`. Anything else (`not`,
-/// `portrange`, `net`, `host` in an `or`, ...) gives None: poll every TCP socket.
+/// `portrange`, `net`, `host` or a bare `tcp` in an `or`, ...) gives None: poll
+/// every TCP socket.
 pub fn ports_of_filter(expr: &str) -> Option<Vec<u16>> {
     let spaced = expr.replace('(', " ( ").replace(')', " ) ");
     let tokens: Vec<&str> = spaced.split_whitespace().collect();
     let mut ports = Vec::new();
     let mut has_or = false;
     let mut has_host = false;
+    // A `tcp` that qualifies nothing ("tcp or port 80"): in an `or` it lets every
+    // TCP packet through.
+    let mut bare_tcp = false;
     let mut i = 0;
     while i < tokens.len() {
         match tokens[i] {
@@ -150,12 +154,18 @@ pub fn ports_of_filter(expr: &str) -> Option<Vec<u16>> {
                 continue;
             }
             "or" | "||" => has_or = true,
-            "and" | "&&" | "tcp" | "src" | "dst" | "(" | ")" => {}
+            "tcp" => {
+                bare_tcp |= !matches!(
+                    tokens.get(i + 1),
+                    Some(&("port" | "src" | "dst" | "and" | "&&"))
+                );
+            }
+            "and" | "&&" | "src" | "dst" | "(" | ")" => {}
             _ => return None,
         }
         i += 1;
     }
-    if ports.is_empty() || (has_or && has_host) {
+    if ports.is_empty() || (has_or && (has_host || bare_tcp)) {
         return None;
     }
     // "port 80 and port 8080" (both ends) still only ever involves those ports.
@@ -192,6 +202,15 @@ mod filter_tests {
         assert_eq!(ports_of_filter("portrange 1-100"), None);
         assert_eq!(ports_of_filter("port http"), None);
         assert_eq!(ports_of_filter("udp port 53"), None);
+        // A bare `tcp` in an `or` lets every TCP port through.
+        assert_eq!(ports_of_filter("tcp or port 80"), None);
+        assert_eq!(ports_of_filter("port 80 or tcp"), None);
+        assert!(!polls_mirror_filter("port 80 or tcp"));
+        assert_eq!(ports_of_filter("port 80 and tcp"), Some(vec![80]));
+        assert_eq!(
+            ports_of_filter("tcp and (port 80 or port 443)"),
+            Some(vec![80, 443])
+        );
         assert!(polls_mirror_filter("tcp port 80 or port 8080"));
         assert!(!polls_mirror_filter("host 192.0.2.1 and port 80"));
         assert!(!polls_mirror_filter("tcp"));

@@ -82,7 +82,9 @@ fn first_line(path: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn now() -> f64 {
+/// Wall-clock now in epoch seconds, rounded to the microsecond (the time stamp of
+/// a host reading and of a socket poll).
+pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| crate::model::time::round_us(d.as_secs_f64()))

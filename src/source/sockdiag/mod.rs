@@ -318,9 +318,9 @@ impl Dumper {
 /// of a dump that failed part way (its records so far are incomplete).
 fn walk_reply(mut b: &[u8], seq: u32, out: &mut Vec<SocketInfo>) -> Result<bool, DumpError> {
     while b.len() >= 16 {
-        let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-        let kind = u16::from_ne_bytes([b[4], b[5]]);
-        let mseq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+        let len = parse::u32_ne(b, 0) as usize;
+        let kind = parse::u16_ne(b, 4);
+        let mseq = parse::u32_ne(b, 8);
         if len < 16 || len > b.len() {
             return Err(DumpError::Other(anyhow!(
                 "malformed netlink message in the sock_diag reply"
@@ -330,7 +330,7 @@ fn walk_reply(mut b: &[u8], seq: u32, out: &mut Vec<SocketInfo>) -> Result<bool,
         let errno = || {
             payload
                 .get(0..4)
-                .map(|e| i32::from_ne_bytes([e[0], e[1], e[2], e[3]]))
+                .map(|e| parse::u32_ne(e, 0) as i32)
                 .unwrap_or(0)
         };
         if mseq == seq {
@@ -359,12 +359,7 @@ fn walk_reply(mut b: &[u8], seq: u32, out: &mut Vec<SocketInfo>) -> Result<bool,
                 _ => {}
             }
         }
-        let aligned = (len + 3) & !3;
-        b = if aligned >= b.len() {
-            &[]
-        } else {
-            &b[aligned..]
-        };
+        b = parse::after_aligned(b, len);
     }
     Ok(false)
 }

@@ -20,11 +20,11 @@ const INET_DIAG_SHUTDOWN: u16 = 8;
 /// TCP_INFINITE_SSTHRESH: slow start without a threshold.
 const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
 
-fn u16_ne(b: &[u8], at: usize) -> u16 {
+pub(super) fn u16_ne(b: &[u8], at: usize) -> u16 {
     u16::from_ne_bytes([b[at], b[at + 1]])
 }
 
-fn u32_ne(b: &[u8], at: usize) -> u32 {
+pub(super) fn u32_ne(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
@@ -32,6 +32,12 @@ fn u64_ne(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[at..at + 8]);
     u64::from_ne_bytes(a)
+}
+
+/// What follows a netlink message or attribute of `len` bytes at the start of `b`
+/// (both are padded to 4 bytes; the last one's padding may be missing).
+pub(super) fn after_aligned(b: &[u8], len: usize) -> &[u8] {
+    b.get((len + 3) & !3..).unwrap_or(&[])
 }
 
 /// An address from the 16-byte field, `::ffff:a.b.c.d` folded to IPv4.
@@ -107,12 +113,7 @@ pub fn parse_record(p: &[u8]) -> Result<SocketInfo, String> {
             INET_DIAG_SHUTDOWN if !val.is_empty() => s.shutdown = Some(val[0]),
             _ => {}
         }
-        let aligned = (len + 3) & !3;
-        rest = if aligned >= rest.len() {
-            &[]
-        } else {
-            &rest[aligned..]
-        };
+        rest = after_aligned(rest, len);
     }
     Ok(s)
 }
