@@ -15,6 +15,18 @@ use crate::model::{Dir, Endpoint, Ts};
 /// Most snapshots kept in a flow's history (each is one timeline event).
 pub const MAX_SOCKET_HISTORY: usize = 64;
 
+/// The latest runs of unchanged polls kept for the analyzers whatever the history
+/// holds: on a busy connection the history fills within a minute, and the moments
+/// that matter (the poll before a RST, a stall's end) come last.
+const RECENT_RUNS: usize = 16;
+
+/// A run of polls that showed the same state: its first and its last poll.
+#[derive(Clone, Copy, Debug)]
+pub struct Run {
+    pub first: SockSnap,
+    pub last: SockSnap,
+}
+
 /// The kernel's TCP state number by the JSON name the sockets report uses
 /// ("ESTABLISHED", "TIME_WAIT", ...).
 pub fn state_name(state: u8) -> &'static str {
@@ -173,6 +185,8 @@ pub struct LocalSocket {
     pub last_unchanged: Vec<SockSnap>,
     /// Changes that did not fit in the history.
     pub history_dropped: u32,
+    /// The latest RECENT_RUNS runs, oldest first, kept even after the history is full.
+    pub recent: std::collections::VecDeque<Run>,
 }
 
 impl LocalSocket {
@@ -182,20 +196,53 @@ impl LocalSocket {
         if self.last.at <= t {
             return Some(&self.last);
         }
-        let i = self.history.iter().rposition(|s| s.at <= t)?;
-        match self.last_unchanged.get(i) {
-            Some(latest) if latest.at <= t => Some(latest),
-            // The run goes on past `t`: the poll just before `t` is one of those not
-            // kept, so answer with the run's first (older, same state).
-            _ => Some(&self.history[i]),
-        }
+        let run = match self.recent.iter().rev().find(|r| r.first.at <= t) {
+            Some(run) => run,
+            // Older than the recent runs: the history's runs (its first polls).
+            None => {
+                let i = self.history.iter().rposition(|s| s.at <= t)?;
+                return match self.last_unchanged.get(i) {
+                    Some(latest) if latest.at <= t => Some(latest),
+                    _ => Some(&self.history[i]),
+                };
+            }
+        };
+        // The run goes on past `t` when its last poll is later: the poll just before
+        // `t` is one of those not kept, so answer with the run's first (same state).
+        Some(if run.last.at <= t {
+            &run.last
+        } else {
+            &run.first
+        })
     }
 
-    /// The snapshots taken within [from, to].
+    /// The changes seen within [from, to], in time order: the history's and the
+    /// recent runs' (they overlap while the history has room).
     pub fn between(&self, from: Ts, to: Ts) -> impl Iterator<Item = &SockSnap> {
-        self.history
+        let mut seen: Vec<&SockSnap> = self
+            .history
             .iter()
-            .filter(move |s| s.at >= from && s.at <= to)
+            .chain(self.recent.iter().map(|r| &r.first))
+            .filter(|s| s.at >= from && s.at <= to)
+            .collect();
+        seen.sort_by_key(|s| s.at);
+        seen.dedup_by_key(|s| s.at);
+        seen.into_iter()
+    }
+
+    fn note_run(&mut self, snap: SockSnap, changed: bool) {
+        match self.recent.back_mut() {
+            Some(run) if !changed => run.last = snap,
+            _ => {
+                if self.recent.len() >= RECENT_RUNS {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(Run {
+                    first: snap,
+                    last: snap,
+                });
+            }
+        }
     }
 }
 
@@ -229,18 +276,22 @@ impl LocalSockets {
         };
         let slot = &mut self.sides[dir.idx()];
         let Some(sock) = slot else {
-            *slot = Some(LocalSocket {
+            let mut sock = LocalSocket {
                 last: snap,
                 polls: 1,
                 history: vec![snap],
                 last_unchanged: vec![snap],
                 history_dropped: 0,
-            });
+                recent: Default::default(),
+            };
+            sock.note_run(snap, true);
+            *slot = Some(sock);
             return Recorded::Changed { dir, index: 0 };
         };
         sock.polls += 1;
         let changed = sock.last.signature() != snap.signature();
         sock.last = snap;
+        sock.note_run(snap, changed);
         if !changed {
             // Extends the latest run, unless changes were dropped since it began.
             if sock.history_dropped == 0 {
@@ -372,5 +423,47 @@ mod tests {
         assert_eq!(s.history.len(), MAX_SOCKET_HISTORY);
         assert_eq!(s.history_dropped, 200 - MAX_SOCKET_HISTORY as u32);
         assert_eq!(s.polls, 200);
+    }
+
+    #[test]
+    fn late_changes_stay_visible_after_the_history_is_full() {
+        let client = ep("192.0.2.10:40000");
+        let server = ep("192.0.2.1:80");
+        let mut l = LocalSockets::default();
+        // A busy connection: every poll changes something, 100 polls 1 s apart.
+        for i in 0..100u32 {
+            l.record(client, server, snap(f64::from(i), 1, (i % 200) as u8, 0, 1));
+        }
+        // Then the timer stops changing for three polls (98..100 s unchanged runs
+        // aside, the last change is at 99 s).
+        for i in 100..103u32 {
+            l.record(client, server, snap(f64::from(i), 1, 99, 0, 1));
+        }
+        let s = l.sides[1].as_ref().unwrap();
+        assert_eq!(s.history.len(), MAX_SOCKET_HISTORY);
+        // The poll just before 99.5 s is the one at 99 s, not a history entry from
+        // the first minute.
+        let before = s.at_or_before(Ts::from_secs_f64(99.5)).unwrap();
+        assert_eq!(before.at, Ts::from_secs_f64(99.0));
+        // Within the unchanged run, the run's latest poll at or before the moment.
+        assert_eq!(
+            s.at_or_before(Ts::from_secs_f64(101.5)).unwrap().at,
+            Ts::from_secs_f64(99.0)
+        );
+        assert_eq!(
+            s.at_or_before(Ts::from_secs_f64(200.0)).unwrap().at,
+            Ts::from_secs_f64(102.0)
+        );
+        // Changes in a late window are found although the history stopped at 63 s.
+        let late: Vec<f64> = s
+            .between(Ts::from_secs_f64(95.0), Ts::from_secs_f64(98.0))
+            .map(|x| x.at.secs_f64())
+            .collect();
+        assert_eq!(late, [95.0, 96.0, 97.0, 98.0]);
+        // Early ones still come from the history.
+        assert_eq!(
+            s.at_or_before(Ts::from_secs_f64(10.5)).unwrap().at,
+            Ts::from_secs_f64(10.0)
+        );
     }
 }
