@@ -202,14 +202,13 @@ fn replay(args: ReplayArgs) -> ExitCode {
     }
 
     let complete = errors.is_empty();
-    let first_packet = inputs
-        .iter()
-        .find(|_| frames_read > 0)
-        .and(result.first_ts)
+    let first_packet = result
+        .first_ts
+        .filter(|_| frames_read > 0)
         .map(|t| crate::model::time::round_us(t.secs_f64()));
     let source = SourceSummary {
         inputs,
-        errors: errors.clone(),
+        errors,
         first_packet,
         capture: None,
     };
