@@ -479,18 +479,7 @@ fn unconfirmed_labels(name: &str, ts: &Tshark, o: &Ours) -> Vec<String> {
 // ---------------------------------------------------------------------------------
 // Synthesized segments: analysis cases the clean fixtures do not contain.
 
-use common::pcap::Talk;
-
-const I: u32 = 1000;
-const J: u32 = 5000;
-
-fn handshake() -> Talk {
-    let mut t = Talk::new("192.0.2.10:40000", "192.0.2.1:80");
-    t.c("S", I, 0, 0)
-        .s("SA", J, I + 1, 0)
-        .c("A", I + 1, J + 1, 0);
-    t
-}
+use common::pcap::{handshake, Talk, I, J};
 
 /// Both directions of the comparison on a synthesized capture, and how many of its
 /// frames tshark flagged with one of the compared fields.
