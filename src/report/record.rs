@@ -1,5 +1,8 @@
 //! The serializable view of a finished connection: the JSON contract's flow object
-//! (docs/json.md). Built once per flow when it finishes.
+//! (docs/json.md) as plain serde structs. The sinks do not build it: `flow_json`
+//! writes the same bytes directly, and tests/flow_json_same_as_serde.rs holds the two
+//! equal. `timeline_records` (the terminal timeline), `SocketRecord` and the label
+//! functions are what the report itself uses from here.
 
 use serde::Serialize;
 
