@@ -10,7 +10,7 @@ use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use super::json::{write_tagged_line, TOOL, VERSION};
+use super::json::{write_summary_line, write_tagged_line, TOOL, VERSION};
 use super::text::finding_text;
 use super::{FindingCounts, Format};
 use crate::analyze::sockets::{death_estimate, socket_findings, SocketSummary};
@@ -121,19 +121,14 @@ pub fn write_ndjson<W: Write>(
     }
     #[derive(Serialize)]
     struct Tail<'a> {
-        tool: &'a str,
-        version: &'a str,
         at: f64,
         netns: &'a Option<String>,
         #[serde(flatten)]
         summary: SummaryOut<'a>,
     }
-    write_tagged_line(
+    write_summary_line(
         w,
-        "summary",
         &Tail {
-            tool: TOOL,
-            version: VERSION,
             at: snap.at,
             netns: &snap.netns,
             summary: SummaryOut {
@@ -766,22 +761,7 @@ impl<W: Write> WatchWriter<W> {
 
     pub fn summary(&mut self, s: &WatchSummary) -> io::Result<()> {
         if self.format == Format::Ndjson {
-            #[derive(Serialize)]
-            struct Tail<'a> {
-                tool: &'a str,
-                version: &'a str,
-                #[serde(flatten)]
-                s: &'a WatchSummary,
-            }
-            return write_tagged_line(
-                &mut self.out,
-                "summary",
-                &Tail {
-                    tool: TOOL,
-                    version: VERSION,
-                    s,
-                },
-            );
+            return write_summary_line(&mut self.out, s);
         }
         let states: Vec<String> = s
             .final_states
