@@ -418,12 +418,7 @@ fn fixtures_agree_with_tshark() {
         "compared {} fixtures, {flagged} frames with tshark analysis flags",
         results.len()
     );
-    assert!(
-        problems.is_empty(),
-        "{} disagreement(s) with tshark:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_none(&problems, "disagreement(s) with tshark");
 }
 
 #[test]
@@ -438,12 +433,7 @@ fn no_analysis_labels_where_tshark_has_none() {
     for (name, ts, o) in all_results() {
         problems.extend(unconfirmed_labels(name, ts, o));
     }
-    assert!(
-        problems.is_empty(),
-        "{} label(s) tshark does not confirm:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_none(&problems, "label(s) tshark does not confirm");
 }
 
 /// Our labels (of the compared kinds) on frames tshark leaves unflagged.
@@ -572,12 +562,7 @@ fn synthesized_analysis_cases_agree_with_tshark() {
         );
         problems.extend(p);
     }
-    assert!(
-        problems.is_empty(),
-        "{} disagreement(s) with tshark:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_none(&problems, "disagreement(s) with tshark");
 }
 
 #[test]
@@ -610,4 +595,14 @@ fn exact_duplicate_segment_is_a_retransmission() {
         );
         assert!(compare_talk("dup", &t).is_empty());
     }
+}
+
+/// Fails with every problem listed, one per line, when there are any.
+fn assert_none(problems: &[String], what: &str) {
+    assert!(
+        problems.is_empty(),
+        "{} {what}:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
