@@ -202,14 +202,13 @@ fn replay(args: ReplayArgs) -> ExitCode {
     }
 
     let complete = errors.is_empty();
-    let first_packet = inputs
-        .iter()
-        .find(|_| frames_read > 0)
-        .and(result.first_ts)
+    let first_packet = result
+        .first_ts
+        .filter(|_| frames_read > 0)
         .map(|t| crate::model::time::round_us(t.secs_f64()));
     let source = SourceSummary {
         inputs,
-        errors: errors.clone(),
+        errors,
         first_packet,
         capture: None,
     };
@@ -237,7 +236,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
 
 /// What a run's source adds to its summary: the files read (replay) or the capture's
 /// own block, the read errors, and when the first packet was seen.
-pub(crate) struct SourceSummary {
+pub struct SourceSummary {
     pub inputs: Vec<FileSummary>,
     pub errors: Vec<SourceError>,
     pub first_packet: Option<f64>,
@@ -248,7 +247,7 @@ pub(crate) struct SourceSummary {
 /// engine's and `extra` ones the source found itself) in report order, their counts,
 /// the summary, written after the flows. Returns the summary (for the exit code), or
 /// the exit code when the report could not be written.
-pub(crate) fn write_run_report(
+pub fn write_run_report(
     sink: &mut dyn Sink,
     result: EngineResult,
     extra: Vec<Finding>,

@@ -1,9 +1,10 @@
 //! tcpdiag: what is wrong with the TCP connections on a Linux server.
 //!
-//! Data flows one way: `source` (pcap files; later live capture, sock_diag, host)
-//! -> `decode` -> `flow` (connection tracking) -> `analyze` (findings) -> `report`.
-//! `engine` wires the pipeline; `cli` and `commands` are the command-line front;
-//! `live` runs the live socket commands (`sockets`, `watch`, `host`).
+//! Data flows one way: `source` (pcap files, live capture, sock_diag polls, host
+//! context) -> `decode` -> `flow` (connection tracking) -> `analyze` (findings) ->
+//! `report`. `engine` wires the pipeline; `cli` and `commands` are the command-line
+//! front (`commands::capture` runs the live capture); `live` runs the live socket
+//! commands (`sockets`, `watch`, `host`).
 
 pub mod analyze;
 pub mod cli;

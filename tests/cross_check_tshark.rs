@@ -418,12 +418,7 @@ fn fixtures_agree_with_tshark() {
         "compared {} fixtures, {flagged} frames with tshark analysis flags",
         results.len()
     );
-    assert!(
-        problems.is_empty(),
-        "{} disagreement(s) with tshark:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_none(&problems, "disagreement(s) with tshark");
 }
 
 #[test]
@@ -438,12 +433,7 @@ fn no_analysis_labels_where_tshark_has_none() {
     for (name, ts, o) in all_results() {
         problems.extend(unconfirmed_labels(name, ts, o));
     }
-    assert!(
-        problems.is_empty(),
-        "{} label(s) tshark does not confirm:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_none(&problems, "label(s) tshark does not confirm");
 }
 
 /// Our labels (of the compared kinds) on frames tshark leaves unflagged.
@@ -479,18 +469,7 @@ fn unconfirmed_labels(name: &str, ts: &Tshark, o: &Ours) -> Vec<String> {
 // ---------------------------------------------------------------------------------
 // Synthesized segments: analysis cases the clean fixtures do not contain.
 
-use common::pcap::Talk;
-
-const I: u32 = 1000;
-const J: u32 = 5000;
-
-fn handshake() -> Talk {
-    let mut t = Talk::new("192.0.2.10:40000", "192.0.2.1:80");
-    t.c("S", I, 0, 0)
-        .s("SA", J, I + 1, 0)
-        .c("A", I + 1, J + 1, 0);
-    t
-}
+use common::pcap::{handshake, Talk, I, J};
 
 /// Both directions of the comparison on a synthesized capture, and how many of its
 /// frames tshark flagged with one of the compared fields.
@@ -583,12 +562,7 @@ fn synthesized_analysis_cases_agree_with_tshark() {
         );
         problems.extend(p);
     }
-    assert!(
-        problems.is_empty(),
-        "{} disagreement(s) with tshark:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_none(&problems, "disagreement(s) with tshark");
 }
 
 #[test]
@@ -621,4 +595,14 @@ fn exact_duplicate_segment_is_a_retransmission() {
         );
         assert!(compare_talk("dup", &t).is_empty());
     }
+}
+
+/// Fails with every problem listed, one per line, when there are any.
+fn assert_none(problems: &[String], what: &str) {
+    assert!(
+        problems.is_empty(),
+        "{} {what}:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -382,6 +382,38 @@ fn link_of(linktype: u32) -> Option<LinkType> {
     })
 }
 
+/// The frames (timestamp ns, wire length, bytes) of every classic-pcap fixture with
+/// a link type the decoder knows, with that link type.
+fn classic_fixtures() -> Vec<(LinkType, Vec<(i64, u32, Vec<u8>)>)> {
+    let mut out = Vec::new();
+    for name in common::all_fixtures() {
+        if !name.ends_with(".pcap") {
+            continue;
+        }
+        // Skip files that are not (or not yet completely) classic pcaps.
+        let Some(p) = Pcap::try_read(&common::fixture(&name)) else {
+            continue;
+        };
+        let Some(link) = link_of(p.linktype) else {
+            continue;
+        };
+        let scale = if p.nanos { 1 } else { 1_000 };
+        let frames = p
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    i64::from(r.ts_sec) * 1_000_000_000 + i64::from(r.ts_frac) * scale,
+                    r.orig_len,
+                    r.data.clone(),
+                )
+            })
+            .collect();
+        out.push((link, frames));
+    }
+    out
+}
+
 fn mutate(rng: &mut Rng, d: &mut Vec<u8>) {
     if d.is_empty() {
         d.extend(rng.bytes_upto(64));
@@ -422,32 +454,7 @@ fn mutate(rng: &mut Rng, d: &mut Vec<u8>) {
 fn mutated_fixture_frames_do_not_panic() {
     let t = Instant::now();
     let mut rng = Rng::new(0x5eed_0003);
-    let mut sources: Vec<(LinkType, Vec<(i64, u32, Vec<u8>)>)> = Vec::new();
-    for name in common::all_fixtures() {
-        if !name.ends_with(".pcap") {
-            continue;
-        }
-        // Skip files that are not (or not yet completely) classic pcaps.
-        let Some(p) = Pcap::try_read(&common::fixture(&name)) else {
-            continue;
-        };
-        let Some(link) = link_of(p.linktype) else {
-            continue;
-        };
-        let scale = if p.nanos { 1 } else { 1_000 };
-        let frames = p
-            .records
-            .iter()
-            .map(|r| {
-                (
-                    i64::from(r.ts_sec) * 1_000_000_000 + i64::from(r.ts_frac) * scale,
-                    r.orig_len,
-                    r.data.clone(),
-                )
-            })
-            .collect();
-        sources.push((link, frames));
-    }
+    let sources = classic_fixtures();
     assert!(!sources.is_empty(), "no classic pcap fixtures to mutate");
     let mut total = 0usize;
     let target = 100_000usize;
@@ -500,29 +507,7 @@ fn mutated_fixture_frames_do_not_panic() {
 fn whole_fixtures_under_every_knob_setting() {
     // The unmutated fixtures with every sink / timeline / limit combination.
     let mut total_tcp = 0u64;
-    for name in common::all_fixtures() {
-        if !name.ends_with(".pcap") {
-            continue;
-        }
-        // Skip files that are not (or not yet completely) classic pcaps.
-        let Some(p) = Pcap::try_read(&common::fixture(&name)) else {
-            continue;
-        };
-        let Some(link) = link_of(p.linktype) else {
-            continue;
-        };
-        let scale = if p.nanos { 1 } else { 1_000 };
-        let frames: Vec<(i64, u32, Vec<u8>)> = p
-            .records
-            .iter()
-            .map(|r| {
-                (
-                    i64::from(r.ts_sec) * 1_000_000_000 + i64::from(r.ts_frac) * scale,
-                    r.orig_len,
-                    r.data.clone(),
-                )
-            })
-            .collect();
+    for (link, frames) in classic_fixtures() {
         for k in 0..16u8 {
             let seen = feed(link, Knobs::from_byte(k), &frames);
             total_tcp += seen.tcp_segments;

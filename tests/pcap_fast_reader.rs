@@ -4,6 +4,11 @@
 //! libpcap for records it does not take (cut by the snaplen) without losing or
 //! repeating a frame.
 
+mod common;
+
+use std::path::Path;
+
+use common::pcap::Pcap;
 use tcpdiag::model::Ts;
 use tcpdiag::source::pcap_file;
 
@@ -32,15 +37,13 @@ fn via_libpcap(path: &str) -> Vec<Frame> {
     out
 }
 
+/// Paths of the classic pcap fixtures.
 fn fixtures() -> Vec<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path().to_str().unwrap().to_string())
-        .filter(|p| p.ends_with(".pcap"))
-        .collect();
-    v.sort();
-    v
+    common::all_fixtures()
+        .into_iter()
+        .filter(|n| n.ends_with(".pcap"))
+        .map(|n| common::fixture_arg(&n))
+        .collect()
 }
 
 #[test]
@@ -50,51 +53,20 @@ fn same_frames_as_libpcap_on_every_fixture() {
     }
 }
 
-/// Rewrites a little-endian microsecond pcap as big-endian, or with the nanosecond magic.
+/// Rewrites a little-endian microsecond pcap as big-endian, or with the nanosecond
+/// magic (fractions scaled to nanoseconds, plus 7 ns so they are not whole microseconds).
 fn variant(src: &str, big_endian: bool, nanos: bool) -> tempfile::NamedTempFile {
-    let b = std::fs::read(src).unwrap();
-    assert_eq!(
-        &b[0..4],
-        &0xa1b2_c3d4u32.to_le_bytes(),
-        "{src}: expected LE usec"
-    );
-    let word = |x: &[u8]| u32::from_le_bytes(x.try_into().unwrap());
-    let put = |out: &mut Vec<u8>, v: u32| {
-        out.extend_from_slice(&if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        })
-    };
-    let mut out = Vec::new();
-    put(&mut out, if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 });
-    let (maj, min) = (
-        u16::from_le_bytes([b[4], b[5]]),
-        u16::from_le_bytes([b[6], b[7]]),
-    );
-    for v in [maj, min] {
-        out.extend_from_slice(&if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        });
-    }
-    for i in [8, 12, 16, 20] {
-        put(&mut out, word(&b[i..i + 4]));
-    }
-    let mut at = 24;
-    while at + 16 <= b.len() {
-        let caplen = word(&b[at + 8..at + 12]) as usize;
-        put(&mut out, word(&b[at..at + 4]));
-        let frac = word(&b[at + 4..at + 8]);
-        put(&mut out, if nanos { frac * 1000 + 7 } else { frac });
-        put(&mut out, word(&b[at + 8..at + 12]));
-        put(&mut out, word(&b[at + 12..at + 16]));
-        out.extend_from_slice(&b[at + 16..at + 16 + caplen]);
-        at += 16 + caplen;
+    let mut p = Pcap::read(Path::new(src));
+    assert!(!p.big_endian && !p.nanos, "{src}: expected LE usec");
+    p.big_endian = big_endian;
+    if nanos {
+        p.nanos = true;
+        for r in &mut p.records {
+            r.ts_frac = r.ts_frac * 1000 + 7;
+        }
     }
     let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), out).unwrap();
+    p.write(file.path());
     file
 }
 

@@ -153,45 +153,33 @@ fn check_flow(doc: &Value, full: &Value, want: &Want) {
         assert_eq!(num(first, "/frame"), syn, "{ctx}: first event frame");
         assert_eq!(text(first, "/dir"), "c>s", "{ctx}: first event dir");
     }
-    for &fr in &want.fin_frames {
-        let ev = event_at(f, fr)
-            .unwrap_or_else(|| panic!("{ctx}: no timeline event for FIN frame {fr}: {}", short(f)));
-        assert!(
-            text(ev, "/label").contains("FIN"),
-            "{ctx}: FIN event label: {ev}"
-        );
-        assert!(
-            text(ev, "/flags").contains('F'),
-            "{ctx}: FIN event flags: {ev}"
-        );
-    }
-    for &fr in &want.rst_frames {
-        let ev = event_at(f, fr)
-            .unwrap_or_else(|| panic!("{ctx}: no timeline event for RST frame {fr}: {}", short(f)));
-        assert!(
-            text(ev, "/label").contains("RST"),
-            "{ctx}: RST event label: {ev}"
-        );
-        assert!(
-            text(ev, "/flags").contains('R'),
-            "{ctx}: RST event flags: {ev}"
-        );
-    }
-    // No FIN/RST events other than the expected ones.
-    for ev in tl {
-        if let Some(flags) = ev["flags"].as_str() {
-            let fr = num(ev, "/frame");
-            if flags.contains('F') {
-                assert!(
-                    want.fin_frames.contains(&fr),
-                    "{ctx}: unexpected FIN event {ev}"
-                );
-            }
-            if flags.contains('R') {
-                assert!(
-                    want.rst_frames.contains(&fr),
-                    "{ctx}: unexpected RST event {ev}"
-                );
+    for (name, letter, frames) in [
+        ("FIN", 'F', &want.fin_frames),
+        ("RST", 'R', &want.rst_frames),
+    ] {
+        for &fr in frames {
+            let ev = event_at(f, fr).unwrap_or_else(|| {
+                panic!(
+                    "{ctx}: no timeline event for {name} frame {fr}: {}",
+                    short(f)
+                )
+            });
+            assert!(
+                text(ev, "/label").contains(name),
+                "{ctx}: {name} event label: {ev}"
+            );
+            assert!(
+                text(ev, "/flags").contains(letter),
+                "{ctx}: {name} event flags: {ev}"
+            );
+        }
+        // No FIN/RST events other than the expected ones.
+        for ev in tl {
+            if let Some(flags) = ev["flags"].as_str() {
+                let fr = num(ev, "/frame");
+                if flags.contains(letter) {
+                    assert!(frames.contains(&fr), "{ctx}: unexpected {name} event {ev}");
+                }
             }
         }
     }

@@ -8,26 +8,16 @@
 
 mod common;
 
-use common::pcap::Talk;
+use common::pcap::{handshake, Talk, I, J};
 use common::*;
 use serde_json::Value;
 
+/// The endpoints of `handshake()` (S h A).
 const C: &str = "192.0.2.10:40000";
 const S: &str = "192.0.2.1:80";
-const I: u32 = 1000;
-const J: u32 = 5000;
 
 fn talk() -> Talk {
     Talk::new(C, S)
-}
-
-/// S h A
-fn handshake() -> Talk {
-    let mut t = talk();
-    t.c("S", I, 0, 0)
-        .s("SA", J, I + 1, 0)
-        .c("A", I + 1, J + 1, 0);
-    t
 }
 
 fn replay_talk(t: &Talk) -> Value {

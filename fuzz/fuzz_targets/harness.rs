@@ -25,7 +25,7 @@ use tcpdiag::flow::TableConfig;
 use tcpdiag::model::Ts;
 use tcpdiag::report::json::{JsonSink, NdjsonSink};
 use tcpdiag::report::table::TableSink;
-use tcpdiag::report::{FindingCounts, ReportEnd, Sink, Summary};
+use tcpdiag::report::Sink;
 use tcpdiag::source::RawFrame;
 
 pub const LINKS: [LinkType; 8] = [
@@ -158,28 +158,16 @@ pub fn run_frames(
         tcp_segments: result.decode.tcp_segments,
         flows: result.table.flows,
     };
-    let summary = Summary {
-        complete: true,
+    // The end of the report as the tool writes it (findings sorted and counted).
+    let source = commands::SourceSummary {
         inputs: Vec::new(),
         errors: Vec::new(),
         first_packet: result.first_ts.map(|t| t.secs_f64()),
-        last_packet: result.last_ts.map(|t| t.secs_f64()),
-        packets: result.decode,
-        flows: result.table,
-        conn_states: result.conn_states,
-        findings: FindingCounts::default(),
-        dns_dropped: result.dns_dropped,
         capture: None,
     };
-    let mut findings = result.flow_findings;
-    findings.extend(result.capture_findings);
-    let end = ReportEnd {
-        summary: &summary,
-        findings: &findings,
-        folded: &result.folded,
-        dns: &result.dns,
-    };
-    sink.finish(&end).expect("writing to io::sink cannot fail");
+    if commands::write_run_report(&mut *sink, result, Vec::new(), source).is_err() {
+        panic!("writing to io::sink cannot fail");
+    }
     seen
 }
 

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 
-use super::record::{run_label_to, segment_label_to};
+use super::record::{event_label_to, run_label_to};
 use crate::analyze::Finding;
 use crate::flow::side::{AnalysisCounts, Side, SynOptions};
 use crate::flow::{Connection, EventKind};
@@ -175,17 +175,7 @@ pub fn write_flow(
                 } => {
                     // Labels and flag letters are plain ASCII: no escaping needed.
                     w.raw("\"");
-                    segment_label_to(w.0, flags, len);
-                    if !analysis.is_empty() {
-                        w.raw(" [");
-                        for (j, l) in analysis.labels().enumerate() {
-                            if j > 0 {
-                                w.raw(", ");
-                            }
-                            w.raw(l);
-                        }
-                        w.raw("]");
-                    }
+                    event_label_to(w.0, flags, len, analysis);
                     w.raw("\"");
                     w.raw(key!("flags"));
                     w.raw("\"");

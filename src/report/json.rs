@@ -127,6 +127,27 @@ pub fn write_tagged_line<W: Write, T: Serialize>(
     w.write_all(b"\n")
 }
 
+/// The closing NDJSON line of every command: `{"type":"summary","tool","version",
+/// ...value}`.
+pub fn write_summary_line<W: Write, T: Serialize>(w: &mut W, value: &T) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Tail<'a, T> {
+        tool: &'a str,
+        version: &'a str,
+        #[serde(flatten)]
+        value: &'a T,
+    }
+    write_tagged_line(
+        w,
+        "summary",
+        &Tail {
+            tool: TOOL,
+            version: VERSION,
+            value,
+        },
+    )
+}
+
 impl<W: Write> Sink for NdjsonSink<W> {
     fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
         if self.findings_only {
@@ -151,21 +172,7 @@ impl<W: Write> Sink for NdjsonSink<W> {
         for f in end.findings.iter().filter(|f| f.flow.is_none()) {
             self.line("finding", f)?;
         }
-        #[derive(Serialize)]
-        struct Tail<'a> {
-            tool: &'a str,
-            version: &'a str,
-            #[serde(flatten)]
-            summary: &'a super::Summary,
-        }
-        self.line(
-            "summary",
-            &Tail {
-                tool: TOOL,
-                version: VERSION,
-                summary: end.summary,
-            },
-        )?;
+        write_summary_line(&mut self.out, end.summary)?;
         self.out.flush()
     }
 }

@@ -45,6 +45,15 @@ impl FindingCounts {
         c
     }
 
+    /// Counts of these findings by severity.
+    pub fn of(findings: &[Finding]) -> FindingCounts {
+        let mut c = FindingCounts::default();
+        for f in findings {
+            c.add(f.severity, 1);
+        }
+        c
+    }
+
     pub fn add(&mut self, sev: crate::analyze::Severity, n: u64) {
         use crate::analyze::Severity;
         match sev {

@@ -1,5 +1,8 @@
 //! The serializable view of a finished connection: the JSON contract's flow object
-//! (docs/json.md). Built once per flow when it finishes.
+//! (docs/json.md) as plain serde structs. The sinks do not build it: `flow_json`
+//! writes the same bytes directly, and tests/flow_json_same_as_serde.rs holds the two
+//! equal. `timeline_records` (the terminal timeline), `SocketRecord` and the label
+//! functions are what the report itself uses from here.
 
 use serde::Serialize;
 
@@ -238,14 +241,8 @@ fn side_record(s: &Side, seq_bytes: u64, start: Ts) -> SideRecord {
     }
 }
 
-/// "SYN", "SYN-ACK", "FIN-ACK", "RST", "ACK", "data len 120", ...
-pub fn segment_label(flags: crate::decode::TcpFlags, len: u32) -> String {
-    let mut out = Vec::new();
-    segment_label_to(&mut out, flags, len);
-    String::from_utf8(out).expect("ASCII")
-}
-
-/// `segment_label` appended to a byte buffer (plain ASCII, no allocation).
+/// "SYN", "SYN-ACK", "FIN-ACK", "RST", "ACK", "data len 120", ... appended to a
+/// byte buffer (plain ASCII, no allocation).
 pub fn segment_label_to(out: &mut Vec<u8>, flags: crate::decode::TcpFlags, len: u32) {
     let start = out.len();
     let part = |out: &mut Vec<u8>, s: &str| {
@@ -348,15 +345,32 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
         .collect()
 }
 
+/// A segment event's label: `segment_label_to` plus its analysis labels in brackets
+/// ("data len 1448 [retransmission, lost segment]").
 pub fn event_label(flags: crate::decode::TcpFlags, len: u32, analysis: Analysis) -> String {
-    let mut label = segment_label(flags, len);
-    let notes: Vec<&str> = analysis.labels().collect();
-    if !notes.is_empty() {
-        label.push_str(" [");
-        label.push_str(&notes.join(", "));
-        label.push(']');
+    let mut out = Vec::new();
+    event_label_to(&mut out, flags, len, analysis);
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// `event_label` appended to a byte buffer (plain ASCII, no allocation).
+pub fn event_label_to(
+    out: &mut Vec<u8>,
+    flags: crate::decode::TcpFlags,
+    len: u32,
+    analysis: Analysis,
+) {
+    segment_label_to(out, flags, len);
+    if !analysis.is_empty() {
+        out.extend_from_slice(b" [");
+        for (j, l) in analysis.labels().enumerate() {
+            if j > 0 {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(l.as_bytes());
+        }
+        out.push(b']');
     }
-    label
 }
 
 fn run_label(run: &crate::flow::timeline::RunInfo) -> String {

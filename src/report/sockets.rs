@@ -2,7 +2,7 @@
 //! the `host` context, and `watch`'s event stream (NDJSON lines or text lines).
 //! Keys are documented in docs/json.md ("Live sockets").
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -10,11 +10,11 @@ use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use super::json::{write_tagged_line, TOOL, VERSION};
+use super::json::{write_summary_line, write_tagged_line, TOOL, VERSION};
 use super::text::finding_text;
 use super::{FindingCounts, Format};
 use crate::analyze::sockets::{death_estimate, socket_findings, SocketSummary};
-use crate::analyze::{Finding, Severity};
+use crate::analyze::Finding;
 use crate::live::diff::Change;
 use crate::model::host::HostContext;
 use crate::model::socket::{Snapshot, SocketInfo, TcpState, Timer};
@@ -23,16 +23,9 @@ use crate::model::units::human_bytes;
 /// Rows printed by the table; JSON has every socket.
 pub const MAX_SOCKET_ROWS: usize = 2000;
 
-fn counts(findings: &[Finding]) -> FindingCounts {
-    let mut c = FindingCounts::default();
-    for f in findings {
-        match f.severity {
-            Severity::Info => c.info += 1,
-            Severity::Warning => c.warning += 1,
-            Severity::Error => c.error += 1,
-        }
-    }
-    c
+/// The ids of the findings about socket `s` (`per` from `socket_findings`).
+fn ids_of<'a>(per: &'a HashMap<u64, Vec<&'static str>>, s: &SocketInfo) -> &'a [&'static str] {
+    per.get(&s.cookie).map(Vec::as_slice).unwrap_or(&[])
 }
 
 #[derive(Serialize)]
@@ -70,7 +63,7 @@ pub fn write_json<W: Write>(
     w.write_all(b",\n\"sockets\":[")?;
     let mut first = true;
     for s in &snap.sockets {
-        let ids = per.get(&s.cookie).map(Vec::as_slice).unwrap_or(&[]);
+        let ids = ids_of(&per, s);
         if findings_only && ids.is_empty() {
             continue;
         }
@@ -91,7 +84,7 @@ pub fn write_json<W: Write>(
         &mut *w,
         &SummaryOut {
             summary,
-            findings: counts(findings),
+            findings: FindingCounts::of(findings),
         },
     )?;
     w.write_all(b"}\n")
@@ -112,7 +105,7 @@ pub fn write_ndjson<W: Write>(
         }
         let per = socket_findings(snap, findings);
         for s in &snap.sockets {
-            let ids = per.get(&s.cookie).map(Vec::as_slice).unwrap_or(&[]);
+            let ids = ids_of(&per, s);
             write_tagged_line(
                 w,
                 "socket",
@@ -128,24 +121,19 @@ pub fn write_ndjson<W: Write>(
     }
     #[derive(Serialize)]
     struct Tail<'a> {
-        tool: &'a str,
-        version: &'a str,
         at: f64,
         netns: &'a Option<String>,
         #[serde(flatten)]
         summary: SummaryOut<'a>,
     }
-    write_tagged_line(
+    write_summary_line(
         w,
-        "summary",
         &Tail {
-            tool: TOOL,
-            version: VERSION,
             at: snap.at,
             netns: &snap.netns,
             summary: SummaryOut {
                 summary,
-                findings: counts(findings),
+                findings: FindingCounts::of(findings),
             },
         },
     )
@@ -253,13 +241,13 @@ pub fn write_table<W: Write>(
     let mut socks: Vec<(&SocketInfo, &[&'static str])> = snap
         .sockets
         .iter()
-        .map(|s| (s, per.get(&s.cookie).map(Vec::as_slice).unwrap_or(&[])))
+        .map(|s| (s, ids_of(&per, s)))
         .filter(|(_, ids)| !findings_only || !ids.is_empty())
         .collect();
     socks.sort_by(|a, b| {
-        b.1.is_empty()
-            .cmp(&a.1.is_empty())
-            .reverse()
+        // Sockets with findings first.
+        a.1.is_empty()
+            .cmp(&b.1.is_empty())
             .then(state_order(a.0.state).cmp(&state_order(b.0.state)))
             .then(a.0.local.cmp(&b.0.local))
             .then(a.0.peer.cmp(&b.0.peer))
@@ -357,7 +345,7 @@ pub fn write_table<W: Write>(
             w.write_all(finding_text(f).as_bytes())?;
         }
     }
-    let c = counts(findings);
+    let c = FindingCounts::of(findings);
     writeln!(
         w,
         "\nfindings: {} error, {} warning, {} info",
@@ -513,11 +501,7 @@ impl WatchSummary {
             }
         }
         for f in found {
-            match f.severity {
-                Severity::Info => self.findings.info += 1,
-                Severity::Warning => self.findings.warning += 1,
-                Severity::Error => self.findings.error += 1,
-            }
+            self.findings.add(f.severity, 1);
             *self.findings_by_id.entry(f.id).or_default() += 1;
         }
     }
@@ -777,22 +761,7 @@ impl<W: Write> WatchWriter<W> {
 
     pub fn summary(&mut self, s: &WatchSummary) -> io::Result<()> {
         if self.format == Format::Ndjson {
-            #[derive(Serialize)]
-            struct Tail<'a> {
-                tool: &'a str,
-                version: &'a str,
-                #[serde(flatten)]
-                s: &'a WatchSummary,
-            }
-            return write_tagged_line(
-                &mut self.out,
-                "summary",
-                &Tail {
-                    tool: TOOL,
-                    version: VERSION,
-                    s,
-                },
-            );
+            return write_summary_line(&mut self.out, s);
         }
         let states: Vec<String> = s
             .final_states

@@ -37,7 +37,8 @@ fn event_line(ev: &EventRecord) -> String {
         let _ = write!(line, "(after {idle:.1} s idle) ");
     }
     line.push_str(&ev.label);
-    if let (Some(seq), Some(len)) = (ev.seq, ev.len) {
+    // Segments only (they have seq and len; the length is already in the label).
+    if let Some(seq) = ev.seq {
         let _ = write!(line, "  seq={seq}");
         if let Some(ack) = ev.ack {
             let _ = write!(line, " ack={ack}");
@@ -45,7 +46,6 @@ fn event_line(ev: &EventRecord) -> String {
         if let Some(win) = ev.win {
             let _ = write!(line, " win={win}");
         }
-        let _ = len;
     }
     if let Some(run) = &ev.run {
         let _ = write!(

@@ -711,6 +711,20 @@ pub fn tcp_frame(
     ethernet_frame([2, 0, 0, 0, 0, mac_last], &ip).unwrap()
 }
 
+/// The client's and the server's ISN in `handshake()`.
+pub const I: u32 = 1000;
+pub const J: u32 = 5000;
+
+/// 192.0.2.10:40000 -> 192.0.2.1:80 after a three-way handshake with ISNs `I` and
+/// `J` (the start of most synthesized scenarios).
+pub fn handshake() -> Talk {
+    let mut t = Talk::new("192.0.2.10:40000", "192.0.2.1:80");
+    t.c("S", I, 0, 0)
+        .s("SA", J, I + 1, 0)
+        .c("A", I + 1, J + 1, 0);
+    t
+}
+
 /// A conversation written packet by packet: `c(..)` from the client, `s(..)` from the
 /// server, 10 ms apart unless `wait` says otherwise; `pcap()` gives the capture
 /// (Ethernet, nanosecond timestamps).
