@@ -219,10 +219,10 @@ pub struct CaptureArgs {
     /// Do not poll socket state or host counters (packets only).
     #[arg(long)]
     pub no_sockets: bool,
-    /// Bytes captured per packet. Headers fit in the default; the payload beyond it
-    /// is only needed for DNS answers longer than that.
-    #[arg(long, default_value_t = 256, value_name = "BYTES")]
-    pub snaplen: u32,
+    /// Bytes captured per packet [default: 256]. Headers fit in the default; the
+    /// payload beyond it is only needed for DNS answers longer than that.
+    #[arg(long, value_name = "BYTES")]
+    pub snaplen: Option<u32>,
     /// Kernel capture buffer in MiB (bursts beyond it are dropped: capture.dropped).
     #[arg(long, default_value_t = 16, value_name = "MIB")]
     pub buffer_size: u32,
@@ -288,9 +288,10 @@ pub struct ThresholdArgs {
     /// timewait.buildup: active closes from one client address to one server ip:port.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub timewait_min: usize,
-    /// Client ephemeral port range for TIME_WAIT pressure (net.ipv4.ip_local_port_range).
-    #[arg(long, default_value = "32768-60999", value_parser = parse_port_range, value_name = "LO-HI")]
-    pub port_range: (u16, u16),
+    /// Client ephemeral port range for TIME_WAIT pressure (net.ipv4.ip_local_port_range)
+    /// [default: 32768-60999, Linux's; a live capture reads the host's].
+    #[arg(long, value_parser = parse_port_range, value_name = "LO-HI")]
+    pub port_range: Option<(u16, u16)>,
     /// The client host's net.ipv4.tcp_syn_retries, when known.
     #[arg(long, value_name = "N")]
     pub syn_retries: Option<u32>,

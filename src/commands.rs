@@ -93,11 +93,13 @@ pub fn analyzer_config_of(th: &crate::cli::ThresholdArgs) -> AnalyzerConfig {
         idle_reset_s: th.idle_reset.as_secs_f64(),
         flood_min: th.flood_min.max(1),
         timewait_min: th.timewait_min.max(1),
-        port_range: th.port_range,
-        port_range_from: if th.port_range == (32768, 60999) {
-            "default"
-        } else {
+        port_range: th
+            .port_range
+            .unwrap_or(AnalyzerConfig::default().port_range),
+        port_range_from: if th.port_range.is_some() {
             "--port-range"
+        } else {
+            "default"
         },
         tcp_syn_retries: th.syn_retries,
         tcp_retries2: th.retries2,

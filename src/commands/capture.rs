@@ -180,15 +180,6 @@ impl SocketJoin {
     }
 }
 
-/// Whether a long flag was given on the command line: clap fills in defaults, so
-/// the value alone cannot tell (`--port-range` overrides the host's range).
-fn flag_given(name: &str) -> bool {
-    std::env::args_os().any(|a| {
-        let a = a.to_string_lossy();
-        a == name || a.starts_with(&format!("{name}="))
-    })
-}
-
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("tcpdiag: {msg}");
     ExitCode::from(EXIT_BAD_INPUT)
@@ -203,7 +194,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let cfg = LiveConfig {
         interface: args.interface.clone(),
         filter: args.filter.clone(),
-        snaplen: args.snaplen,
+        snaplen: args.snaplen.unwrap_or(live::DEFAULT_SNAPLEN),
         buffer_bytes: args.buffer_size.saturating_mul(1 << 20),
         promisc: args.promisc,
     };
@@ -251,7 +242,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let mut acfg = analyzer_config_of(&args.thresholds);
     acfg.local_addrs = live::local_addresses();
     // The default snaplen cuts payloads by design; only a chosen one is worth a finding.
-    acfg.report_snaplen_cut = flag_given("--snaplen");
+    acfg.report_snaplen_cut = args.snaplen.is_some();
     let mut host_error = None;
     let host = if args.no_sockets {
         None
@@ -266,7 +257,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     };
     let mut sysctls_used = BTreeMap::new();
     if let Some(h) = &host {
-        if !flag_given("--port-range") {
+        if args.thresholds.port_range.is_none() {
             if let Some(r) = h.port_range() {
                 acfg.port_range = r;
                 acfg.port_range_from = "host";
@@ -361,7 +352,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             .as_deref()
             .map_or(String::new(), |n| format!(" in netns {n}")),
         cap.link_name,
-        live::effective_snaplen(args.snaplen),
+        live::effective_snaplen(args.snaplen.unwrap_or(live::DEFAULT_SNAPLEN)),
         args.buffer_size,
         if status_on { "; Ctrl-C stops" } else { "" }
     );
@@ -525,7 +516,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             netns: args.netns.clone(),
             link_type: link_name.to_string(),
             filter: args.filter.clone(),
-            snaplen: live::effective_snaplen(args.snaplen),
+            snaplen: live::effective_snaplen(args.snaplen.unwrap_or(live::DEFAULT_SNAPLEN)),
             buffer_bytes: args.buffer_size.saturating_mul(1 << 20),
             started: crate::model::time::round_us(started_wall.secs_f64()),
             ended: crate::model::time::round_us(ended_wall.secs_f64()),

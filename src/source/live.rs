@@ -140,6 +140,10 @@ pub fn enter_netns(name: &str) -> Result<(), OpenError> {
     })
 }
 
+/// Header-sized: Ethernet/VLAN + IPv6 with options + TCP with options fit, and most
+/// DNS messages; bursts then fit the buffer.
+pub const DEFAULT_SNAPLEN: u32 = 256;
+
 /// The snaplen libpcap is given: at least the headers, at most libpcap's maximum.
 pub fn effective_snaplen(asked: u32) -> u32 {
     asked.clamp(64, 262_144)
