@@ -10,6 +10,7 @@ use super::window::WindowPeak;
 use super::{fmt_list, rel, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::conn::Connection;
 use crate::flow::side::At;
+use crate::model::units::plural;
 use crate::model::{Dir, Endpoint, Ts};
 
 /// Linux defaults when the host's sysctls are unknown.
@@ -176,11 +177,10 @@ pub fn analyze(
         out.push(
             Finding::new("handshake.unanswered", Severity::Error, flow, first.ts.secs_f64())
                 .summary(format!(
-                    "{}'s SYN to {} was never answered in the capture ({} attempt{} over {:.3} s)",
+                    "{}'s SYN to {} was never answered in the capture ({} over {:.3} s)",
                     conn.client,
                     server,
-                    hs.syn_count,
-                    if hs.syn_count == 1 { "" } else { "s" },
+                    plural(hs.syn_count, "attempt"),
                     last.ts.since(first.ts)
                 ))
                 .evidence("first_syn_frame", first.frame)
