@@ -273,16 +273,28 @@ pub fn analyze(
 }
 
 /// Per-flow findings that a half-open flood finding stands for, for its server's flows.
-pub const FOLDABLE: [&str; 3] = [
+const FOLDABLE: [&str; 3] = [
     "handshake.syn_retransmit",
     "handshake.synack_retransmit",
     "handshake.unanswered",
 ];
 
-/// Unfinished handshakes per server endpoint, for handshake.half_open_flood.
+/// Unfinished handshakes per server endpoint, for handshake.half_open_flood, and the
+/// per-flow handshake findings of those flows: held until the end, when those of a
+/// flooded server are folded into its flood finding (one finding instead of
+/// hundreds) and the others are released.
 #[derive(Default)]
 pub struct FloodTracker {
     servers: HashMap<Endpoint, FloodState>,
+    held: Vec<(Endpoint, Finding)>,
+}
+
+/// What became of the held per-flow findings at the end.
+pub struct Folding {
+    /// Findings of servers that were not flooded: they stand on their own.
+    pub released: Vec<Finding>,
+    /// Findings a flood finding stands for.
+    pub folded: Vec<Finding>,
 }
 
 const MAX_TRACKED_SERVERS: usize = 10_000;
@@ -327,8 +339,44 @@ impl FloodTracker {
         true
     }
 
+    /// Per-flow findings held so far.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Holds a finding of a half-open flow (`on_flow` said true) until the end if a
+    /// flood finding could stand for it; says whether it did.
+    pub fn hold(&mut self, server: Endpoint, f: &Finding) -> bool {
+        if !FOLDABLE.contains(&f.id) {
+            return false;
+        }
+        self.held.push((server, f.clone()));
+        true
+    }
+
+    /// The end: one finding per flooded server into `out`, and what became of the
+    /// held per-flow findings.
+    pub fn finish(&mut self, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) -> Folding {
+        let flooded = self.flooded(cfg);
+        let mut counts: HashMap<Endpoint, BTreeMap<&'static str, u64>> = HashMap::new();
+        let mut folding = Folding {
+            released: Vec::new(),
+            folded: Vec::new(),
+        };
+        for (server, f) in std::mem::take(&mut self.held) {
+            if flooded.contains(&server) {
+                *counts.entry(server).or_default().entry(f.id).or_default() += 1;
+                folding.folded.push(f);
+            } else {
+                folding.released.push(f);
+            }
+        }
+        self.findings(cfg, &counts, out);
+        folding
+    }
+
     /// Servers whose half-open handshakes reach the flood threshold.
-    pub fn flooded(&self, cfg: &AnalyzerConfig) -> HashSet<Endpoint> {
+    fn flooded(&self, cfg: &AnalyzerConfig) -> HashSet<Endpoint> {
         self.servers
             .iter()
             .filter(|(_, st)| st.window.peak >= cfg.flood_min)
@@ -338,7 +386,7 @@ impl FloodTracker {
 
     /// One finding per flooded server; `folded` counts, per server and id, the per-flow
     /// handshake findings of its half-open flows that the flood finding stands for.
-    pub fn findings(
+    fn findings(
         &self,
         cfg: &AnalyzerConfig,
         folded: &HashMap<Endpoint, BTreeMap<&'static str, u64>>,
