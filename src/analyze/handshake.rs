@@ -123,7 +123,13 @@ pub fn analyze(
             }
         };
         let (linear, linear_assumed) = linear_retries(&backoff, iv.len());
-        let give_up = kernel::syn_give_up_after(u64::from(retries), linear);
+        // The initial RTO is the observed first interval when the schedule doubles from
+        // something other than TCP_TIMEOUT_INIT (1 s); the schedule evidence says which.
+        let initial_rto = match backoff {
+            Backoff::Exponential { first } if !near(first, kernel::SYN_RTO_S) => first,
+            _ => kernel::SYN_RTO_S,
+        };
+        let give_up = kernel::syn_give_up_after_rto(initial_rto, u64::from(retries), linear);
         let answered = !hs.syn_acks.is_empty();
         let first = hs.syns[0];
         let mut f = Finding::new(
@@ -146,8 +152,13 @@ pub fn analyze(
                 )
             } else {
                 format!(
-                    "with tcp_syn_retries={retries}{} connect() fails {give_up:.0} s after the first SYN",
-                    if assumed { " (Linux default, assumed)" } else { "" }
+                    "with tcp_syn_retries={retries}{} {}connect() fails {give_up:.0} s after the first SYN",
+                    if assumed { " (Linux default, assumed)" } else { "" },
+                    if initial_rto == kernel::SYN_RTO_S {
+                        String::new()
+                    } else {
+                        format!("and a {initial_rto:.1} s initial RTO, ")
+                    }
                 )
             }
         ))
@@ -157,7 +168,7 @@ pub fn analyze(
         .evidence("schedule", format!("{backoff:?}"))
         .evidence("tcp_syn_retries", retries)
         .evidence("tcp_syn_retries_assumed", assumed)
-        .evidence("give_up_after_s", give_up)
+        .evidence("give_up_after_s", super::round_ms(give_up))
         .evidence("tcp_syn_linear_timeouts", linear)
         .evidence("tcp_syn_linear_timeouts_assumed", linear_assumed)
         .evidence("answered", answered)
