@@ -9,23 +9,9 @@ use std::process::Command;
 use common::{findings_with_id, first_finding};
 use serde_json::Value;
 
+/// The fixture's JSON report (exit 0, nothing on stderr, a complete summary).
 fn run(fixture: &str, args: &[&str]) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(fixture);
-    let out = Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
-        .arg("replay")
-        .arg(&path)
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .expect("run tcpdiag");
-    assert!(
-        out.status.success(),
-        "{fixture}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("valid JSON")
+    common::replay_json(fixture, args)
 }
 
 fn ids(doc: &Value) -> Vec<String> {

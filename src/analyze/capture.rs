@@ -107,11 +107,11 @@ impl CaptureTracker {
             out.push(
                 Finding::new("capture.offload", Severity::Info, None, at)
                     .summary(format!(
-                        "{} segments in {} flows are larger than the MSS the receiver announced (largest {} bytes, MSS {}): offloads \
+                        "{} in {} are larger than the MSS the receiver announced (largest {} bytes, MSS {}): offloads \
                          (GRO/LRO on receive, TSO/GSO on send) merged them at the capture point, so segment \
                          sizes and counts are not what crossed the wire",
-                        self.oversize_segments,
-                        self.oversize_flows,
+                        plural(self.oversize_segments, "segment"),
+                        plural(self.oversize_flows, "flow"),
                         self.largest,
                         self.mss.map_or("unknown".into(), |m| m.to_string())
                     ))
@@ -156,9 +156,10 @@ impl CaptureTracker {
             out.push(
                 Finding::new("capture.flow_limit", Severity::Warning, None, ts.secs_f64())
                     .summary(format!(
-                        "{} connections were finished early to stay under the live-flow cap (peak {} live, first \
+                        "{} finished early to stay under the live-flow cap (peak {} live, first \
                          eviction at frame {frame}): they appear split, and their later packets as midstream flows",
-                        table.evicted, table.peak_live
+                        plural(table.evicted, "connection"),
+                        table.peak_live
                     ))
                     .evidence("evicted", table.evicted)
                     .evidence("peak_live", table.peak_live)

@@ -10,6 +10,7 @@ use super::window::WindowPeak;
 use super::{fmt_list, rel, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::flow::conn::Connection;
 use crate::flow::side::At;
+use crate::model::units::plural;
 use crate::model::{Dir, Endpoint, Ts};
 
 /// Linux defaults when the host's sysctls are unknown.
@@ -122,7 +123,13 @@ pub fn analyze(
             }
         };
         let (linear, linear_assumed) = linear_retries(&backoff, iv.len());
-        let give_up = kernel::syn_give_up_after(u64::from(retries), linear);
+        // The initial RTO is the observed first interval when the schedule doubles from
+        // something other than TCP_TIMEOUT_INIT (1 s); the schedule evidence says which.
+        let initial_rto = match backoff {
+            Backoff::Exponential { first } if !near(first, kernel::SYN_RTO_S) => first,
+            _ => kernel::SYN_RTO_S,
+        };
+        let give_up = kernel::syn_give_up_after_rto(initial_rto, u64::from(retries), linear);
         let answered = !hs.syn_acks.is_empty();
         let first = hs.syns[0];
         let mut f = Finding::new(
@@ -145,8 +152,13 @@ pub fn analyze(
                 )
             } else {
                 format!(
-                    "with tcp_syn_retries={retries}{} connect() fails {give_up:.0} s after the first SYN",
-                    if assumed { " (Linux default, assumed)" } else { "" }
+                    "with tcp_syn_retries={retries}{} {}connect() fails {give_up:.0} s after the first SYN",
+                    if assumed { " (Linux default, assumed)" } else { "" },
+                    if initial_rto == kernel::SYN_RTO_S {
+                        String::new()
+                    } else {
+                        format!("and a {initial_rto:.1} s initial RTO, ")
+                    }
                 )
             }
         ))
@@ -156,7 +168,7 @@ pub fn analyze(
         .evidence("schedule", format!("{backoff:?}"))
         .evidence("tcp_syn_retries", retries)
         .evidence("tcp_syn_retries_assumed", assumed)
-        .evidence("give_up_after_s", give_up)
+        .evidence("give_up_after_s", super::round_ms(give_up))
         .evidence("tcp_syn_linear_timeouts", linear)
         .evidence("tcp_syn_linear_timeouts_assumed", linear_assumed)
         .evidence("answered", answered)
@@ -176,11 +188,10 @@ pub fn analyze(
         out.push(
             Finding::new("handshake.unanswered", Severity::Error, flow, first.ts.secs_f64())
                 .summary(format!(
-                    "{}'s SYN to {} was never answered in the capture ({} attempt{} over {:.3} s)",
+                    "{}'s SYN to {} was never answered in the capture ({} over {:.3} s)",
                     conn.client,
                     server,
-                    hs.syn_count,
-                    if hs.syn_count == 1 { "" } else { "s" },
+                    plural(hs.syn_count, "attempt"),
                     last.ts.since(first.ts)
                 ))
                 .evidence("first_syn_frame", first.frame)
@@ -273,16 +284,28 @@ pub fn analyze(
 }
 
 /// Per-flow findings that a half-open flood finding stands for, for its server's flows.
-pub const FOLDABLE: [&str; 3] = [
+const FOLDABLE: [&str; 3] = [
     "handshake.syn_retransmit",
     "handshake.synack_retransmit",
     "handshake.unanswered",
 ];
 
-/// Unfinished handshakes per server endpoint, for handshake.half_open_flood.
+/// Unfinished handshakes per server endpoint, for handshake.half_open_flood, and the
+/// per-flow handshake findings of those flows: held until the end, when those of a
+/// flooded server are folded into its flood finding (one finding instead of
+/// hundreds) and the others are released.
 #[derive(Default)]
 pub struct FloodTracker {
     servers: HashMap<Endpoint, FloodState>,
+    held: Vec<(Endpoint, Finding)>,
+}
+
+/// What became of the held per-flow findings at the end.
+pub struct Folding {
+    /// Findings of servers that were not flooded: they stand on their own.
+    pub released: Vec<Finding>,
+    /// Findings a flood finding stands for.
+    pub folded: Vec<Finding>,
 }
 
 const MAX_TRACKED_SERVERS: usize = 10_000;
@@ -327,8 +350,44 @@ impl FloodTracker {
         true
     }
 
+    /// Per-flow findings held so far.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Holds a finding of a half-open flow (`on_flow` said true) until the end if a
+    /// flood finding could stand for it; says whether it did.
+    pub fn hold(&mut self, server: Endpoint, f: &Finding) -> bool {
+        if !FOLDABLE.contains(&f.id) {
+            return false;
+        }
+        self.held.push((server, f.clone()));
+        true
+    }
+
+    /// The end: one finding per flooded server into `out`, and what became of the
+    /// held per-flow findings.
+    pub fn finish(&mut self, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) -> Folding {
+        let flooded = self.flooded(cfg);
+        let mut counts: HashMap<Endpoint, BTreeMap<&'static str, u64>> = HashMap::new();
+        let mut folding = Folding {
+            released: Vec::new(),
+            folded: Vec::new(),
+        };
+        for (server, f) in std::mem::take(&mut self.held) {
+            if flooded.contains(&server) {
+                *counts.entry(server).or_default().entry(f.id).or_default() += 1;
+                folding.folded.push(f);
+            } else {
+                folding.released.push(f);
+            }
+        }
+        self.findings(cfg, &counts, out);
+        folding
+    }
+
     /// Servers whose half-open handshakes reach the flood threshold.
-    pub fn flooded(&self, cfg: &AnalyzerConfig) -> HashSet<Endpoint> {
+    fn flooded(&self, cfg: &AnalyzerConfig) -> HashSet<Endpoint> {
         self.servers
             .iter()
             .filter(|(_, st)| st.window.peak >= cfg.flood_min)
@@ -338,7 +397,7 @@ impl FloodTracker {
 
     /// One finding per flooded server; `folded` counts, per server and id, the per-flow
     /// handshake findings of its half-open flows that the flood finding stands for.
-    pub fn findings(
+    fn findings(
         &self,
         cfg: &AnalyzerConfig,
         folded: &HashMap<Endpoint, BTreeMap<&'static str, u64>>,

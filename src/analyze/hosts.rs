@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::Confidence;
 use crate::flow::conn::Connection;
-use crate::model::units::format_mac;
+use crate::model::units::{format_mac, plural};
 
 const MAX_HOSTS: usize = 100_000;
 
@@ -84,11 +84,10 @@ impl HostProfiles {
             ),
             (true, _) => (
                 format!(
-                    "TTL {ttl} matches the host's other packets ({}-{} in {} flow{}): sent by the host itself",
+                    "TTL {ttl} matches the host's other packets ({}-{} in {}): sent by the host itself",
                     p.ttl_min,
                     p.ttl_max,
-                    p.flows,
-                    if p.flows == 1 { "" } else { "s" }
+                    plural(p.flows, "flow")
                 ),
                 Confidence::High,
             ),

@@ -63,11 +63,18 @@ pub fn model_timeout(boundary: u64, rto_base: f64) -> f64 {
 /// bound tcp_model_timeout(`retries`, 1 s) was reached. Measured on 6.18 with linear
 /// 4: retries 1 -> 3 s, 2 -> 7 s, 3 -> 19 s; classic (linear 0): 3 -> 15 s.
 pub fn syn_give_up_after(retries: u64, linear: u64) -> f64 {
+    syn_give_up_after_rto(SYN_RTO_S, retries, linear)
+}
+
+/// `syn_give_up_after` with another initial RTO: tcp_timeout_init() is TCP_TIMEOUT_INIT
+/// unless a BPF sock_ops program changed it, and it is both the first interval and the
+/// base of the time bound (retransmits_timed_out uses it in SYN_SENT).
+pub fn syn_give_up_after_rto(initial_rto: f64, retries: u64, linear: u64) -> f64 {
     give_up_schedule(
-        SYN_RTO_S,
+        initial_rto,
         linear,
         retries,
-        SYN_RTO_S,
+        initial_rto,
         Some(retries + linear),
     )
     .iter()
@@ -97,6 +104,9 @@ mod tests {
         assert_eq!(syn_give_up_after(6, 0), 127.0);
         // Beyond 64 s the interval stays at TCP_RTO_MAX.
         assert_eq!(syn_give_up_after(8, 0), 127.0 + 240.0);
+        // A 3 s initial RTO (BPF's tcp_timeout_init, or the pre-3.1 default): 3, 6, 12.
+        assert_eq!(syn_give_up_after_rto(3.0, 2, 0), 21.0);
+        assert_eq!(syn_give_up_after_rto(1.0, 6, 4), 131.0);
     }
 
     #[test]

@@ -19,11 +19,8 @@ pub mod window;
 
 pub use finding::{Confidence, Finding, Severity};
 
-use std::collections::{BTreeMap, HashMap};
-
 use crate::engine::DecodeStats;
 use crate::flow::{Connection, TableStats};
-use crate::model::Endpoint;
 use context::CaptureContext;
 
 /// Thresholds; each has a command-line flag.
@@ -93,12 +90,11 @@ pub struct Analyzers {
     idle_resets: reset::IdleResetTracker,
     time_waits: close::TimeWaitTracker,
     capture: capture::CaptureTracker,
-    /// Per-flow findings kept for the report's top-level list.
+    /// Per-flow findings kept for the report's top-level list. The handshake findings
+    /// of half-open flows wait in `floods` until the end (they share the
+    /// MAX_KEPT_FINDINGS bound): those of a flooded server are folded into its
+    /// `handshake.half_open_flood`, the others join this list.
     pub flow_findings: Vec<Finding>,
-    /// Handshake findings of half-open flows, held until the end: those of a flooded
-    /// server are folded into its `handshake.half_open_flood` (one finding instead of
-    /// hundreds), the others join `flow_findings`. Shares the MAX_KEPT_FINDINGS bound.
-    half_open_findings: Vec<(Endpoint, Finding)>,
     /// (flow, finding id) folded into a flood finding, for sinks that list per-flow
     /// findings at the end.
     pub folded: Vec<(u64, &'static str)>,
@@ -116,7 +112,6 @@ impl Analyzers {
             time_waits: close::TimeWaitTracker::default(),
             capture: capture::CaptureTracker::default(),
             flow_findings: Vec::new(),
-            half_open_findings: Vec::new(),
             folded: Vec::new(),
             findings_not_kept: 0,
             counts: [0; 3],
@@ -141,11 +136,9 @@ impl Analyzers {
         self.capture.on_flow(conn);
         for f in &found {
             self.counts[f.severity as usize] += 1;
-            if self.flow_findings.len() + self.half_open_findings.len() >= MAX_KEPT_FINDINGS {
+            if self.flow_findings.len() + self.floods.held() >= MAX_KEPT_FINDINGS {
                 self.findings_not_kept += 1;
-            } else if half_open && handshake::FOLDABLE.contains(&f.id) {
-                self.half_open_findings.push((conn.server, f.clone()));
-            } else {
+            } else if !(half_open && self.floods.hold(conn.server, f)) {
                 self.flow_findings.push(f.clone());
             }
         }
@@ -164,21 +157,15 @@ impl Analyzers {
     /// Capture-wide findings, once the input ended.
     pub fn finish(&mut self, table: &TableStats, decode: &DecodeStats) -> Vec<Finding> {
         let mut out = Vec::new();
-        let flooded = self.floods.flooded(&self.cfg);
-        let mut folded: HashMap<Endpoint, BTreeMap<&'static str, u64>> = HashMap::new();
-        for (server, f) in std::mem::take(&mut self.half_open_findings) {
-            if flooded.contains(&server) {
-                *folded.entry(server).or_default().entry(f.id).or_default() += 1;
-                self.counts[f.severity as usize] -= 1;
-                if let Some(flow) = f.flow {
-                    self.folded.push((flow, f.id));
-                }
-            } else {
-                self.flow_findings.push(f);
+        let folding = self.floods.finish(&self.cfg, &mut out);
+        self.flow_findings.extend(folding.released);
+        for f in folding.folded {
+            self.counts[f.severity as usize] -= 1;
+            if let Some(flow) = f.flow {
+                self.folded.push((flow, f.id));
             }
         }
         self.folded.sort_unstable();
-        self.floods.findings(&self.cfg, &folded, &mut out);
         self.idle_resets.findings(&mut out);
         self.time_waits.findings(&self.cfg, &mut out);
         self.capture.findings(table, decode, &mut out);

@@ -6,7 +6,7 @@ use super::{round_ms, AnalyzerConfig, Confidence, Finding, Severity};
 use crate::decode::dns::reverse_name_target;
 use crate::flow::conn::{Connection, ResponseWait, SlowestResponses};
 use crate::flow::side::At;
-use crate::model::Dir;
+use crate::model::{Dir, Ts};
 
 /// The wait before the first payload after the handshake: (from, to, banner?).
 fn first_byte_wait(conn: &Connection) -> Option<(At, At, bool)> {
@@ -39,7 +39,7 @@ pub fn analyze(
             + conn.handshake.synack_to_ack().unwrap_or(0.0);
         if wait > cfg.stall_threshold_s && rtt < cfg.stall_threshold_s {
             first_reported = Some(to.frame);
-            out.push(first_byte_finding(conn, ctx, from, to, banner, rtt));
+            out.push(first_byte_finding(conn, cfg, ctx, from, to, banner, rtt));
         }
     }
     if let Some(finding) = slow_response_finding(conn, cfg, first_reported) {
@@ -112,8 +112,24 @@ fn slow_response_finding(
     )
 }
 
+/// Seconds of the wait `from`..`to` not covered by the PTR lookups (`queries`, in
+/// order, inside the wait): before the first query, and after the lookups ended, with
+/// the last query's answer or, unanswered, when the resolver's `timeout` (the
+/// observed retry interval) ran out.
+fn outside_lookups(from: Ts, to: Ts, queries: &[Ts], last_answer: Option<Ts>, timeout: f64) -> f64 {
+    let (Some(&first), Some(&last)) = (queries.first(), queries.last()) else {
+        return to.since(from);
+    };
+    let lookup_time = to.since(first);
+    let lookups = last_answer
+        .map_or(last.since(first) + timeout, |a| a.since(first))
+        .min(lookup_time);
+    first.since(from).max(0.0) + (lookup_time - lookups)
+}
+
 fn first_byte_finding(
     conn: &Connection,
+    cfg: &AnalyzerConfig,
     ctx: &CaptureContext,
     from: At,
     to: At,
@@ -129,6 +145,7 @@ fn first_byte_finding(
     let mut ptr_of_client = 0;
     let mut ptr_unanswered = 0;
     let mut ptr_times = Vec::new();
+    let mut last_ptr_answer = None;
     for rec in ctx.queries_between(from.ts, to.ts) {
         let is_ptr_of_client = reverse_name_target(&rec.message.qname) == Some(client_ip);
         // From the server host: its address, or (when the capture is on the server) any
@@ -142,6 +159,7 @@ fn first_byte_finding(
         if is_ptr_of_client {
             ptr_of_client += 1;
             ptr_times.push(rec.at);
+            last_ptr_answer = answer.map(|a| a.at);
             if answer.is_none() {
                 ptr_unanswered += 1;
             }
@@ -162,25 +180,26 @@ fn first_byte_finding(
             })),
         }));
     }
-    // Resolver timeouts: intervals between retried PTR queries, and whether the stall
-    // is a whole multiple of them.
+    // Resolver timeouts: intervals between retried PTR queries, and how much of the
+    // wait the lookups cover.
     let retry_intervals: Vec<f64> = ptr_times
         .windows(2)
         .map(|w| round_ms(w[1].since(w[0])))
         .collect();
     let mut timeout_note = String::new();
-    if let Some(&first_q) = ptr_times.first() {
+    if let (Some(&first_q), Some(&timeout)) = (ptr_times.first(), retry_intervals.last()) {
         let lookup_time = to.ts.since(first_q);
-        if !retry_intervals.is_empty() {
-            let sum: f64 = retry_intervals.iter().sum();
-            timeout_note = format!(
-                "; PTR queries retried after {} s (resolver timeouts), and the answer to the client came \
-                 {:.2} s after the first query{}",
-                super::fmt_list(&retry_intervals),
-                lookup_time,
-                if lookup_time >= sum { " (the lookups account for the delay)" } else { "" }
-            );
-        }
+        let outside = outside_lookups(from.ts, to.ts, &ptr_times, last_ptr_answer, timeout);
+        timeout_note = format!(
+            "; PTR queries retried after {} s (resolver timeouts), and the answer to the client came \
+             {lookup_time:.2} s after the first query{}",
+            super::fmt_list(&retry_intervals),
+            if outside <= cfg.stall_threshold_s {
+                " (the lookups account for the delay)".to_string()
+            } else {
+                format!(" ({outside:.2} s of the wait was outside the lookups)")
+            }
+        );
     }
     let what = if banner {
         "first byte (banner)"
@@ -243,4 +262,22 @@ fn first_byte_finding(
     .evidence("ptr_retry_intervals_s", retry_intervals)
     .confidence(confidence)
     .hint(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_cover_the_wait_or_not() {
+        let t = |s: f64| Ts::from_secs_f64(s);
+        // Three unanswered PTRs 1 s apart, banner when the third timed out: covered.
+        let q = [t(0.002), t(1.005), t(2.006)];
+        assert!(outside_lookups(t(0.0), t(3.007), &q, None, 1.001) < 0.01);
+        // The same lookups, but the banner 5 s after the wait began: 2 s are not theirs.
+        assert!((outside_lookups(t(0.0), t(5.0), &q, None, 1.001) - 1.995).abs() < 1e-6);
+        // A lookup that started 4 s into the wait and was answered at once.
+        let late = [t(4.0)];
+        assert!((outside_lookups(t(0.0), t(4.1), &late, Some(t(4.05)), 1.0) - 4.05).abs() < 1e-6);
+    }
 }

@@ -8,6 +8,7 @@ use crate::flow::analysis::Analysis;
 use crate::flow::conn::{Connection, EndReason};
 use crate::flow::side::Resend;
 use crate::flow::{Event, EventKind};
+use crate::model::units::plural;
 use crate::model::{Dir, Ts};
 
 /// The tcp_retries2 whose timeout is closest to `secs`.
@@ -124,10 +125,9 @@ fn keepalive(conn: &Connection, prober: Dir, out: &mut Vec<Finding>) {
         out.push(
             Finding::new("keepalive.probe", Severity::Info, Some(conn.id), times[0].secs_f64())
                 .summary(format!(
-                    "{} {who} sent {} keepalive probe{} ({settings}), {} answered",
+                    "{} {who} sent {} ({settings}), {} answered",
                     prober.side(),
-                    probes.len(),
-                    if probes.len() == 1 { "" } else { "s" },
+                    plural(probes.len() as u64, "keepalive probe"),
                     acks.len()
                 ))
                 .evidence("probe_frames", &frames)
@@ -166,10 +166,9 @@ fn zero_window(conn: &Connection, receiver: Dir, out: &mut Vec<Finding>) {
             first.ts.secs_f64(),
         )
         .summary(format!(
-            "{} {who} advertised a zero window {} time{} (first at frame {}); {}",
+            "{} {who} advertised a zero window {} (first at frame {}); {}",
             receiver.side(),
-            zeros.len(),
-            if zeros.len() == 1 { "" } else { "s" },
+            plural(zeros.len() as u64, "time"),
             first.frame,
             match reopened {
                 Some(r) => format!("it reopened after {stuck_s:.3} s (frame {})", r.frame),
@@ -194,10 +193,9 @@ fn zero_window(conn: &Connection, receiver: Dir, out: &mut Vec<Finding>) {
         out.push(
             Finding::new("window.persist_probe", Severity::Info, Some(conn.id), probes[0].0.ts.secs_f64())
                 .summary(format!(
-                    "{} sent {} zero-window (persist) probe{} at {} s{}; Wireshark labels these \"Keep-Alive\", but the peer's window was 0",
+                    "{} sent {} at {} s{}; Wireshark labels these \"Keep-Alive\", but the peer's window was 0",
                     receiver.other().side(),
-                    probes.len(),
-                    if probes.len() == 1 { "" } else { "s" },
+                    plural(probes.len() as u64, "zero-window (persist) probe"),
                     fmt_list(&times),
                     if intervals.len() >= 2 && backoff { ", backing off exponentially" } else { "" }
                 ))
@@ -274,13 +272,11 @@ fn retransmissions(
         out.push(
             Finding::new("retransmit.timeout", Severity::Warning, Some(conn.id), rto[0].at.ts.secs_f64())
                 .summary(format!(
-                    "{} {who} retransmitted {} time{} after timeouts (worst: seq {} resent {} time{}, first {:.3} s after the last progress{}{})",
+                    "{} {who} retransmitted {} after timeouts (worst: seq {} resent {}, first {:.3} s after the last progress{}{})",
                     dir.side(),
-                    rto.len(),
-                    if rto.len() == 1 { "" } else { "s" },
+                    plural(rto.len() as u64, "time"),
                     worst[0].seq_rel,
-                    worst.len(),
-                    if worst.len() == 1 { "" } else { "s" },
+                    plural(worst.len() as u64, "time"),
                     first_rto,
                     if intervals.is_empty() { String::new() } else { format!(", then after {} s", fmt_list(&intervals)) },
                     if doubling { ": exponential RTO backoff" } else { "" }
@@ -307,10 +303,9 @@ fn retransmissions(
                 fast[0].at.ts.secs_f64(),
             )
             .summary(format!(
-                "{} {who} fast-retransmitted {} segment{} after duplicate ACKs ({} dup ACKs from the peer); {:.2}% of its bytes were resent",
+                "{} {who} fast-retransmitted {} after duplicate ACKs ({} dup ACKs from the peer); {:.2}% of its bytes were resent",
                 dir.side(),
-                fast.len(),
-                if fast.len() == 1 { "" } else { "s" },
+                plural(fast.len() as u64, "segment"),
                 peer.counts.dup_acks,
                 loss * 100.0
             ))
