@@ -87,7 +87,7 @@ pub const CATALOG: &[Entry] = &[
         id: "rst.injected",
         severity: "error",
         meaning: "A RST that probably did not come from the endpoint whose address it carries: a firewall, load balancer or IPS reset the connection in its name.",
-        evidence: "Each independent sign: TTL/hop limit outside the endpoint's range in this flow (or in its other flows when this one has none), a source MAC other than the endpoint's, no TCP timestamps when all the endpoint's other packets carry them, an IP ID that does not follow the endpoint's sequence, a sequence number away from where the endpoint's stream stood. Confidence grows with the number of signs (TTL and MAC count double).",
+        evidence: "Each independent sign: TTL/hop limit outside the endpoint's range in this flow (or in its other flows when this one has none), a source MAC other than the endpoint's, no TCP timestamps when all the endpoint's other packets carry them, an IP ID that does not follow the endpoint's sequence (only when its own IP IDs were seen counting up in steps of at most 64, as a Linux socket's do; ip_id_sequential), a sequence number away from where the endpoint's stream stood. Confidence grows with the number of signs (TTL and MAC count double).",
         causes: "Firewall HA pairs where the passive box resets sessions it does not know, IPS/DPI resets, load balancer or NAT timeouts, TCP reset injection.",
         check: "Which box is that many hops away (TTL) or owns that MAC; its session table and reset rules; a capture on the real endpoint proving it sent no RST.",
     },

@@ -160,9 +160,12 @@ fn injection_signs(
         ev.insert("rst_ip_id".into(), id.into());
         ev.insert("previous_ip_id".into(), prev.into());
         let step = id.wrapping_sub(prev);
-        // Linux sends its own RSTs (and SYN-ACKs) with IP ID 0: only a non-zero ID that
-        // breaks the endpoint's sequence counts.
-        if prev != 0 && id != 0 && !(1..=64).contains(&step) {
+        // Only an endpoint whose own IP IDs were seen counting up in small steps (a
+        // Linux socket) has a sequence to break; random or host-wide IDs (BSD, macOS,
+        // a busy Windows host) say nothing. Linux sends its own RSTs with IP ID 0.
+        let sequential = side.ip_id_steps >= 2 && side.max_ip_id_step <= 64;
+        ev.insert("ip_id_sequential".into(), sequential.into());
+        if sequential && prev != 0 && id != 0 && !(1..=64).contains(&step) {
             score += 1;
             signs.push(format!(
                 "IP ID {id} does not follow the endpoint's previous {prev}"
@@ -372,6 +375,45 @@ impl IdleResetTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rst(ip_id: u16, prev: u16) -> RstInfo {
+        RstInfo {
+            at: crate::flow::side::At {
+                frame: 9,
+                ts: crate::model::Ts(1),
+            },
+            ttl: 64,
+            ip_id: Some(ip_id),
+            prev_ip_id: Some(prev),
+            mac: None,
+            has_timestamps: false,
+            ack_flag: true,
+            seq_offset: Some(0),
+            packets_before: 5,
+            window: 0,
+        }
+    }
+
+    #[test]
+    fn ip_id_sign_needs_a_sequential_endpoint() {
+        let mut side = Side::default();
+        side.ttl_first = Some(64);
+        side.ttl_min = 64;
+        side.ttl_max = 64;
+        let ip = "192.0.2.1".parse().unwrap();
+        let hosts = HostProfiles::default();
+        // A Linux socket: IDs counted up by 1.
+        side.ip_id_steps = 4;
+        side.max_ip_id_step = 1;
+        let (signs, score, ev) = injection_signs(&side, &rst(40000, 1000), &hosts, ip, 1);
+        assert_eq!(score, 1, "{signs:?}");
+        assert_eq!(ev["ip_id_sequential"], true);
+        // Random IDs (BSD, macOS) or a host-wide counter: the same jump says nothing.
+        side.max_ip_id_step = 31000;
+        let (signs, score, ev) = injection_signs(&side, &rst(40000, 1000), &hosts, ip, 1);
+        assert_eq!(score, 0, "{signs:?}");
+        assert_eq!(ev["ip_id_sequential"], false);
+    }
 
     #[test]
     fn hop_estimates() {

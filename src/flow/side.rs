@@ -154,6 +154,9 @@ pub struct Side {
     pub ttl_min: u8,
     pub ttl_max: u8,
     pub last_ip_id: Option<u16>,
+    /// Consecutive non-zero IP IDs compared, and the largest step between them.
+    pub ip_id_steps: u32,
+    pub max_ip_id_step: u16,
     /// Source MAC of the first packet (when the link has one), and how many packets
     /// carried another one.
     pub mac: Option<[u8; 6]>,
@@ -418,8 +421,14 @@ impl Side {
                 }
             }
         }
-        if seg.ip_id.is_some() {
-            self.last_ip_id = seg.ip_id;
+        if let Some(id) = seg.ip_id {
+            // Steps between this side's own (non-RST, non-zero) IP IDs: a Linux socket
+            // counts up by one per packet, other stacks use random or host-wide IDs.
+            if let Some(prev) = self.last_ip_id.filter(|&p| p != 0 && id != 0) {
+                self.ip_id_steps += 1;
+                self.max_ip_id_step = self.max_ip_id_step.max(id.wrapping_sub(prev));
+            }
+            self.last_ip_id = Some(id);
         }
         self.last_seen = Some(at);
     }
