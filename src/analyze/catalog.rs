@@ -62,7 +62,7 @@ pub const CATALOG: &[Entry] = &[
     Entry {
         id: "stall.response",
         severity: "warning",
-        meaning: "A client request after the first exchange waited more than the threshold (--stall-threshold, default 1 s) for the server's response; reported once per flow with the worst wait and how many other responses were slow. The wait runs from the request's last data segment (or its last retransmission) to the response's first data segment.",
+        meaning: "A client request after the first exchange waited more than the threshold (--stall-threshold, default 1 s) for the server's response; reported once per flow with the worst wait and how many other responses were slow. The wait runs from the request's last data segment (or its last retransmission) to the response's first data segment. A wait counts as slow when, less the handshake's RTT (one round trip is the path's, as seen from the client's side), it exceeds the threshold.",
         evidence: "Request and response frames, the wait, its time in the flow, the other slow responses (the 4 longest waits are kept: the count is a lower bound when all are slow), the number of responses in the flow; live capture: the local socket during the wait, as for stall.first_byte. Medium confidence: a server that speaks on its own (long polling, push) looks the same.",
         causes: "Server think time: slow backend or database, lock contention, GC pauses, per-request lookups.",
         check: "Server application logs and metrics at that time, its own outbound traffic during the wait.",

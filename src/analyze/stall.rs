@@ -54,10 +54,16 @@ fn slow_response_finding(
     cfg: &AnalyzerConfig,
     first_reported: Option<u64>,
 ) -> Option<Finding> {
+    // Seen from the client's side a wait includes one round trip; on a long path that
+    // alone must not make a response slow. The handshake gives the path's RTT.
+    let rtt = conn.handshake.syn_to_synack().unwrap_or(0.0)
+        + conn.handshake.synack_to_ack().unwrap_or(0.0);
     let slow: Vec<&ResponseWait> = conn
         .slowest_responses
         .iter()
-        .filter(|w| w.secs() > cfg.stall_threshold_s && first_reported != Some(w.response.frame))
+        .filter(|w| {
+            w.secs() - rtt > cfg.stall_threshold_s && first_reported != Some(w.response.frame)
+        })
         .collect();
     let worst = *slow.first()?;
     let wait = worst.secs();
@@ -99,6 +105,7 @@ fn slow_response_finding(
             .evidence("other_slow", others)
             .evidence("responses", conn.server_answers)
             .evidence("threshold_s", cfg.stall_threshold_s)
+            .evidence("handshake_rtt_s", crate::model::time::round_us(rtt))
             // The network carried the request and the server acknowledged it: the wait
             // is the application's. Medium, not high: a protocol where the server speaks
             // on its own (long polling, push) looks the same.
@@ -279,5 +286,46 @@ mod tests {
         // A lookup that started 4 s into the wait and was answered at once.
         let late = [t(4.0)];
         assert!((outside_lookups(t(0.0), t(4.1), &late, Some(t(4.05)), 1.0) - 4.05).abs() < 1e-6);
+    }
+
+    /// A client-side view of a 0.6 s RTT path: two requests answered after 1.3 s and
+    /// 1.9 s. Only the one whose server time (wait minus the RTT) passes 1 s is slow.
+    #[test]
+    fn a_long_path_alone_is_not_a_slow_response() {
+        use crate::decode::TcpFlags;
+        use crate::flow::conn::ConnConfig;
+        use crate::flow::{Segment, TimelineMode};
+        const S: u8 = TcpFlags::SYN;
+        const A: u8 = TcpFlags::ACK;
+        const P: u8 = TcpFlags::PSH;
+        let cfg = ConnConfig {
+            timeline: TimelineMode::Collapsed,
+            timeline_cap: 100,
+            idle_mark_ns: 1_000_000_000,
+            ooo_threshold_ns: 3_000_000,
+        };
+        let script = [
+            (0.0, true, S, 100, 0, 0),
+            (0.6, false, S | A, 500, 101, 0),
+            (0.6, true, A, 101, 501, 0),
+            (0.7, true, P | A, 101, 501, 10),
+            (1.0, false, P | A, 501, 111, 10),
+            (2.0, true, P | A, 111, 511, 10),
+            (3.3, false, P | A, 511, 121, 10),
+            (4.0, true, P | A, 121, 521, 10),
+            (5.9, false, P | A, 521, 131, 10),
+        ];
+        let mut conn = None;
+        for (i, &(at, c, flags, seq, ack, len)) in script.iter().enumerate() {
+            let seg =
+                Segment::test_conn(i as u64 + 1, Ts::from_secs_f64(at), c, flags, seq, ack, len);
+            conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg))
+                .on_segment(&seg, &cfg);
+        }
+        let conn = conn.unwrap();
+        let f = slow_response_finding(&conn, &AnalyzerConfig::default(), None).expect("one slow");
+        assert_eq!(f.evidence["slow_responses"], 1);
+        assert_eq!(f.evidence["response_frame"], 9);
+        assert!((f.evidence["handshake_rtt_s"].as_f64().unwrap() - 0.6).abs() < 1e-9);
     }
 }
