@@ -222,7 +222,7 @@ pub const CATALOG: &[Entry] = &[
     Entry {
         id: "capture.inputs_overlap",
         severity: "warning",
-        meaning: "replay reads its files as one capture in the order given; a file that starts before an earlier one ended overlaps it, so connections seen in both are merged or split and their timing (waits, idle times, TIME_WAIT reuse) is wrong.",
+        meaning: "replay reads its files as one capture in the order given; a file that starts more than 1 s before an earlier one ended overlaps it (rotated files reordered by a few milliseconds at their edges are fine), so connections seen in both are merged or split and their timing (waits, idle times, TIME_WAIT reuse) is wrong.",
         evidence: "Per overlapping file: its first packet, the earlier file it overlaps and that file's last packet, the overlap in seconds (first 10), and how many files overlap.",
         causes: "Rotated files given out of order (a shell glob sorting file.10 before file.2), or captures of the same moment at different points (client and server side) given together.",
         check: "Give the files in time order or merge them (mergecap -w all.pcap ...); replay captures of different points separately.",
