@@ -2,7 +2,7 @@
 //! closed, and clients that actively close many connections to one server
 //! (each one holds a TIME_WAIT entry and its local port for TIME_WAIT_LEN = 60 s).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
 use super::window::WindowPeak;
@@ -65,7 +65,7 @@ struct TwState {
     closes: u64,
     /// Closes within the last TIME_WAIT_LEN: sockets in TIME_WAIT at once.
     window: WindowPeak,
-    ports: std::collections::HashSet<u16>,
+    ports: rustc_hash::FxHashSet<u16>,
     example_flows: Vec<u64>,
 }
 

@@ -1,7 +1,9 @@
 //! Handshake findings: SYN / SYN-ACK retransmissions, unanswered and rejected SYNs,
 //! and (capture-wide) floods of handshakes that never complete.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::net::IpAddr;
 
 use super::hosts::HostProfiles;
@@ -369,7 +371,7 @@ impl FloodTracker {
     /// held per-flow findings.
     pub fn finish(&mut self, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) -> Folding {
         let flooded = self.flooded(cfg);
-        let mut counts: HashMap<Endpoint, BTreeMap<&'static str, u64>> = HashMap::new();
+        let mut counts: HashMap<Endpoint, BTreeMap<&'static str, u64>> = HashMap::default();
         let mut folding = Folding {
             released: Vec::new(),
             folded: Vec::new(),

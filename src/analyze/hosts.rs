@@ -2,7 +2,7 @@
 //! MAC), so a RST can be compared with the same host's other packets when its own
 //! flow has none. Bounded: beyond MAX_HOSTS new addresses are not profiled.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
 use super::Confidence;

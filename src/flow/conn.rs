@@ -25,11 +25,33 @@ pub enum RoleSource {
     FirstPacket,
 }
 
+impl RoleSource {
+    /// The serialized name (as serde writes it; a test holds them equal).
+    pub fn name(self) -> &'static str {
+        match self {
+            RoleSource::Syn => "syn",
+            RoleSource::SynAck => "syn_ack",
+            RoleSource::PortHeuristic => "port_heuristic",
+            RoleSource::FirstPacket => "first_packet",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseHow {
     Fin,
     Rst,
+}
+
+impl CloseHow {
+    /// The serialized name (as serde writes it; a test holds them equal).
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseHow::Fin => "fin",
+            CloseHow::Rst => "rst",
+        }
+    }
 }
 
 /// The first FIN or RST of the connection: its sender closed first.
@@ -54,6 +76,19 @@ pub enum EndReason {
     Reused,
     /// Still open when the capture ended.
     EndOfCapture,
+}
+
+impl EndReason {
+    /// The serialized name (as serde writes it; a test holds them equal).
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Closed => "closed",
+            EndReason::Idle => "idle",
+            EndReason::Evicted => "evicted",
+            EndReason::Reused => "reused",
+            EndReason::EndOfCapture => "end_of_capture",
+        }
+    }
 }
 
 /// Handshake facts. Times of each SYN / SYN-ACK transmission are kept (capped) for
@@ -523,6 +558,39 @@ pub fn flip_midstream(src_port: u16, dst_port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_the_serialized_names() {
+        for r in [
+            RoleSource::Syn,
+            RoleSource::SynAck,
+            RoleSource::PortHeuristic,
+            RoleSource::FirstPacket,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.name())
+            );
+        }
+        for h in [CloseHow::Fin, CloseHow::Rst] {
+            assert_eq!(
+                serde_json::to_string(&h).unwrap(),
+                format!("\"{}\"", h.name())
+            );
+        }
+        for e in [
+            EndReason::Closed,
+            EndReason::Idle,
+            EndReason::Evicted,
+            EndReason::Reused,
+            EndReason::EndOfCapture,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&e).unwrap(),
+                format!("\"{}\"", e.name())
+            );
+        }
+    }
 
     #[test]
     fn midstream_roles() {

@@ -14,6 +14,11 @@ pub enum TimelineMode {
     Full,
 }
 
+/// Room the timeline grows to at its second event.
+const FIRST_GROWTH: usize = 12;
+/// Spare slots a closed connection keeps without shrinking its timeline.
+const SHRINK_SLACK: usize = 4;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunInfo {
     pub last_frame: u64,
@@ -156,9 +161,13 @@ impl Timeline {
             self.dropped += 1;
             return false;
         }
-        if self.events.capacity() == 0 {
+        match self.events.capacity() {
             // Room for exactly one: many flows (floods, scans) never get a second event.
-            self.events.reserve_exact(1);
+            0 => self.events.reserve_exact(1),
+            // A flow with a second event is usually a whole short connection (about ten
+            // events): one step to room for 12 instead of regrowing through 4 and 8.
+            1 if self.events.len() == 1 => self.events.reserve_exact(FIRST_GROWTH - 1),
+            _ => {}
         }
         self.events.push(ev);
         true
@@ -167,7 +176,10 @@ impl Timeline {
     /// Gives back unused room (called when the connection closes and waits out its
     /// linger with its events kept).
     pub fn shrink(&mut self) {
-        self.events.shrink_to_fit();
+        // A few spare slots are not worth a reallocation.
+        if self.events.capacity() - self.events.len() > SHRINK_SLACK {
+            self.events.shrink_to_fit();
+        }
     }
 }
 

@@ -59,9 +59,9 @@ pub fn write_flow(
     w.raw(key!("server"));
     w.endpoint(&conn.server);
     w.raw(key!("conn_state"));
-    w.str(conn.zeek.conn_state());
+    w.plain(conn.zeek.conn_state());
     w.raw(key!("history"));
-    w.str(conn.zeek.history());
+    w.plain(conn.zeek.history());
     w.raw(key!("start"));
     w.f64(round_us(start.secs_f64()));
     w.raw(key!("end"));
@@ -73,9 +73,9 @@ pub fn write_flow(
     w.raw(key!("last_frame"));
     w.u64(conn.last_frame);
     w.raw(key!("roles"));
-    w.serde(&conn.roles);
+    w.plain(conn.roles.name());
     w.raw(key!("end_reason"));
-    w.serde(&conn.end_reason);
+    w.plain(conn.end_reason.name());
 
     w.raw(key!("handshake"));
     w.raw(concat!("{", first_key!("syn_count")));
@@ -108,9 +108,9 @@ pub fn write_flow(
         None => w.null(),
         Some(c) => {
             w.raw(concat!("{", first_key!("side")));
-            w.str(c.by.side());
+            w.plain(c.by.side());
             w.raw(key!("how"));
-            w.serde(&c.how);
+            w.plain(c.how.name());
             w.raw(key!("frame"));
             w.u64(c.frame);
             w.raw(key!("at_rel"));
@@ -140,7 +140,7 @@ pub fn write_flow(
             w.raw(key!("closed_by"));
             match p.close {
                 None => w.null(),
-                Some(c) => w.str(c.by.side()),
+                Some(c) => w.plain(c.by.side()),
             }
             w.raw(key!("seconds_before"));
             w.f64(round_us(start.since(p.ended)));
@@ -161,7 +161,7 @@ pub fn write_flow(
             w.raw(key!("at_rel"));
             w.f64(rel(ev.ts, start));
             w.raw(key!("dir"));
-            w.str(ev.dir.label());
+            w.plain(ev.dir.label());
             w.raw(key!("label"));
             match &ev.kind {
                 &EventKind::Segment {
@@ -198,7 +198,7 @@ pub fn write_flow(
                             if j > 0 {
                                 w.raw(",");
                             }
-                            w.str(l);
+                            w.plain(l);
                         }
                         w.raw("]");
                     }
@@ -262,7 +262,7 @@ fn rel(t: Ts, start: Ts) -> f64 {
 struct W<'a>(&'a mut Vec<u8>);
 
 impl W<'_> {
-    #[inline]
+    #[inline(always)]
     fn raw(&mut self, s: &str) {
         self.0.extend_from_slice(s.as_bytes());
     }
@@ -298,6 +298,17 @@ impl W<'_> {
             Some(v) => self.f64(v),
             None => self.null(),
         }
+    }
+    /// A string from this program's own tables (state names, labels, Zeek history
+    /// letters): plain ASCII with nothing to escape, so no check per byte.
+    #[inline]
+    fn plain(&mut self, s: &str) {
+        debug_assert!(
+            s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') && !s.contains(['"', '\\'])
+        );
+        self.0.push(b'"');
+        self.0.extend_from_slice(s.as_bytes());
+        self.0.push(b'"');
     }
     /// A JSON string, escaped when it needs it.
     fn str(&mut self, s: &str) {
