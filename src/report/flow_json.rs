@@ -274,9 +274,15 @@ impl W<'_> {
     fn bool(&mut self, v: bool) {
         self.raw(if v { "true" } else { "false" });
     }
+    /// Single digits (most counters in a flow) are pushed; longer numbers go through
+    /// itoa.
     #[inline]
     fn u64(&mut self, v: u64) {
-        let _ = CompactFormatter.write_u64(self.0, v);
+        if v < 10 {
+            self.0.push(b'0' + v as u8);
+        } else {
+            let _ = CompactFormatter.write_u64(self.0, v);
+        }
     }
     /// As serde_json: non-finite numbers are `null`.
     #[inline]
