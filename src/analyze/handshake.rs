@@ -308,6 +308,9 @@ pub struct Folding {
     pub released: Vec<Finding>,
     /// Findings a flood finding stands for.
     pub folded: Vec<Finding>,
+    /// Findings per severity (index = Severity as usize) a flood finding stands for
+    /// that were counted but not held (over the bound on kept findings).
+    pub folded_unheld: [u64; 3],
 }
 
 const MAX_TRACKED_SERVERS: usize = 10_000;
@@ -321,6 +324,10 @@ struct FloodState {
     first: Option<Ts>,
     last: Option<Ts>,
     example_flows: Vec<u64>,
+    /// Foldable per-flow findings of this server's half-open flows that were counted
+    /// but not held: per id, and per severity.
+    unheld: BTreeMap<&'static str, u64>,
+    unheld_by_severity: [u64; 3],
 }
 
 impl FloodTracker {
@@ -367,6 +374,21 @@ impl FloodTracker {
         true
     }
 
+    /// Counts a finding of a half-open flow that could not be held (the bound on kept
+    /// findings was reached), so a flood finding still stands for it at the end and
+    /// the severity counts do not list it twice. Says whether it was counted.
+    pub fn count_unheld(&mut self, server: Endpoint, f: &Finding) -> bool {
+        if !FOLDABLE.contains(&f.id) {
+            return false;
+        }
+        let Some(st) = self.servers.get_mut(&server) else {
+            return false;
+        };
+        *st.unheld.entry(f.id).or_default() += 1;
+        st.unheld_by_severity[f.severity as usize] += 1;
+        true
+    }
+
     /// The end: one finding per flooded server into `out`, and what became of the
     /// held per-flow findings.
     pub fn finish(&mut self, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) -> Folding {
@@ -375,7 +397,18 @@ impl FloodTracker {
         let mut folding = Folding {
             released: Vec::new(),
             folded: Vec::new(),
+            folded_unheld: [0; 3],
         };
+        for server in &flooded {
+            let st = &self.servers[server];
+            let per_id = counts.entry(*server).or_default();
+            for (id, n) in &st.unheld {
+                *per_id.entry(id).or_default() += n;
+            }
+            for (sum, n) in folding.folded_unheld.iter_mut().zip(st.unheld_by_severity) {
+                *sum += n;
+            }
+        }
         for (server, f) in std::mem::take(&mut self.held) {
             if flooded.contains(&server) {
                 *counts.entry(server).or_default().entry(f.id).or_default() += 1;
@@ -409,6 +442,9 @@ impl FloodTracker {
             if st.window.peak < cfg.flood_min {
                 continue;
             }
+            // Sources are counted up to MAX_SOURCES (memory stays bounded under a
+            // flood from spoofed addresses): beyond it the count is a lower bound.
+            let sources_capped = st.sources.len() >= MAX_SOURCES;
             let span = st.last.zip(st.first).map_or(0.0, |(l, f)| l.since(f));
             let rate = if span > 0.0 {
                 st.total as f64 / span
@@ -424,10 +460,11 @@ impl FloodTracker {
                 )
                 .summary(format!(
                     "{} handshakes to {server} never completed ({} within {:.0} s at the peak, \
-                     {rate:.0}/s overall, from {} source address{}): SYN flood or backlog exhaustion",
+                     {rate:.0}/s overall, from {}{} source address{}): SYN flood or backlog exhaustion",
                     st.total,
                     st.window.peak,
                     cfg.flood_window_s,
+                    if sources_capped { "at least " } else { "" },
                     st.sources.len(),
                     if st.sources.len() == 1 { "" } else { "es" }
                 ))
@@ -437,6 +474,7 @@ impl FloodTracker {
                 .evidence("window_s", cfg.flood_window_s)
                 .evidence("rate_per_s", super::round_ms(rate))
                 .evidence("distinct_sources", st.sources.len())
+                .evidence("distinct_sources_capped", sources_capped)
                 .evidence("example_flows", &st.example_flows)
                 .evidence("folded_flow_findings", folded.get(server).cloned().unwrap_or_default())
                 .confidence(if st.sources.len() > 1 { Confidence::High } else { Confidence::Medium })

@@ -137,7 +137,9 @@ impl Analyzers {
         for f in &found {
             self.counts[f.severity as usize] += 1;
             if self.flow_findings.len() + self.floods.held() >= MAX_KEPT_FINDINGS {
-                self.findings_not_kept += 1;
+                if !(half_open && self.floods.count_unheld(conn.server, f)) {
+                    self.findings_not_kept += 1;
+                }
             } else if !(half_open && self.floods.hold(conn.server, f)) {
                 self.flow_findings.push(f.clone());
             }
@@ -159,6 +161,9 @@ impl Analyzers {
         let mut out = Vec::new();
         let folding = self.floods.finish(&self.cfg, &mut out);
         self.flow_findings.extend(folding.released);
+        for (count, n) in self.counts.iter_mut().zip(folding.folded_unheld) {
+            *count -= n;
+        }
         for f in folding.folded {
             self.counts[f.severity as usize] -= 1;
             if let Some(flow) = f.flow {
