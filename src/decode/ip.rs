@@ -32,6 +32,7 @@ pub enum Transport<'a> {
     Other(u8),
 }
 
+#[inline]
 pub fn parse(network: &[u8]) -> Result<(IpInfo, Transport<'_>), &'static str> {
     let (slice, _ext_err) = LaxIpSlice::from_slice(network).map_err(|_| "bad IP header")?;
     let (info, declared_total) = match &slice {

@@ -36,6 +36,7 @@ pub enum Decoded<'a> {
 }
 
 /// Decodes one frame captured on a link of type `link`.
+#[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
     let l2 = match link::parse(link, frame) {
         Ok(Some(l2)) => l2,
