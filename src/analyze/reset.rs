@@ -18,6 +18,27 @@ fn hops(ttl: u8) -> u8 {
         - ttl
 }
 
+/// How much a RST's TTL outside the endpoint's range says. Two or more hops away
+/// from the range, or another initial TTL (another OS or box), is a strong sign. One
+/// hop is also what a route change or ECMP does, so it counts less, unless the RST
+/// left its sender with an unspent initial TTL: a box on the capture's own link sent
+/// it, while the endpoint's own packets arrive routed.
+fn ttl_sign_weight(rst_ttl: u8, lo: u8, hi: u8) -> u32 {
+    let initial = |t: u8| t + hops(t);
+    let distance = if rst_ttl < lo {
+        lo - rst_ttl
+    } else {
+        rst_ttl.saturating_sub(hi)
+    };
+    let same_family = initial(rst_ttl) == initial(lo) && initial(rst_ttl) == initial(hi);
+    let from_this_link = hops(rst_ttl) == 0 && hops(lo) > 0;
+    if distance >= 2 || !same_family || from_this_link {
+        2
+    } else {
+        1
+    }
+}
+
 fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String) {
     let me = conn.side(by);
     let peer = conn.side(by.other());
@@ -110,7 +131,7 @@ fn injection_signs(
         );
         ev.insert("ttl_baseline_from".into(), basis.into());
         if !(ttl_lo..=ttl_hi).contains(&rst.ttl) {
-            score += 2;
+            score += ttl_sign_weight(rst.ttl, ttl_lo, ttl_hi);
             signs.push(format!(
                 "TTL {} vs {}{} on the endpoint's packets in {basis} (~{} vs ~{} hops away)",
                 rst.ttl,
@@ -413,6 +434,29 @@ mod tests {
         let (signs, score, ev) = injection_signs(&side, &rst(40000, 1000), &hosts, ip, 1);
         assert_eq!(score, 0, "{signs:?}");
         assert_eq!(ev["ip_id_sequential"], false);
+    }
+
+    #[test]
+    fn one_hop_ttl_change_alone_is_a_weak_sign() {
+        // A box on the capture's link (TTL unspent) against an endpoint one hop away.
+        assert_eq!(ttl_sign_weight(64, 63, 63), 2);
+        // Several hops closer or farther, or another initial TTL: strong.
+        assert_eq!(ttl_sign_weight(60, 56, 57), 2);
+        assert_eq!(ttl_sign_weight(54, 56, 57), 2);
+        assert_eq!(ttl_sign_weight(250, 56, 57), 2);
+        // One hop on a routed path: a route change looks the same.
+        assert_eq!(ttl_sign_weight(58, 56, 57), 1);
+        assert_eq!(ttl_sign_weight(55, 56, 57), 1);
+        let mut side = Side::default();
+        side.ttl_first = Some(57);
+        side.ttl_min = 57;
+        side.ttl_max = 57;
+        let mut r = rst(0, 0);
+        r.ttl = 58;
+        r.ip_id = None;
+        let ip = "192.0.2.1".parse().unwrap();
+        let (signs, score, _) = injection_signs(&side, &r, &HostProfiles::default(), ip, 1);
+        assert_eq!(score, 1, "not rst.injected on its own: {signs:?}");
     }
 
     #[test]
