@@ -476,12 +476,24 @@ fn idle_resets_report_the_common_timeout() {
         4,
         "the control connection that never idles is not reset"
     );
+    for f in &per_flow {
+        let ev = &f["evidence"];
+        assert_eq!(ev["idle_threshold_s"], 3.0);
+        assert!(ev["idle_s"].as_f64().unwrap() >= 3.0);
+        // The RST came within the window that makes it the silence's answer.
+        let after = ev["rst_after_resume_s"].as_f64().unwrap();
+        assert!(
+            after >= 0.0 && after <= ev["answer_window_s"].as_f64().unwrap(),
+            "{ev}"
+        );
+    }
     let all = findings_with_id(&doc, "idle.reset");
     let summary = all
         .iter()
         .find(|f| f["flow"].is_null())
         .expect("capture-wide idle.reset");
     assert_eq!(summary["evidence"]["resets"], 4);
+    assert_eq!(summary["evidence"]["idle_stats_over"], 4);
     assert!((summary["evidence"]["idle_mean_s"].as_f64().unwrap() - 4.0).abs() < 0.2);
     assert_eq!(summary["confidence"], "high");
     // The router's RSTs carry its own TTL.

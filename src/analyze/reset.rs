@@ -287,11 +287,19 @@ pub fn analyze(
     idle_reset(conn, cfg, out);
 }
 
+/// A RST that ended (or answered the end of) a long silence.
+pub struct IdleRst {
+    pub idle_s: f64,
+    pub by: Dir,
+    pub rst: RstInfo,
+    /// The frame that ended the silence.
+    pub resumed: u64,
+    /// How long after the silence ended a RST still counts as its answer.
+    pub answer_window_s: f64,
+}
+
 /// The RST and the silence before it, when the silence was long.
-pub fn idle_before_rst(
-    conn: &Connection,
-    cfg: &AnalyzerConfig,
-) -> Option<(f64, Dir, RstInfo, u64)> {
+pub fn idle_before_rst(conn: &Connection, cfg: &AnalyzerConfig) -> Option<IdleRst> {
     let gap = conn.longest_idle?;
     let idle = gap.after.ts.since(gap.before.ts);
     if idle < cfg.idle_reset_s {
@@ -307,13 +315,27 @@ pub fn idle_before_rst(
         .filter_map(|d| conn.side(d).first_rst_info.as_deref().map(|r| (d, *r)))
         .filter(|(_, r)| r.at.ts >= gap.after.ts && r.at.ts.since(gap.after.ts) <= answer_window)
         .min_by_key(|(_, r)| r.at.frame)
-        .map(|(d, r)| (idle, d, r, gap.after.frame))
+        .map(|(by, rst)| IdleRst {
+            idle_s: idle,
+            by,
+            rst,
+            resumed: gap.after.frame,
+            answer_window_s: answer_window,
+        })
 }
 
 fn idle_reset(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
-    let Some((idle, by, rst, resumed)) = idle_before_rst(conn, cfg) else {
+    let Some(IdleRst {
+        idle_s: idle,
+        by,
+        rst,
+        resumed,
+        answer_window_s,
+    }) = idle_before_rst(conn, cfg)
+    else {
         return;
     };
+    let resumed_at = conn.longest_idle.map_or(rst.at.ts, |g| g.after.ts);
     out.push(
         Finding::new("idle.reset", Severity::Warning, Some(conn.id), rst.at.ts.secs_f64())
             .summary(format!(
@@ -321,10 +343,13 @@ fn idle_reset(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
                  the signature of an idle timeout in a load balancer, firewall or NAT",
                 by.side(),
                 rst.at.frame,
-                rst.at.ts.since(conn.longest_idle.map_or(rst.at.ts, |g| g.after.ts)),
+                rst.at.ts.since(resumed_at),
             ))
             .evidence("idle_s", round_ms(idle))
+            .evidence("idle_threshold_s", cfg.idle_reset_s)
             .evidence("resumed_frame", resumed)
+            .evidence("rst_after_resume_s", round_ms(rst.at.ts.since(resumed_at)))
+            .evidence("answer_window_s", round_ms(answer_window_s))
             .evidence("rst_frame", rst.at.frame)
             .evidence("rst_from", by.side())
             .confidence(Confidence::Medium)
@@ -336,9 +361,14 @@ fn idle_reset(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
     );
 }
 
+/// Idle times kept for the statistics (memory stays bounded).
+const MAX_IDLES: usize = 100_000;
+
 /// Idle resets across flows: "9 resets after 30.0 +/- 0.4 s idle".
 #[derive(Default)]
 pub struct IdleResetTracker {
+    /// All idle resets; their idle times are kept for the first MAX_IDLES.
+    resets: u64,
     idles: Vec<f64>,
     flows: Vec<u64>,
     first: Option<f64>,
@@ -346,8 +376,12 @@ pub struct IdleResetTracker {
 
 impl IdleResetTracker {
     pub fn on_flow(&mut self, conn: &Connection, cfg: &AnalyzerConfig) {
-        if let Some((idle, _, rst, _)) = idle_before_rst(conn, cfg) {
-            if self.idles.len() < 100_000 {
+        if let Some(IdleRst {
+            idle_s: idle, rst, ..
+        }) = idle_before_rst(conn, cfg)
+        {
+            self.resets += 1;
+            if self.idles.len() < MAX_IDLES {
                 self.idles.push(idle);
                 self.flows.push(conn.id);
             }
@@ -371,14 +405,16 @@ impl IdleResetTracker {
         out.push(
             Finding::new("idle.reset", Severity::Warning, None, self.first.unwrap_or(0.0))
                 .summary(format!(
-                    "{n} resets after {mean:.1} +/- {sd:.1} s idle (range {lo:.1}-{hi:.1} s){}",
+                    "{} resets after {mean:.1} +/- {sd:.1} s idle (range {lo:.1}-{hi:.1} s){}",
+                    self.resets,
                     if consistent {
                         ": a consistent idle timeout on the path"
                     } else {
                         ": idle durations vary, a fixed timeout is less likely"
                     }
                 ))
-                .evidence("resets", n)
+                .evidence("resets", self.resets)
+                .evidence("idle_stats_over", n)
                 .evidence("idle_mean_s", round_ms(mean))
                 .evidence("idle_stddev_s", round_ms(sd))
                 .evidence("idle_min_s", round_ms(lo))
