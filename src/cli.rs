@@ -96,6 +96,14 @@ pub struct SocketThresholdArgs {
     /// remote ip:port (also raised at half the usable port range).
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub timewait_min: usize,
+    #[command(flatten)]
+    pub population: SocketPopulationArgs,
+}
+
+/// Thresholds of the socket-population findings that `capture` shares with
+/// `sockets` and `watch` (its TIME_WAIT threshold is the replay one).
+#[derive(Args, Debug, Clone)]
+pub struct SocketPopulationArgs {
     /// sock.close_wait_buildup: CLOSE_WAIT sockets of one process (or local address).
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub close_wait_min: usize,
@@ -242,6 +250,8 @@ pub struct CaptureArgs {
     pub tracking: TrackingArgs,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+    #[command(flatten)]
+    pub sockets: SocketPopulationArgs,
 }
 
 #[derive(Args, Debug, Clone)]

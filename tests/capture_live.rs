@@ -1123,6 +1123,47 @@ time.sleep(30)
     assert_eq!(ex["state"], "ESTABLISHED");
 }
 
+#[test]
+fn close_wait_threshold_applies_to_capture() {
+    need_root!();
+    let (mut lab, c, s) = pair("cwt");
+    // The server accepts three connections and never closes them; the client closes
+    // its ends, so the server's sockets sit in CLOSE_WAIT.
+    lab.serve(
+        &s,
+        7410,
+        r#"
+held = [ls.accept()[0] for _ in range(3)]
+time.sleep(30)
+"#,
+    );
+    lab.python_until(
+        &c,
+        r#"
+import socket, time
+for _ in range(3):
+    socket.create_connection(("192.0.2.1", 7410)).close()
+print("closed", flush=True)
+time.sleep(30)
+"#,
+        "closed",
+    );
+    let run = |extra: &[&str]| {
+        let mut cmd = capture(&s, "s0").duration("1s").poll("200ms");
+        for pair in extra.chunks(2) {
+            cmd = cmd.opt(pair[0], pair[1]);
+        }
+        cmd.start().report(Duration::from_secs(15))
+    };
+    let doc = run(&["--close-wait-min", "3"]);
+    let f = findings_with_id(&doc, "sock.close_wait_buildup");
+    assert_eq!(f.len(), 1, "{:#}", doc["findings"]);
+    assert_eq!(f[0]["evidence"]["count"], 3);
+    // The default threshold (10): three are not a build-up.
+    let quiet = run(&[]);
+    assert!(findings_with_id(&quiet, "sock.close_wait_buildup").is_empty());
+}
+
 // ---- errors (no root needed for these) ----
 
 /// A bad environment's error: exit status 2 and one line on stderr (returned).

@@ -588,7 +588,7 @@ fn socket_findings(
     };
     let cfg = SocketConfig {
         timewait_min: args.thresholds.timewait_min.max(1),
-        ..SocketConfig::default()
+        ..crate::live::population_config(&args.sockets)
     };
     Ok(analyze(&snap, &cfg)
         .into_iter()

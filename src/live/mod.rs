@@ -15,7 +15,9 @@ use anyhow::{anyhow, Result};
 
 use crate::analyze::sockets::{analyze, summarize, SocketConfig};
 use crate::analyze::{Finding, Severity};
-use crate::cli::{HostArgs, NetnsArgs, SocketFilterArgs, SocketThresholdArgs, SocketsArgs};
+use crate::cli::{
+    HostArgs, NetnsArgs, SocketFilterArgs, SocketPopulationArgs, SocketThresholdArgs, SocketsArgs,
+};
 use crate::commands::{EXIT_BAD_INPUT, EXIT_FINDINGS};
 use crate::model::socket::{Snapshot, TcpState};
 use crate::report::sockets as out;
@@ -68,10 +70,17 @@ pub fn query(ns: &NetnsArgs, f: &SocketFilterArgs, tcp_info: bool) -> Result<Dum
 pub fn socket_config(t: &SocketThresholdArgs, stuck_polls: usize) -> SocketConfig {
     SocketConfig {
         timewait_min: t.timewait_min.max(1),
-        close_wait_min: t.close_wait_min.max(1),
-        syn_recv_min: t.syn_recv_min.max(1),
-        orphan_min: t.orphan_min.max(1),
         stuck_polls: stuck_polls.max(2),
+        ..population_config(&t.population)
+    }
+}
+
+/// The socket-population thresholds; the rest at their defaults.
+pub fn population_config(p: &SocketPopulationArgs) -> SocketConfig {
+    SocketConfig {
+        close_wait_min: p.close_wait_min.max(1),
+        syn_recv_min: p.syn_recv_min.max(1),
+        orphan_min: p.orphan_min.max(1),
         ..SocketConfig::default()
     }
 }
