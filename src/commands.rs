@@ -276,6 +276,7 @@ pub fn write_run_report(
         flows: result.table,
         conn_states: result.conn_states,
         findings: counts,
+        findings_not_listed: result.findings_not_kept,
         dns_dropped: result.dns_dropped,
         capture: source.capture,
     };

@@ -292,6 +292,7 @@ fn result(front: Front, downstream: Downstream<'_>) -> EngineResult {
     let capture_findings = analyzers.finish(&table.stats, &stats);
     EngineResult {
         severity_counts: analyzers.severity_counts(),
+        findings_not_kept: analyzers.findings_not_kept,
         conn_states,
         first_ts,
         last_ts,
@@ -466,6 +467,8 @@ impl Sink for NoSink {
 
 pub struct EngineResult {
     pub severity_counts: Vec<(crate::analyze::Severity, u64)>,
+    /// Per-flow findings counted but not kept for the top-level list.
+    pub findings_not_kept: u64,
     pub conn_states: BTreeMap<&'static str, u64>,
     pub first_ts: Option<Ts>,
     pub last_ts: Option<Ts>,

@@ -311,6 +311,8 @@ pub struct Folding {
     /// Findings per severity (index = Severity as usize) a flood finding stands for
     /// that were counted but not held (over the bound on kept findings).
     pub folded_unheld: [u64; 3],
+    /// Counted but not held, of servers that were not flooded: not kept anywhere.
+    pub released_unheld: u64,
 }
 
 const MAX_TRACKED_SERVERS: usize = 10_000;
@@ -398,9 +400,13 @@ impl FloodTracker {
             released: Vec::new(),
             folded: Vec::new(),
             folded_unheld: [0; 3],
+            released_unheld: 0,
         };
-        for server in &flooded {
-            let st = &self.servers[server];
+        for (server, st) in &self.servers {
+            if !flooded.contains(server) {
+                folding.released_unheld += st.unheld_by_severity.iter().sum::<u64>();
+                continue;
+            }
             let per_id = counts.entry(*server).or_default();
             for (id, n) in &st.unheld {
                 *per_id.entry(id).or_default() += n;

@@ -164,6 +164,7 @@ impl Analyzers {
         for (count, n) in self.counts.iter_mut().zip(folding.folded_unheld) {
             *count -= n;
         }
+        self.findings_not_kept += folding.released_unheld;
         for f in folding.folded {
             self.counts[f.severity as usize] -= 1;
             if let Some(flow) = f.flow {

@@ -76,6 +76,9 @@ pub struct Summary {
     pub flows: TableStats,
     pub conn_states: BTreeMap<&'static str, u64>,
     pub findings: FindingCounts,
+    /// Per-flow findings counted in `findings` but left out of the top-level list
+    /// (it keeps 20,000); each flow's own record still has them.
+    pub findings_not_listed: u64,
     pub dns_dropped: u64,
     /// Live capture only: interface, stop reason, drops, socket polls, host counters.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,20 +1,21 @@
-//! A half-open flood with more per-flow findings than the report keeps (20,000):
-//! the flood finding still stands for all of them, in the summary counts as in its
-//! evidence. The input is the real-kernel `half_open_flood.pcap` with every one of
-//! its 200 handshakes copied 100 times onto other client addresses (same times,
-//! same bytes otherwise; IPv4 header checksums recomputed).
+//! More per-flow findings than the report's top-level list keeps (20,000). A
+//! half-open flood's flood finding still stands for all of its flows' findings, in
+//! the summary counts as in its evidence; other findings past the bound are counted
+//! and said to be left out of the list. The inputs are real-kernel fixtures with
+//! every connection copied onto other client addresses (same times, same bytes
+//! otherwise; IPv4 header checksums recomputed).
 
 mod common;
 
 use common::pcap::{network_of, Pcap, Record};
 use common::{first_finding, run};
 
-const COPIES: u8 = 100;
+const COPIES: u16 = 100;
 const SERVER: [u8; 4] = [192, 0, 2, 1];
 
 /// Copy `k` of a frame: every IPv4 address other than the server's gets `k` XORed
-/// into its third byte.
-fn shifted(linktype: u32, frame: &[u8], k: u8) -> Option<Vec<u8>> {
+/// into its second and third bytes.
+fn shifted(linktype: u32, frame: &[u8], k: u16) -> Option<Vec<u8>> {
     let net = network_of(linktype, frame)?;
     if net.len() < 20 || net[0] >> 4 != 4 {
         return None;
@@ -24,7 +25,9 @@ fn shifted(linktype: u32, frame: &[u8], k: u8) -> Option<Vec<u8>> {
     let ip = &mut out[at..];
     for addr in [12usize, 16] {
         if ip[addr..addr + 4] != SERVER {
-            ip[addr + 2] ^= k;
+            let [hi, lo] = k.to_be_bytes();
+            ip[addr + 1] ^= hi;
+            ip[addr + 2] ^= lo;
         }
     }
     let header_len = usize::from(ip[0] & 15) * 4;
@@ -41,22 +44,53 @@ fn shifted(linktype: u32, frame: &[u8], k: u8) -> Option<Vec<u8>> {
     Some(out)
 }
 
-#[test]
-fn flood_folds_findings_beyond_the_kept_bound() {
-    let original = Pcap::read(&common::fixture("half_open_flood.pcap"));
+/// The fixture with every record followed by its copies 1..copies.
+fn copied(fixture: &str, copies: u16, dir: &std::path::Path) -> std::path::PathBuf {
+    let original = Pcap::read(&common::fixture(fixture));
     let mut big = original.clone();
     big.records.clear();
     for r in &original.records {
         big.records.push(r.clone());
-        for k in 1..COPIES {
+        for k in 1..copies {
             if let Some(data) = shifted(original.linktype, &r.data, k) {
                 big.records.push(Record { data, ..r.clone() });
             }
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("flood_x100.pcap");
+    let path = dir.join(format!("x{copies}-{fixture}"));
     big.write(&path);
+    path
+}
+
+#[test]
+fn findings_past_the_list_bound_are_counted_as_not_listed() {
+    // abortive_close: two connections, one aborted by each side.
+    let small = common::replay_json("abortive_close.pcap", &[]);
+    let per_copy = small["findings"].as_array().unwrap().len() as u64;
+    assert_eq!(per_copy, 2);
+    let flows_per_copy = small["summary"]["flows"]["flows"].as_u64().unwrap();
+    let copies: u16 = 10_100;
+    let dir = tempfile::tempdir().unwrap();
+    let path = copied("abortive_close.pcap", copies, dir.path());
+    let run = run(["replay", path.to_str().unwrap(), "--format", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    let all = per_copy * u64::from(copies);
+    let s = &doc["summary"];
+    assert_eq!(
+        s["flows"]["flows"].as_u64().unwrap(),
+        flows_per_copy * u64::from(copies)
+    );
+    assert_eq!(s["findings"]["warning"].as_u64().unwrap(), all, "{s}");
+    let listed = doc["findings"].as_array().unwrap().len() as u64;
+    assert_eq!(listed, 20_000);
+    assert_eq!(s["findings_not_listed"].as_u64().unwrap(), all - listed);
+}
+
+#[test]
+fn flood_folds_findings_beyond_the_kept_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = copied("half_open_flood.pcap", COPIES, dir.path());
 
     // The original's numbers, to scale.
     let small = common::replay_json("half_open_flood.pcap", &[]);
@@ -96,6 +130,8 @@ fn flood_folds_findings_beyond_the_kept_bound() {
         serde_json::json!({"info": 0, "warning": 0, "error": 1}),
         "folded per-flow findings must not be counted, held or not"
     );
+    // Folded findings are not "not listed": the flood finding stands for them.
+    assert_eq!(doc["summary"]["findings_not_listed"], 0);
     let flood = first_finding(&doc, "handshake.half_open_flood");
     let ev = &flood["evidence"];
     assert_eq!(
