@@ -1,8 +1,9 @@
 //! `tcpdiag capture` on real kernels: each test builds its own network namespaces
-//! (prefix "tdcp-", unique per test), runs the binary with `--netns` on a veth while
-//! a scenario runs, and checks the report. Root only (CI runs as root); without root
-//! the namespace tests say so and return. Every test is bounded by the capture's
-//! `--duration` plus a margin, and the namespaces go away in a Drop guard.
+//! ("tdcp-{pid in base 36}-{test}-...": unique per test and per test process), runs
+//! the binary with `--netns` on a veth while a scenario runs, and checks the report.
+//! Root only (CI runs as root); without root the namespace tests say so and return.
+//! Every test is bounded by the capture's `--duration` plus a margin, and the
+//! namespaces go away in a Drop guard.
 
 mod common;
 mod live_env;
@@ -64,18 +65,21 @@ impl Lab {
         }
     }
 
-    fn ns(&mut self, name: &str) -> String {
-        let _ = Command::new("ip").args(["netns", "del", name]).output();
-        ip(&["netns", "add", name]);
-        self.names.push(name.to_string());
-        ip(&["-n", name, "link", "set", "lo", "up"]);
+    /// Namespace `tdcp-{run id}-{what}`: unique per test process, and the `tdcp-`
+    /// prefix lets leftovers be found.
+    fn ns(&mut self, what: &str) -> String {
+        let name = format!("tdcp-{}-{what}", live_env::run_id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        ip(&["netns", "add", &name]);
+        self.names.push(name.clone());
+        ip(&["-n", &name, "link", "set", "lo", "up"]);
         for key in [
             "net.ipv6.conf.all.disable_ipv6=1",
             "net.ipv6.conf.default.disable_ipv6=1",
         ] {
-            self.sysctl(name, key);
+            self.sysctl(&name, key);
         }
-        name.to_string()
+        name
     }
 
     fn sysctl(&self, ns: &str, kv: &str) {
@@ -242,8 +246,8 @@ impl Drop for Lab {
 /// server).
 fn pair(tag: &str) -> (Lab, String, String) {
     let mut lab = Lab::new();
-    let c = lab.ns(&format!("tdcp-{tag}-c"));
-    let s = lab.ns(&format!("tdcp-{tag}-s"));
+    let c = lab.ns(&format!("{tag}-c"));
+    let s = lab.ns(&format!("{tag}-s"));
     lab.link(&c, "c0", &s, "s0");
     lab.addr(&c, "c0", "192.0.2.10/24");
     lab.addr(&s, "s0", "192.0.2.1/24");
@@ -255,9 +259,9 @@ fn pair(tag: &str) -> (Lab, String, String) {
 /// <-> server 198.51.100.10 (s0): (lab, client, router, server).
 fn routed(tag: &str) -> (Lab, String, String, String) {
     let mut lab = Lab::new();
-    let c = lab.ns(&format!("tdcp-{tag}-c"));
-    let r = lab.ns(&format!("tdcp-{tag}-r"));
-    let s = lab.ns(&format!("tdcp-{tag}-s"));
+    let c = lab.ns(&format!("{tag}-c"));
+    let r = lab.ns(&format!("{tag}-r"));
+    let s = lab.ns(&format!("{tag}-s"));
     lab.link(&c, "c0", &r, "r0");
     lab.link(&r, "r1", &s, "s0");
     lab.addr(&c, "c0", "192.0.2.10/24");
@@ -1243,7 +1247,7 @@ fn without_cap_net_raw_the_error_says_so() {
 fn unwritable_output_files_are_one_line_errors() {
     need_root!();
     let mut lab = Lab::new();
-    let ns = lab.ns("tdcp-wrerr");
+    let ns = lab.ns("wrerr");
     for flag in ["-w", "--write-flagged"] {
         let out = Command::new(BIN)
             .args(["capture", "--netns", &ns, "-i", "lo", "--duration", "1s"])

@@ -1,9 +1,9 @@
 //! Live sockets in network namespaces (root only; CI runs as root): each test makes
-//! its own namespace (prefix `tdsk`), shortens the kernel's timers with
-//! per-namespace sysctls, builds one scenario with small Python programs and
-//! nftables, then checks `tcpdiag sockets` / `watch` against it (states, timer
-//! names, probe and retransmission counts, findings) and the state counts against
-//! `ss`. Without root each test prints why it skips.
+//! its own namespace (`tdsk_{test}_{pid in base 36}_{n}`: unique per process), shortens
+//! the kernel's timers with per-namespace sysctls, builds one scenario with small
+//! Python programs and nftables, then checks `tcpdiag sockets` / `watch` against it
+//! (states, timer names, probe and retransmission counts, findings) and the state
+//! counts against `ss`. Without root each test prints why it skips.
 
 mod common;
 mod live_env;
@@ -51,7 +51,7 @@ impl Ns {
     fn new(tag: &str) -> Ns {
         let name = format!(
             "tdsk_{tag}_{}_{}",
-            std::process::id(),
+            live_env::run_id(),
             SEQ.fetch_add(1, Ordering::SeqCst)
         );
         let _ = Command::new("ip").args(["netns", "del", &name]).output();

@@ -90,7 +90,7 @@ impl CaptureTracker {
                 self.oversize_flows += 1;
                 if side.max_payload > self.largest {
                     self.largest = side.max_payload;
-                    self.mss = peer.mss;
+                    self.mss = peer.mss();
                     self.example_frame = side.first_oversize.map(|a| a.frame);
                 }
             }

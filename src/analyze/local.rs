@@ -429,7 +429,7 @@ fn not_from_this_host(
     let peer_dir = ldir.other();
     let peer = conn.side(peer_dir);
     let rst = peer.first_rst_info.as_ref()?;
-    if me.first_rst.is_some() || me.first_fin.is_some() || me.packets == 0 {
+    if me.first_rst_info.is_some() || me.first_fin.is_some() || me.packets == 0 {
         return None;
     }
     let before = sock.and_then(|s| s.at_or_before(rst.at.ts));

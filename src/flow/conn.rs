@@ -302,8 +302,8 @@ impl Connection {
     /// Both directions finished (FIN each way) or a RST was seen.
     pub fn is_closed(&self) -> bool {
         let [c, s] = &self.sides;
-        c.first_rst.is_some()
-            || s.first_rst.is_some()
+        c.first_rst().is_some()
+            || s.first_rst().is_some()
             || (c.first_fin.is_some() && s.first_fin.is_some())
     }
 

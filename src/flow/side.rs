@@ -142,11 +142,9 @@ pub struct Side {
     pub syn_options: Option<SynOptions>,
     /// Shift applied to this side's window field (set once both SYNs agreed).
     pub window_shift: Option<u8>,
-    pub mss: Option<u16>,
     pub counts: AnalysisCounts,
     pub first_payload: Option<At>,
     pub first_fin: Option<At>,
-    pub first_rst: Option<At>,
     pub last_seen: Option<At>,
     /// TTL / hop limit: first, min, max over this side's packets (RSTs excluded so a
     /// forged RST cannot move the baseline).
@@ -182,6 +180,16 @@ pub struct Side {
 }
 
 impl Side {
+    /// MSS this side announced in its SYN or SYN-ACK.
+    pub fn mss(&self) -> Option<u16> {
+        self.syn_options.and_then(|o| o.mss)
+    }
+
+    /// Where this side first sent a RST.
+    pub fn first_rst(&self) -> Option<At> {
+        self.first_rst_info.as_ref().map(|r| r.at)
+    }
+
     /// Relative sequence number (Wireshark's `tcp.seq` with relative numbering).
     pub fn rel(&self, seq: SeqNum) -> u32 {
         self.base.map_or(seq.0, |b| seq.rel(b))
@@ -260,7 +268,10 @@ impl Side {
         }
         // A sender may not exceed the MSS its peer announced: bigger segments were
         // merged by offloads at the capture point.
-        if peer.mss.is_some_and(|mss| seg.payload_len > u32::from(mss)) {
+        if peer
+            .mss()
+            .is_some_and(|mss| seg.payload_len > u32::from(mss))
+        {
             self.oversize_segments += 1;
             self.first_oversize.get_or_insert(At {
                 frame: seg.frame,
@@ -401,9 +412,8 @@ impl Side {
         if f.fin() {
             self.first_fin.get_or_insert(at);
         }
-        if f.rst() {
-            self.first_rst.get_or_insert(at);
-        } else {
+        // The first RST is kept in `first_rst_info` (set in `analyze`).
+        if !f.rst() {
             if self.ttl_first.is_none() {
                 self.ttl_first = Some(seg.ttl);
                 self.ttl_min = seg.ttl;
@@ -446,6 +456,5 @@ impl Side {
             sack_permitted: o.sack_permitted,
             timestamps: o.timestamps.is_some(),
         });
-        self.mss = o.mss;
     }
 }

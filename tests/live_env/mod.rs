@@ -38,6 +38,22 @@ fn check(missing: &[String]) -> bool {
     false
 }
 
+/// This test process's id in base 36: part of every namespace name a live test
+/// makes, so that concurrent `cargo test` runs (two clones) do not collide. Short,
+/// since namespace names also show up in tool output and error lines.
+pub fn run_id() -> String {
+    let mut n = std::process::id();
+    let mut digits = Vec::new();
+    loop {
+        digits.push(char::from_digit(n % 36, 36).expect("digit"));
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().collect()
+}
+
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| {
         std::env::split_paths(&paths).any(|dir| Path::new(&dir).join(tool).is_file())
