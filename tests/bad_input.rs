@@ -60,6 +60,15 @@ fn assert_one_line_error(r: &Run, file: &str, frame: Option<u64>) {
     }
 }
 
+/// A file that cannot be read at all: exit 2 and a one-line error naming it.
+fn assert_unreadable(path: &Path) -> Run {
+    let r = replay_paths(&[&path_arg(path)], &[]);
+    r.assert_code(2);
+    let name = path.file_name().expect("file name").to_string_lossy();
+    assert_one_line_error(&r, &name, None);
+    r
+}
+
 /// Damage after record `bad` (0-based): the report covers frames 1..=bad.
 fn assert_partial_report(r: &Run, file: &str, bad_frame: u64) -> Value {
     let doc = r.json();
@@ -186,9 +195,7 @@ fn unsupported_link_type() {
     p.linktype = pcap::LINKTYPE_USER0;
     let path = dir.path().join("user0.pcap");
     p.write(&path);
-    let r = replay_paths(&[&path_arg(&path)], &[]);
-    r.assert_code(2);
-    assert_one_line_error(&r, "user0.pcap", None);
+    let r = assert_unreadable(&path);
     assert!(
         r.stderr.contains("147"),
         "names the link type: {}",
@@ -212,19 +219,13 @@ fn random_garbage() {
             x as u8
         })
         .collect();
-    let path = write(dir.path(), "garbage.pcap", &data);
-    let r = replay_paths(&[&path_arg(&path)], &[]);
-    r.assert_code(2);
-    assert_one_line_error(&r, "garbage.pcap", None);
+    assert_unreadable(&write(dir.path(), "garbage.pcap", &data));
 }
 
 #[test]
 fn empty_file() {
     let dir = tempdir();
-    let path = write(dir.path(), "empty.pcap", b"");
-    let r = replay_paths(&[&path_arg(&path)], &[]);
-    r.assert_code(2);
-    assert_one_line_error(&r, "empty.pcap", None);
+    assert_unreadable(&write(dir.path(), "empty.pcap", b""));
 }
 
 #[test]
@@ -244,19 +245,13 @@ fn header_only_file_is_an_empty_capture() {
 fn truncated_global_header() {
     let dir = tempdir();
     let (bytes, _) = http_clean();
-    let path = write(dir.path(), "short_hdr.pcap", &bytes[..10]);
-    let r = replay_paths(&[&path_arg(&path)], &[]);
-    r.assert_code(2);
-    assert_one_line_error(&r, "short_hdr.pcap", None);
+    assert_unreadable(&write(dir.path(), "short_hdr.pcap", &bytes[..10]));
 }
 
 #[test]
 fn missing_file() {
     let dir = tempdir();
-    let path = dir.path().join("does_not_exist.pcap");
-    let r = replay_paths(&[&path_arg(&path)], &[]);
-    r.assert_code(2);
-    assert_one_line_error(&r, "does_not_exist.pcap", None);
+    assert_unreadable(&dir.path().join("does_not_exist.pcap"));
 }
 
 #[test]
@@ -264,16 +259,12 @@ fn truncated_pcapng() {
     let dir = tempdir();
     let bytes = std::fs::read(fixture("pcapng.pcapng")).unwrap();
     // Cut a few bytes into the last third: inside some block.
-    let path = write(dir.path(), "cut.pcapng", &bytes[..bytes.len() * 2 / 3]);
-    let r = replay_paths(&[&path_arg(&path)], &[]);
-    r.assert_sane();
-    assert_eq!(
-        r.code(),
-        2,
-        "a cut pcapng is damaged input\n{}",
-        r.describe()
-    );
-    assert_one_line_error(&r, "cut.pcapng", None);
+    // A cut pcapng is damaged input.
+    let r = assert_unreadable(&write(
+        dir.path(),
+        "cut.pcapng",
+        &bytes[..bytes.len() * 2 / 3],
+    ));
     if !r.stdout.is_empty() {
         assert_eq!(r.json()["summary"]["complete"], false);
     }
@@ -324,7 +315,9 @@ fn snaplen_cut_file() {
             assert_eq!(got.pointer(ptr), want.pointer(ptr), "{ptr} after the cut");
         }
     }
-    // Cut into the TCP header: never a panic, frames counted as malformed.
+    // Cut into the TCP header: never a panic, frames counted as malformed. Every
+    // http_clean frame carries TCP timestamps (14 + 20 + 32 = 66 header bytes), so
+    // each of its 24 frames is cut short at a snaplen of 60 or less.
     for snap in [60u32, 40, 20, 1] {
         let path = dir.path().join(format!("cut{snap}.pcap"));
         p.cut_to(snap).write(&path);
