@@ -452,9 +452,10 @@ fn socket_events(flow: &Value) -> Vec<&Value> {
         .collect()
 }
 
-/// A client in `ns` whose connection to 192.0.2.1:9 is refused (closed port).
+/// A client in `ns` whose connection to 192.0.2.1:9 is refused (closed port); it
+/// prints "refused" when it was.
 const CONNECT_REFUSED: &str =
-    "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept OSError:\n pass";
+    "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept ConnectionRefusedError:\n print('refused')";
 
 #[test]
 fn refused_connection_is_attributed_to_this_host() {
@@ -468,10 +469,7 @@ fn refused_connection_is_attributed_to_this_host() {
         .poll("200ms")
         .path("--write-flagged", &flagged)
         .start();
-    let out = lab.run_python(
-        &c,
-        "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept ConnectionRefusedError:\n print('refused')",
-    );
+    let out = lab.run_python(&c, CONNECT_REFUSED);
     assert!(String::from_utf8_lossy(&out.stdout).contains("refused"));
     let doc = cap.report(Duration::from_secs(15));
     assert_eq!(doc["summary"]["capture"]["stop_reason"], "duration");
@@ -842,6 +840,8 @@ fn middle_box_rst_is_not_from_this_host() {
         false,
     );
     let ev = &f["evidence"];
+    // The router's reject leaves the router with Linux's default TTL (64) onto the
+    // server's link; the client's own packets (TTL 64) lose one at the router.
     assert_eq!(ev["rst_ttl"], 64);
     assert_eq!(ev["peer_ttl_range"], serde_json::json!([63, 63]));
     assert_eq!(f["confidence"], "high");
@@ -861,8 +861,8 @@ fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
         true,
     );
     let ev = &f["evidence"];
-    // The client's own kernel sent this RST (its usual TTL), without ACK: it no
-    // longer had the connection. Medium: a rebooted peer looks the same.
+    // The client's own kernel sent this RST (its usual TTL: 64 less the router's
+    // hop), without ACK: it no longer had the connection. Medium: a rebooted peer looks the same.
     assert_eq!(ev["rst_ttl"], 63);
     assert_eq!(ev["rst_ack_flag"], false);
     assert_eq!(f["confidence"], "medium");
