@@ -521,6 +521,29 @@ fn timer_counts(events: &[Value], port: &str) -> Vec<u64> {
         .collect()
 }
 
+/// Runs `script(mode)`, then drops everything sent to the listener, so the client's
+/// `what` (its keepalive or retransmission timer) fires unanswered; `watch`es the
+/// client socket `polls` times `interval` apart and checks its timer count rose at
+/// every change seen, at least twice. Returns (client port, watch events).
+fn watch_unanswered_timer(
+    ns: &mut Ns,
+    mode: &str,
+    what: &str,
+    polls: &str,
+    interval: &str,
+) -> (String, Vec<Value>) {
+    let port = ns.python(&script(mode))[0].clone();
+    ns.nft_input("tcp dport 8000 drop");
+    let events = watch(
+        ns,
+        &["--count", polls, "--interval", interval, "--sport", &port],
+    );
+    let counts = timer_counts(&events, &format!(":{port}"));
+    assert!(counts.len() >= 2, "{what} not seen counting: {events:#?}");
+    assert!(counts.windows(2).all(|w| w[1] > w[0]), "{counts:?}");
+    (port, events)
+}
+
 #[test]
 fn keepalive_probes_count_towards_death_in_watch() {
     if !root() {
@@ -530,18 +553,8 @@ fn keepalive_probes_count_towards_death_in_watch() {
     ns.sysctl("net.ipv4.tcp_keepalive_time=1");
     ns.sysctl("net.ipv4.tcp_keepalive_intvl=1");
     ns.sysctl("net.ipv4.tcp_keepalive_probes=6");
-    let port = ns.python(&script("keepalive"))[0].clone();
-    ns.nft_input("tcp dport 8000 drop");
-    let events = watch(
-        &ns,
-        &["--count", "5", "--interval", "800ms", "--sport", &port],
-    );
-    let counts = timer_counts(&events, &format!(":{port}"));
-    assert!(
-        counts.len() >= 2,
-        "keepalive probes not seen counting: {events:#?}"
-    );
-    assert!(counts.windows(2).all(|w| w[1] > w[0]), "{counts:?}");
+    let (port, events) =
+        watch_unanswered_timer(&mut ns, "keepalive", "keepalive probes", "5", "800ms");
     let ev = events
         .iter()
         .find(|e| e["type"] == "timer" && e["to"]["count"].as_u64() >= Some(1))
@@ -570,18 +583,8 @@ fn retransmission_timer_and_give_up_estimate() {
     }
     let mut ns = Ns::new("rt");
     ns.sysctl("net.ipv4.tcp_retries2=5");
-    let port = ns.python(&script("retrans"))[0].clone();
-    ns.nft_input("tcp dport 8000 drop");
-    let events = watch(
-        &ns,
-        &["--count", "7", "--interval", "500ms", "--sport", &port],
-    );
-    let counts = timer_counts(&events, &format!(":{port}"));
-    assert!(
-        counts.len() >= 2,
-        "retransmissions not seen counting: {events:#?}"
-    );
-    assert!(counts.windows(2).all(|w| w[1] > w[0]), "{counts:?}");
+    let (port, events) =
+        watch_unanswered_timer(&mut ns, "retrans", "retransmissions", "7", "500ms");
     let f = events
         .iter()
         .find(|e| e["type"] == "finding" && e["id"] == "sock.retransmitting")
