@@ -14,6 +14,15 @@ fn run(fixture: &str, args: &[&str]) -> Value {
     common::replay_json(fixture, args)
 }
 
+/// An evidence array of numbers (a `[low, high]` window).
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 fn ids(doc: &Value) -> Vec<String> {
     doc["findings"]
         .as_array()
@@ -411,19 +420,9 @@ fn retransmission_timeout_and_give_up() {
     // The heartbeat connection shows the capture went on past the next resend's due time.
     assert!(ev["silence_s"].as_f64().unwrap() > ev["next_retransmission_due_s"].as_f64().unwrap());
     // The script set TCP_USER_TIMEOUT=5000 ms: the give-up window must contain it.
-    let within: Vec<f64> = ev["gave_up_within_s"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let within = floats(&ev["gave_up_within_s"]);
     assert!(within[0] < 5.0 && 5.0 < within[1], "{within:?}");
-    let ms: Vec<f64> = ev["suggested_user_timeout_ms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let ms = floats(&ev["suggested_user_timeout_ms"]);
     assert!(ms[0] < 5000.0 && 5000.0 < ms[1], "{ms:?}");
     // Without the heartbeat the last retransmission is the capture's last packet: the
     // sender may still have been retrying, so no give-up is claimed.
