@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use common::{findings_with_id, first_finding};
 use serde_json::Value;
 
@@ -21,6 +18,15 @@ fn floats(v: &Value) -> Vec<f64> {
         .iter()
         .map(|x| x.as_f64().unwrap())
         .collect()
+}
+
+/// The JSON report of these fixtures replayed together, in this order (exit 0).
+fn replay_files(fixtures: &[&str]) -> Value {
+    let mut args = vec!["replay".to_string(), "--format".into(), "json".into()];
+    args.extend(fixtures.iter().map(|f| common::fixture_arg(f)));
+    let r = common::run(args);
+    r.assert_code(0);
+    r.json()
 }
 
 fn ids(doc: &Value) -> Vec<String> {
@@ -55,26 +61,8 @@ fn clean_traffic_is_quiet() {
 
 #[test]
 fn fail_on_sets_the_exit_status() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/syn_unanswered.pcap");
-    let status = |level: &str| {
-        Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
-            .arg("replay")
-            .arg(&path)
-            .args(["--format", "json", "--fail-on", level])
-            .output()
-            .unwrap()
-            .status
-            .code()
-    };
-    assert_eq!(status("error"), Some(1));
-    let clean = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/http_clean.pcap");
-    let out = Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
-        .arg("replay")
-        .arg(&clean)
-        .args(["--format", "json", "--fail-on", "warning"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    common::replay("syn_unanswered.pcap", &["--fail-on", "error"]).assert_code(1);
+    common::replay("http_clean.pcap", &["--fail-on", "warning"]).assert_code(0);
 }
 
 #[test]
@@ -168,12 +156,15 @@ fn half_open_flood() {
         doc["summary"]["findings"],
         serde_json::json!({"error": 1, "warning": 0, "info": 0})
     );
-    let table = Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
-        .args(["replay", "--format", "table", "--findings-only"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/half_open_flood.pcap"))
-        .output()
-        .unwrap();
-    let table = String::from_utf8(table.stdout).unwrap();
+    let table = common::run([
+        "replay",
+        "--format",
+        "table",
+        "--findings-only",
+        &common::fixture_arg("half_open_flood.pcap"),
+    ]);
+    table.assert_code(0);
+    let table = table.stdout_str();
     assert!(!table.contains("\nflow "), "{table}");
     assert!(table.contains("handshake.half_open_flood"));
     // Below the threshold it stays silent, and the per-flow findings are listed.
@@ -465,6 +456,8 @@ fn capture_quality() {
 
 #[test]
 fn idle_resets_report_the_common_timeout() {
+    // idle_reset.sh: four flows each idle 4.0 s, then reset by the router's
+    // firewall; a control flow that never idles 3 s.
     let doc = run("idle_reset.pcap", &["--idle-reset", "3s"]);
     let per_flow: Vec<&Value> = findings_with_id(&doc, "idle.reset")
         .into_iter()
@@ -519,13 +512,7 @@ fn rst_after_close_answers_a_socket_that_is_gone() {
 #[test]
 fn inputs_out_of_time_order_are_flagged() {
     // midstream.pcap was captured a few seconds before stall_response.pcap.
-    let out = Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
-        .args(["replay", "--format", "json"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stall_response.pcap"))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/midstream.pcap"))
-        .output()
-        .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = replay_files(&["stall_response.pcap", "midstream.pcap"]);
     let f = first_finding(&doc, "capture.inputs_overlap");
     assert_eq!(f["severity"], "warning");
     let o = &f["evidence"]["overlaps"][0];
@@ -546,12 +533,6 @@ fn inputs_out_of_time_order_are_flagged() {
         .iter()
         .all(|f| f["evidence"]["seconds_after_close"].as_f64().unwrap() >= 0.0));
     // In time order: nothing to say.
-    let out = Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
-        .args(["replay", "--format", "json"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/midstream.pcap"))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stall_response.pcap"))
-        .output()
-        .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = replay_files(&["midstream.pcap", "stall_response.pcap"]);
     assert!(findings_with_id(&doc, "capture.inputs_overlap").is_empty());
 }
