@@ -3,27 +3,23 @@
 //! synthetic many-connections ingest (short handshakes on distinct 4-tuples) that
 //! exercises connection creation, close linger and release.
 
+use clap::Parser;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
+use tcpdiag::cli::{Cli, Command};
+use tcpdiag::commands::table_config;
 use tcpdiag::decode::{self, Decoded, LinkType};
-use tcpdiag::flow::conn::ConnConfig;
-use tcpdiag::flow::{FlowTable, Segment, TableConfig, TimelineMode};
+use tcpdiag::flow::{FlowTable, Segment, TableConfig};
 use tcpdiag::model::{Endpoint, Ts};
 
+/// The flow table of a plain `tcpdiag replay` (its default options).
 fn config() -> TableConfig {
-    TableConfig {
-        conn: ConnConfig {
-            timeline: TimelineMode::Collapsed,
-            timeline_cap: 2000,
-            idle_mark_ns: 1_000_000_000,
-            ooo_threshold_ns: 3_000_000,
-        },
-        idle_timeout_ns: 300_000_000_000,
-        close_linger_ns: 5_000_000_000,
-        max_flows: 100_000,
-        recent_ns: 60_000_000_000,
-    }
+    let cli = Cli::parse_from(["tcpdiag", "replay", "bench.pcap"]);
+    let Command::Replay(args) = cli.command else {
+        unreachable!("parsed a replay command line")
+    };
+    table_config(&args)
 }
 
 fn segments(name: &str) -> Vec<Segment> {
