@@ -987,7 +987,10 @@ fn every_fixture_report_is_consistent() {
                 ));
             }
         }
-        if let Some(p) = Pcap::try_read(&fixture(&name)) {
+        // Every classic pcap fixture is compared (a .pcap the reference reader cannot
+        // read fails here rather than skipping the comparison); pcapng is not parsed.
+        if name.ends_with(".pcap") {
+            let p = Pcap::read(&fixture(&name));
             let mut per_tuple = std::collections::BTreeMap::<(String, String), u64>::new();
             for seg in p.tcp_frames().into_iter().flatten() {
                 *per_tuple.entry(seg.key()).or_default() += 1;
