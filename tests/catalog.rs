@@ -9,11 +9,15 @@ fn emitted_ids() -> Vec<String> {
     let mut ids = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for part in text.split("Finding::new(").skip(1) {
-            let rest = part.trim_start();
-            if let Some(stripped) = rest.strip_prefix('"') {
-                let id = stripped.split('"').next().unwrap();
-                ids.push(id.to_string());
+        // The socket findings are made through sock_finding(ID, ...), which wraps
+        // Finding::new.
+        for call in ["Finding::new(", "sock_finding("] {
+            for part in text.split(call).skip(1) {
+                let rest = part.trim_start();
+                if let Some(stripped) = rest.strip_prefix('"') {
+                    let id = stripped.split('"').next().unwrap();
+                    ids.push(id.to_string());
+                }
             }
         }
     }
@@ -26,6 +30,10 @@ fn emitted_ids() -> Vec<String> {
 fn every_emitted_id_is_in_the_catalog() {
     let ids = emitted_ids();
     assert!(ids.len() >= 20, "found only {ids:?}");
+    assert!(
+        ids.iter().any(|id| id == "sock.retransmitting"),
+        "the sock_finding ids are scanned too: {ids:?}"
+    );
     for id in ids {
         let out = Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
             .args(["explain", &id])
