@@ -92,10 +92,11 @@ impl FlowTable {
                 feed(conn, seg, key, &self.cfg.conn, &mut self.closing);
                 return;
             }
+            let close = conn.close();
             previous = Some(PreviousConn {
                 id: conn.id,
-                ended: conn.close.map_or(conn.end, |c| c.ts),
-                close: conn.close,
+                ended: close.map_or(conn.end, |c| c.ts),
+                close,
             });
             let old = self.live.remove(&key).expect("present");
             self.finish(old, EndReason::Reused, done);
@@ -216,7 +217,8 @@ impl FlowTable {
         conn.end_reason = reason;
         if reason == EndReason::Closed && self.cfg.recent_ns > 0 {
             let (key, _) = FlowKey::of(conn.client, conn.server);
-            let ended = conn.close.map_or(conn.end, |c| c.ts);
+            let close = conn.close();
+            let ended = close.map_or(conn.end, |c| c.ts);
             if self.recent.len() >= MAX_RECENT {
                 if let Some((_, old, _)) = self.recent_order.pop_front() {
                     self.recent.remove(&old);
@@ -227,7 +229,7 @@ impl FlowTable {
                 PreviousConn {
                     id: conn.id,
                     ended,
-                    close: conn.close,
+                    close,
                 },
             );
             self.recent_order.push_back((ended, key, conn.id));
