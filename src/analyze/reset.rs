@@ -307,9 +307,7 @@ pub fn idle_before_rst(conn: &Connection, cfg: &AnalyzerConfig) -> Option<IdleRs
     }
     // The RST is the packet that ended the silence, or answers it (within a second,
     // or two handshake round trips on slow paths).
-    let hs = &conn.handshake;
-    let rtt = hs.syn_to_synack().unwrap_or(0.0) + hs.synack_to_ack().unwrap_or(0.0);
-    let answer_window = (2.0 * rtt).max(1.0);
+    let answer_window = (2.0 * conn.handshake.rtt_or_zero()).max(1.0);
     [Dir::FromClient, Dir::FromServer]
         .into_iter()
         .filter_map(|d| conn.side(d).first_rst_info.as_deref().map(|r| (d, *r)))

@@ -35,8 +35,7 @@ pub fn analyze(
     let mut first_reported = None;
     if let Some((from, to, banner)) = first_byte_wait(conn) {
         let wait = to.ts.since(from.ts);
-        let rtt = conn.handshake.syn_to_synack().unwrap_or(0.0)
-            + conn.handshake.synack_to_ack().unwrap_or(0.0);
+        let rtt = conn.handshake.rtt_or_zero();
         if wait > cfg.stall_threshold_s && rtt < cfg.stall_threshold_s {
             first_reported = Some(to.frame);
             out.push(first_byte_finding(conn, cfg, ctx, from, to, banner, rtt));
@@ -56,8 +55,7 @@ fn slow_response_finding(
 ) -> Option<Finding> {
     // Seen from the client's side a wait includes one round trip; on a long path that
     // alone must not make a response slow. The handshake gives the path's RTT.
-    let rtt = conn.handshake.syn_to_synack().unwrap_or(0.0)
-        + conn.handshake.synack_to_ack().unwrap_or(0.0);
+    let rtt = conn.handshake.rtt_or_zero();
     let slow: Vec<&ResponseWait> = conn
         .slowest_responses
         .iter()

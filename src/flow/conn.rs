@@ -119,6 +119,11 @@ impl Handshake {
         let sa = self.syn_acks.iter().rev().find(|s| s.ts <= ack.ts)?;
         Some(ack.ts.since(sa.ts))
     }
+    /// The path's round trip as the handshake shows it from any capture point (SYN ->
+    /// SYN-ACK plus SYN-ACK -> ACK), the unseen parts counted as 0.
+    pub fn rtt_or_zero(&self) -> f64 {
+        self.syn_to_synack().unwrap_or(0.0) + self.synack_to_ack().unwrap_or(0.0)
+    }
 }
 
 /// The longest wait for an answer after one side's data (request -> response).
