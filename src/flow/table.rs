@@ -268,9 +268,11 @@ fn feed(
     cfg: &ConnConfig,
     closing: &mut VecDeque<(Ts, FlowKey, u64)>,
 ) {
-    let was_closed = conn.is_closed();
+    // Only a FIN or a RST can close a connection: other segments skip both checks.
+    let may_close = seg.flags.fin() || seg.flags.rst();
+    let was_closed = may_close && conn.is_closed();
     conn.on_segment(seg, cfg);
-    if !was_closed && conn.is_closed() {
+    if may_close && !was_closed && conn.is_closed() {
         conn.timeline.shrink();
         closing.push_back((seg.ts, key, conn.id));
     }
