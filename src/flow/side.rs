@@ -94,6 +94,10 @@ pub struct RstInfo {
     /// Offset of the RST's sequence number from this side's next expected one
     /// (0 = exactly where the sender's stream stood).
     pub seq_offset: Option<i64>,
+    /// Bytes of sequence space this side had sent that the peer had not acknowledged:
+    /// how far back a genuine RST's sequence number can be (a host answering the
+    /// peer's segment for a socket it lost uses the peer's ACK).
+    pub unacked: Option<i64>,
     /// Packets this side had sent before the RST.
     pub packets_before: u64,
     pub window: u16,
@@ -291,6 +295,10 @@ impl Side {
                 has_timestamps: seg.opts.timestamps.is_some(),
                 ack_flag: f.ack(),
                 seq_offset: self.next_seq.map(|n| seg.seq.diff(n)),
+                unacked: self
+                    .next_seq
+                    .zip(peer.max_ack)
+                    .map(|(next, acked)| next.diff(acked).max(0)),
                 packets_before: self.packets,
                 window: seg.window,
             }));
