@@ -71,7 +71,7 @@ struct TwState {
 
 impl TimeWaitTracker {
     pub fn on_flow(&mut self, conn: &Connection, cfg: &AnalyzerConfig) {
-        let Some(close) = conn.close else { return };
+        let Some(close) = conn.close() else { return };
         if close.by != Dir::FromClient || close.how != CloseHow::Fin {
             return;
         }

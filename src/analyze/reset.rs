@@ -195,7 +195,11 @@ fn injection_signs(
     }
     if let Some(off) = rst.seq_offset {
         ev.insert("rst_seq_offset".into(), off.into());
-        if off != 0 && !(-65535..=0).contains(&off) {
+        // Genuine RSTs sit between the peer's last ACK and the stream's next byte. The
+        // data in flight is bounded by the peer's window: 64 KiB unscaled, far more
+        // with window scaling on a long fat path, so the bound is what was unacked.
+        let max_behind = rst.unacked.unwrap_or(0).max(65535);
+        if off != 0 && !(-max_behind..=0).contains(&off) {
             score += 1;
             signs.push(format!(
                 "sequence number {off:+} from where the endpoint's stream stood"
@@ -307,9 +311,7 @@ pub fn idle_before_rst(conn: &Connection, cfg: &AnalyzerConfig) -> Option<IdleRs
     }
     // The RST is the packet that ended the silence, or answers it (within a second,
     // or two handshake round trips on slow paths).
-    let hs = &conn.handshake;
-    let rtt = hs.syn_to_synack().unwrap_or(0.0) + hs.synack_to_ack().unwrap_or(0.0);
-    let answer_window = (2.0 * rtt).max(1.0);
+    let answer_window = (2.0 * conn.handshake.rtt_or_zero()).max(1.0);
     [Dir::FromClient, Dir::FromServer]
         .into_iter()
         .filter_map(|d| conn.side(d).first_rst_info.as_deref().map(|r| (d, *r)))
@@ -446,6 +448,7 @@ mod tests {
             has_timestamps: false,
             ack_flag: true,
             seq_offset: Some(0),
+            unacked: None,
             packets_before: 5,
             window: 0,
         }
@@ -470,6 +473,27 @@ mod tests {
         let (signs, score, ev) = injection_signs(&side, &rst(40000, 1000), &hosts, ip, 1);
         assert_eq!(score, 0, "{signs:?}");
         assert_eq!(ev["ip_id_sequential"], false);
+    }
+
+    #[test]
+    fn a_rst_at_the_peers_ack_behind_a_large_window_is_no_sign() {
+        let mut side = Side::default();
+        side.ttl_first = Some(64);
+        side.ttl_min = 64;
+        side.ttl_max = 64;
+        let ip = "192.0.2.1".parse().unwrap();
+        let hosts = HostProfiles::default();
+        // 300 kB in flight (a scaled window), RST at the peer's ACK 200 kB back.
+        let mut r = rst(0, 0);
+        r.ip_id = None;
+        r.seq_offset = Some(-200_000);
+        r.unacked = Some(300_000);
+        let (signs, score, _) = injection_signs(&side, &r, &hosts, ip, 1);
+        assert_eq!(score, 0, "{signs:?}");
+        // Further back than anything unacknowledged: a sign.
+        r.seq_offset = Some(-400_000);
+        let (signs, score, _) = injection_signs(&side, &r, &hosts, ip, 1);
+        assert_eq!(score, 1, "{signs:?}");
     }
 
     #[test]

@@ -35,9 +35,9 @@ pub fn analyze(
     let mut first_reported = None;
     if let Some((from, to, banner)) = first_byte_wait(conn) {
         let wait = to.ts.since(from.ts);
-        let rtt = conn.handshake.syn_to_synack().unwrap_or(0.0)
-            + conn.handshake.synack_to_ack().unwrap_or(0.0);
-        if wait > cfg.stall_threshold_s && rtt < cfg.stall_threshold_s {
+        let rtt = conn.handshake.rtt_or_zero();
+        // As for stall.response: seen from the client, the wait includes a round trip.
+        if wait - rtt > cfg.stall_threshold_s && rtt < cfg.stall_threshold_s {
             first_reported = Some(to.frame);
             out.push(first_byte_finding(conn, cfg, ctx, from, to, banner, rtt));
         }
@@ -56,8 +56,7 @@ fn slow_response_finding(
 ) -> Option<Finding> {
     // Seen from the client's side a wait includes one round trip; on a long path that
     // alone must not make a response slow. The handshake gives the path's RTT.
-    let rtt = conn.handshake.syn_to_synack().unwrap_or(0.0)
-        + conn.handshake.synack_to_ack().unwrap_or(0.0);
+    let rtt = conn.handshake.rtt_or_zero();
     let slow: Vec<&ResponseWait> = conn
         .slowest_responses
         .iter()
@@ -288,23 +287,35 @@ mod tests {
         assert!((outside_lookups(t(0.0), t(4.1), &late, Some(t(4.05)), 1.0) - 4.05).abs() < 1e-6);
     }
 
-    /// A client-side view of a 0.6 s RTT path: two requests answered after 1.3 s and
-    /// 1.9 s. Only the one whose server time (wait minus the RTT) passes 1 s is slow.
-    #[test]
-    fn a_long_path_alone_is_not_a_slow_response() {
-        use crate::decode::TcpFlags;
+    /// Feeds (secs, from_client, flags, seq, ack, len) to one connection.
+    fn feed(script: &[(f64, bool, u8, u32, u32, u32)]) -> Connection {
         use crate::flow::conn::ConnConfig;
         use crate::flow::{Segment, TimelineMode};
-        const S: u8 = TcpFlags::SYN;
-        const A: u8 = TcpFlags::ACK;
-        const P: u8 = TcpFlags::PSH;
         let cfg = ConnConfig {
             timeline: TimelineMode::Collapsed,
             timeline_cap: 100,
             idle_mark_ns: 1_000_000_000,
             ooo_threshold_ns: 3_000_000,
         };
-        let script = [
+        let mut conn = None;
+        for (i, &(at, c, flags, seq, ack, len)) in script.iter().enumerate() {
+            let seg =
+                Segment::test_conn(i as u64 + 1, Ts::from_secs_f64(at), c, flags, seq, ack, len);
+            conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg))
+                .on_segment(&seg, &cfg);
+        }
+        conn.unwrap()
+    }
+
+    const S: u8 = crate::decode::TcpFlags::SYN;
+    const A: u8 = crate::decode::TcpFlags::ACK;
+    const P: u8 = crate::decode::TcpFlags::PSH;
+
+    /// A client-side view of a 0.6 s RTT path: two requests answered after 1.3 s and
+    /// 1.9 s. Only the one whose server time (wait minus the RTT) passes 1 s is slow.
+    #[test]
+    fn a_long_path_alone_is_not_a_slow_response() {
+        let conn = feed(&[
             (0.0, true, S, 100, 0, 0),
             (0.6, false, S | A, 500, 101, 0),
             (0.6, true, A, 101, 501, 0),
@@ -314,18 +325,35 @@ mod tests {
             (3.3, false, P | A, 511, 121, 10),
             (4.0, true, P | A, 121, 521, 10),
             (5.9, false, P | A, 521, 131, 10),
-        ];
-        let mut conn = None;
-        for (i, &(at, c, flags, seq, ack, len)) in script.iter().enumerate() {
-            let seg =
-                Segment::test_conn(i as u64 + 1, Ts::from_secs_f64(at), c, flags, seq, ack, len);
-            conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg))
-                .on_segment(&seg, &cfg);
-        }
-        let conn = conn.unwrap();
+        ]);
         let f = slow_response_finding(&conn, &AnalyzerConfig::default(), None).expect("one slow");
         assert_eq!(f.evidence["slow_responses"], 1);
         assert_eq!(f.evidence["response_frame"], 9);
         assert!((f.evidence["handshake_rtt_s"].as_f64().unwrap() - 0.6).abs() < 1e-9);
+    }
+
+    /// The first exchange on the same 0.6 s path: answered 1.3 s after the request is
+    /// 0.7 s of server time, not a stall; 1.9 s after is.
+    #[test]
+    fn a_long_path_alone_is_not_a_slow_first_byte() {
+        let first_byte = |answer_at: f64| {
+            let conn = feed(&[
+                (0.0, true, S, 100, 0, 0),
+                (0.6, false, S | A, 500, 101, 0),
+                (0.6, true, A, 101, 501, 0),
+                (0.7, true, P | A, 101, 501, 10),
+                (answer_at, false, P | A, 501, 111, 10),
+            ]);
+            let mut out = Vec::new();
+            analyze(
+                &conn,
+                &AnalyzerConfig::default(),
+                &CaptureContext::default(),
+                &mut out,
+            );
+            out.iter().any(|f| f.id == "stall.first_byte")
+        };
+        assert!(!first_byte(2.0));
+        assert!(first_byte(2.6));
     }
 }

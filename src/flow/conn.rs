@@ -119,6 +119,11 @@ impl Handshake {
         let sa = self.syn_acks.iter().rev().find(|s| s.ts <= ack.ts)?;
         Some(ack.ts.since(sa.ts))
     }
+    /// The path's round trip as the handshake shows it from any capture point (SYN ->
+    /// SYN-ACK plus SYN-ACK -> ACK), the unseen parts counted as 0.
+    pub fn rtt_or_zero(&self) -> f64 {
+        self.syn_to_synack().unwrap_or(0.0) + self.synack_to_ack().unwrap_or(0.0)
+    }
 }
 
 /// The longest wait for an answer after one side's data (request -> response).
@@ -193,7 +198,6 @@ pub struct Connection {
     pub sides: [Side; 2],
     pub zeek: ZeekState,
     pub handshake: Handshake,
-    pub close: Option<CloseInfo>,
     pub end_reason: EndReason,
     pub timeline: Timeline,
     /// The longest waits for a server's response (client spoke, server answered),
@@ -257,7 +261,6 @@ impl Connection {
                 RoleSource::SynAck | RoleSource::PortHeuristic
             )),
             handshake: Handshake::default(),
-            close: None,
             end_reason: EndReason::EndOfCapture,
             timeline: Timeline::new(cfg.timeline, cfg.timeline_cap),
             slowest_responses: SlowestResponses::default(),
@@ -297,6 +300,32 @@ impl Connection {
 
     pub fn side(&self, d: Dir) -> &Side {
         &self.sides[d.idx()]
+    }
+
+    /// The first FIN or RST of the connection (a FIN+RST segment counts as RST):
+    /// derived from the sides' first FIN and first RST, which are kept anyway.
+    pub fn close(&self) -> Option<CloseInfo> {
+        let mut first: Option<CloseInfo> = None;
+        for by in [Dir::FromClient, Dir::FromServer] {
+            let side = self.side(by);
+            // RST before FIN, and only a strictly earlier frame replaces: a FIN+RST
+            // segment is a RST.
+            for (at, how) in [
+                (side.first_rst(), CloseHow::Rst),
+                (side.first_fin, CloseHow::Fin),
+            ] {
+                let Some(at) = at else { continue };
+                if first.is_none_or(|c| at.frame < c.frame) {
+                    first = Some(CloseInfo {
+                        by,
+                        how,
+                        frame: at.frame,
+                        ts: at.ts,
+                    });
+                }
+            }
+        }
+        first
     }
 
     /// Both directions finished (FIN each way) or a RST was seen.
@@ -380,18 +409,6 @@ impl Connection {
         let window = this.last_window.unwrap_or(u32::from(seg.window));
         self.zeek.on_segment(dir, seg);
 
-        if self.close.is_none() && (f.fin() || f.rst()) {
-            self.close = Some(CloseInfo {
-                by: dir,
-                how: if f.rst() {
-                    CloseHow::Rst
-                } else {
-                    CloseHow::Fin
-                },
-                frame: seg.frame,
-                ts: seg.ts,
-            });
-        }
         if seg.payload_len > 0 {
             if !analysis.is_retransmission() {
                 self.track_exchange(dir, seg);
@@ -629,6 +646,33 @@ mod tests {
     const S: u8 = TcpFlags::SYN;
     const A: u8 = TcpFlags::ACK;
     const P: u8 = TcpFlags::PSH;
+    const F: u8 = TcpFlags::FIN;
+    const R: u8 = TcpFlags::RST;
+
+    #[test]
+    fn close_is_the_first_fin_or_rst_and_fin_rst_is_a_rst() {
+        let open = [
+            (0.0, true, S, 100, 0, 0),
+            (0.001, false, S | A, 500, 101, 0),
+            (0.002, true, A, 101, 501, 0),
+        ];
+        assert_eq!(feed(&open).close(), None);
+        let mut fins = open.to_vec();
+        fins.extend([
+            (0.1, false, F | A, 501, 101, 0),
+            (0.2, true, R | A, 101, 502, 0),
+        ]);
+        let c = feed(&fins).close().expect("closed");
+        assert_eq!((c.by, c.how, c.frame), (Dir::FromServer, CloseHow::Fin, 4));
+        let mut fin_rst = open.to_vec();
+        fin_rst.extend([
+            (0.1, true, F | R | A, 101, 501, 0),
+            (0.2, false, F | A, 501, 102, 0),
+        ]);
+        let c = feed(&fin_rst).close().expect("closed");
+        assert_eq!((c.by, c.how, c.frame), (Dir::FromClient, CloseHow::Rst, 4));
+        assert_eq!(c.ts, Ts::from_secs_f64(0.1));
+    }
 
     fn wait(secs: f64, frame: u64) -> ResponseWait {
         let at = |t: f64, f: u64| At {

@@ -94,6 +94,10 @@ pub struct RstInfo {
     /// Offset of the RST's sequence number from this side's next expected one
     /// (0 = exactly where the sender's stream stood).
     pub seq_offset: Option<i64>,
+    /// Bytes of sequence space this side had sent that the peer had not acknowledged:
+    /// how far back a genuine RST's sequence number can be (a host answering the
+    /// peer's segment for a socket it lost uses the peer's ACK).
+    pub unacked: Option<i64>,
     /// Packets this side had sent before the RST.
     pub packets_before: u64,
     pub window: u16,
@@ -238,7 +242,7 @@ impl Side {
             }
             let probe = a.has(Analysis::KEEP_ALIVE | Analysis::ZERO_WINDOW_PROBE);
             if seq_len > 0 && !probe && !f.rst() && seg.seq.lt(next) {
-                let kind = self.classify_resend(seg, peer, ooo_threshold_ns);
+                let kind = self.classify_resend(seg, seq_len, peer, ooo_threshold_ns);
                 a.set(kind);
                 if kind != Analysis::OUT_OF_ORDER {
                     self.note_resend(seg, kind);
@@ -291,6 +295,10 @@ impl Side {
                 has_timestamps: seg.opts.timestamps.is_some(),
                 ack_flag: f.ack(),
                 seq_offset: self.next_seq.map(|n| seg.seq.diff(n)),
+                unacked: self
+                    .next_seq
+                    .zip(peer.max_ack)
+                    .map(|(next, acked)| next.diff(acked).max(0)),
                 packets_before: self.packets,
                 window: seg.window,
             }));
@@ -306,14 +314,15 @@ impl Side {
                 self.progress = seg.ts;
             }
         }
-        if f.ack() && !f.rst() && self.max_ack.is_none_or(|m| seg.ack.gt(m)) {
-            peer.progress = seg.ts;
-        }
         if f.ack() && !f.rst() {
-            if let Some(pnext) = peer.next_seq {
-                if seg.ack.gt(pnext) && peer.packets > 0 {
-                    a.set(Analysis::ACKED_UNSEEN);
-                }
+            if self.max_ack.is_none_or(|m| seg.ack.gt(m)) {
+                peer.progress = seg.ts;
+            }
+            if peer
+                .next_seq
+                .is_some_and(|pnext| seg.ack.gt(pnext) && peer.packets > 0)
+            {
+                a.set(Analysis::ACKED_UNSEEN);
             }
         }
         self.record(seg, seq_len, a, window);
@@ -340,8 +349,14 @@ impl Side {
     /// order: fast retransmission (>= 2 dup ACKs for this seq, within 20 ms of the
     /// last), out-of-order (within the handshake RTT, or 3 ms, of the highest
     /// segment), spurious (all of it already acknowledged), else retransmission.
-    fn classify_resend(&self, seg: &Segment, peer: &Side, ooo_threshold_ns: i64) -> u32 {
-        let end = seg.seq.plus(seg.seq_len());
+    fn classify_resend(
+        &self,
+        seg: &Segment,
+        seq_len: u32,
+        peer: &Side,
+        ooo_threshold_ns: i64,
+    ) -> u32 {
+        let end = seg.seq.plus(seq_len);
         if peer.dup_ack_run >= 2
             && peer.last_ack == Some(seg.seq)
             && seg.ts.nanos_since(peer.last_ack_ts) < 20_000_000

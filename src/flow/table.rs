@@ -92,10 +92,11 @@ impl FlowTable {
                 feed(conn, seg, key, &self.cfg.conn, &mut self.closing);
                 return;
             }
+            let close = conn.close();
             previous = Some(PreviousConn {
                 id: conn.id,
-                ended: conn.close.map_or(conn.end, |c| c.ts),
-                close: conn.close,
+                ended: close.map_or(conn.end, |c| c.ts),
+                close,
             });
             let old = self.live.remove(&key).expect("present");
             self.finish(old, EndReason::Reused, done);
@@ -216,7 +217,8 @@ impl FlowTable {
         conn.end_reason = reason;
         if reason == EndReason::Closed && self.cfg.recent_ns > 0 {
             let (key, _) = FlowKey::of(conn.client, conn.server);
-            let ended = conn.close.map_or(conn.end, |c| c.ts);
+            let close = conn.close();
+            let ended = close.map_or(conn.end, |c| c.ts);
             if self.recent.len() >= MAX_RECENT {
                 if let Some((_, old, _)) = self.recent_order.pop_front() {
                     self.recent.remove(&old);
@@ -227,7 +229,7 @@ impl FlowTable {
                 PreviousConn {
                     id: conn.id,
                     ended,
-                    close: conn.close,
+                    close,
                 },
             );
             self.recent_order.push_back((ended, key, conn.id));
@@ -266,9 +268,11 @@ fn feed(
     cfg: &ConnConfig,
     closing: &mut VecDeque<(Ts, FlowKey, u64)>,
 ) {
-    let was_closed = conn.is_closed();
+    // Only a FIN or a RST can close a connection: other segments skip both checks.
+    let may_close = seg.flags.fin() || seg.flags.rst();
+    let was_closed = may_close && conn.is_closed();
     conn.on_segment(seg, cfg);
-    if !was_closed && conn.is_closed() {
+    if may_close && !was_closed && conn.is_closed() {
         conn.timeline.shrink();
         closing.push_back((seg.ts, key, conn.id));
     }

@@ -339,10 +339,12 @@ impl ZeekState {
         let f = seg.flags;
         let (me, other) = (dir.idx(), dir.other().idx());
         let len = seg.payload_len;
-        let mut seg_len = len + u32::from(f.syn()) + u32::from(f.fin());
-        if f.rst() {
-            seg_len -= len;
-        }
+        // Zeek does not count a RST's payload in sequence space.
+        let seg_len = if f.rst() {
+            seg.seq_len() - len
+        } else {
+            seg.seq_len()
+        };
         let end = seg.seq.plus(seg_len);
         self.init_endpoint(me, seg, end);
         let rel_seq = {

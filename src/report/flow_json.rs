@@ -104,7 +104,7 @@ pub fn write_flow(
     w.side(&conn.sides[1], sizes[1], start);
 
     w.raw(key!("closed_by"));
-    match conn.close {
+    match conn.close() {
         None => w.null(),
         Some(c) => {
             w.raw(concat!("{", first_key!("side")));

@@ -433,7 +433,7 @@ impl<'a> FlowRecord<'a> {
             },
             client_stats: side_record(&conn.sides[0], sizes[0], start),
             server_stats: side_record(&conn.sides[1], sizes[1], start),
-            closed_by: conn.close.map(|c| ClosedBy {
+            closed_by: conn.close().map(|c| ClosedBy {
                 side: c.by.side(),
                 how: c.how,
                 frame: c.frame,

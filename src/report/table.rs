@@ -137,7 +137,7 @@ impl<W: Write> Sink for TableSink<W> {
                 human_bytes(s.payload_bytes)
             ),
             closed: conn
-                .close
+                .close()
                 .map(|cl| format!("{} {:?}", cl.by.side(), cl.how).to_lowercase())
                 .unwrap_or_else(|| "-".into()),
             findings: finding_ids(findings),
