@@ -54,7 +54,7 @@ pub const CATALOG: &[Entry] = &[
     Entry {
         id: "stall.first_byte",
         severity: "warning",
-        meaning: "The handshake completed quickly but the first payload byte (a server banner, or the response to the first request) came more than the threshold (--stall-threshold, default 1 s) later.",
+        meaning: "The handshake completed quickly but the first payload byte (a server banner, or the response to the first request) came more than the threshold (--stall-threshold, default 1 s) later, less the handshake's RTT (one round trip is the path's, not the server's).",
         evidence: "Handshake RTT, the frames bounding the wait, the wait, DNS queries the server host sent during it (PTR lookups of the client's own address called out, answered or not, with their retry intervals, i.e. resolver timeouts; the summary says whether the lookups cover the wait to within the threshold, or how much of it lay outside them). Live capture at the server: the server socket's snapshots during the wait and the verdict (nothing written yet: the application; unacknowledged data: the network).",
         causes: "Reverse DNS of the client by the daemon (sshd UseDNS, ftpd without -n, ident lookups) against a slow or dead resolver; slow authentication backends; an overloaded server.",
         check: "sshd: UseDNS no; in.ftpd -n / vsftpd reverse_lookup_enable=NO; proftpd UseReverseDNS off; /etc/resolv.conf (nameserver, options timeout: attempts:); strace -f -tt on the daemon.",
