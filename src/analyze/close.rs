@@ -81,9 +81,8 @@ impl TimeWaitTracker {
         }
         let st = self.pairs.entry(key).or_default();
         st.closes += 1;
-        if st.ports.len() < 70_000 {
-            st.ports.insert(conn.client.port);
-        }
+        // At most 65,536 ports: bounded by itself.
+        st.ports.insert(conn.client.port);
         if st.example_flows.len() < 10 {
             st.example_flows.push(conn.id);
         }
