@@ -61,7 +61,7 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
                 }
                 _ => continue,
             };
-            annotate_rst(conn, by, both.sides[by.idx()].as_ref(), f);
+            annotate_rst(conn, by, both.sides[by.idx()].as_ref(), true, f);
         }
         return;
     }
@@ -74,6 +74,9 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
     // socket was not polled (gone before the poll, or shorter than it): its RST is
     // this host's as well, so nothing may be said to come from elsewhere.
     let peer_local = is_this_host(cfg, endpoint(conn, ldir.other()).ip);
+    // Without a socket poll (--no-sockets, or none done yet) a missing socket says
+    // nothing about the connection.
+    let polled = cfg.last_socket_poll.is_some();
     for f in found.iter_mut().filter(|f| f.flow == Some(conn.id)) {
         match (f.id, sock) {
             ("rst.client" | "rst.server" | "handshake.rejected", _) => {
@@ -83,7 +86,7 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
                     Dir::FromServer
                 };
                 if !peer_local || by == ldir {
-                    annotate_rst(conn, ldir, sock, f);
+                    annotate_rst(conn, ldir, sock, polled, f);
                 }
             }
             ("stall.first_byte" | "stall.response", Some(s)) => annotate_wait(conn, ldir, s, f),
@@ -103,7 +106,7 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
     if peer_local {
         return;
     }
-    if let Some(f) = not_from_this_host(conn, ldir, sock, cfg.capture_drops, found) {
+    if let Some(f) = not_from_this_host(conn, ldir, sock, polled, cfg.capture_drops, found) {
         found.push(f);
     }
 }
@@ -193,8 +196,15 @@ fn local_dir(conn: &Connection, cfg: &AnalyzerConfig) -> Option<Dir> {
     }
 }
 
-/// Adds "who sent it" with certainty to a RST finding.
-fn annotate_rst(conn: &Connection, ldir: Dir, sock: Option<&LocalSocket>, f: &mut Finding) {
+/// Adds "who sent it" with certainty to a RST finding. `polled`: socket state was
+/// polled at least once, so a missing socket means one was not seen.
+fn annotate_rst(
+    conn: &Connection,
+    ldir: Dir,
+    sock: Option<&LocalSocket>,
+    polled: bool,
+    f: &mut Finding,
+) {
     let by = match f.id {
         "rst.client" => Dir::FromClient,
         _ => Dir::FromServer,
@@ -240,9 +250,13 @@ fn annotate_rst(conn: &Connection, ldir: Dir, sock: Option<&LocalSocket>, f: &mu
             None => append(
                 &mut f.summary,
                 &format!(
-                    "This host sent it: the RST left from its own address {}, and no socket of \
-                 this connection was seen on it{}",
+                    "This host sent it: the RST left from its own address {}, and {}{}",
                     endpoint(conn, ldir),
+                    if polled {
+                        "no socket of this connection was seen on it"
+                    } else {
+                        "socket state was not polled"
+                    },
                     if f.id == "handshake.rejected" {
                         " (a refused SYN: nothing listened on the port, or this host's firewall rejected it)"
                     } else {
@@ -422,6 +436,7 @@ fn not_from_this_host(
     conn: &Connection,
     ldir: Dir,
     sock: Option<&LocalSocket>,
+    polled: bool,
     capture_drops: u64,
     found: &[Finding],
 ) -> Option<Finding> {
@@ -488,7 +503,10 @@ fn not_from_this_host(
             Some(_) => "no socket snapshot before it".to_string(),
             // A connection shorter than the poll interval: this host is known by
             // its address, and its packets are the capture's own.
-            None => "its socket was not polled while it existed (shorter than --poll)".to_string(),
+            None if polled => {
+                "its socket was not polled while it existed (shorter than --poll)".to_string()
+            }
+            None => "socket state was not polled".to_string(),
         },
         |s| {
             format!(
@@ -810,5 +828,54 @@ mod tests {
         assert_eq!(f.evidence["this_host_known_from"], "address");
         assert_eq!(f.evidence["this_host_role"], "server");
         assert!(f.evidence.get("socket_before").is_none());
+    }
+
+    #[test]
+    fn without_socket_polls_a_missing_socket_is_not_called_short() {
+        // --no-sockets (or no poll done yet): nothing says the connection was shorter
+        // than a poll, and no socket was looked for.
+        let mut segs = handshake();
+        segs.push(Seg(6, 30.0, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[]);
+        let mut cfg = AnalyzerConfig {
+            local_addrs: vec![conn.server.ip],
+            ..AnalyzerConfig::default()
+        };
+        let mut found = Vec::new();
+        analyze(&conn, &cfg, &mut found);
+        let f = found
+            .iter()
+            .find(|f| f.id == "rst.not_from_this_host")
+            .expect("finding");
+        assert!(
+            f.summary.contains("socket state was not polled"),
+            "{}",
+            f.summary
+        );
+        assert!(!f.summary.contains("shorter than --poll"), "{}", f.summary);
+        // With polls running, the missing socket is the short-connection case.
+        cfg.last_socket_poll = Some(Ts::from_secs_f64(31.0));
+        let mut found = Vec::new();
+        analyze(&conn, &cfg, &mut found);
+        let f = found
+            .iter()
+            .find(|f| f.id == "rst.not_from_this_host")
+            .expect("finding");
+        assert!(f.summary.contains("shorter than --poll"), "{}", f.summary);
+
+        // This host's own RST: "no socket seen" only when one was looked for.
+        let mut segs = handshake();
+        segs.push(Seg(6, 30.0, false, R, 911, 0, 0, 64));
+        let conn = flow(&segs, &[]);
+        let mut found = vec![Finding::new("rst.server", Severity::Warning, Some(1), 30.0)
+            .summary("server reset the connection")];
+        cfg.last_socket_poll = None;
+        analyze(&conn, &cfg, &mut found);
+        let text = &found[0].summary;
+        assert!(text.contains("socket state was not polled"), "{text}");
+        assert!(
+            !text.contains("no socket of this connection was seen"),
+            "{text}"
+        );
     }
 }
