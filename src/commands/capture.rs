@@ -15,7 +15,6 @@
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
@@ -37,32 +36,6 @@ use crate::source::live::{
 };
 use crate::source::sockpoll::{self, PollBatch, Poller};
 use crate::source::SourceError;
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_stop_signal(sig: nix::libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-    // A second Ctrl-C (while the report is being written) ends the process at once.
-    // SAFETY: signal() is async-signal-safe; restoring the default disposition is all.
-    unsafe {
-        nix::libc::signal(sig, nix::libc::SIG_DFL);
-    }
-}
-
-/// SIGINT/SIGTERM only set the stop flag: the loop notices within one wait and
-/// still writes the whole report. A second one kills the process as usual.
-fn install_signal_handlers() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(
-        SigHandler::Handler(on_stop_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(sig, &action) };
-    }
-}
 
 /// Most flows with findings remembered for --write-flagged.
 const MAX_FLAGGED: usize = 100_000;
@@ -237,7 +210,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             }
         }
     };
-    install_signal_handlers();
+    crate::live::stop::install_handlers();
 
     let mut acfg = analyzer_config_of(&args.thresholds);
     acfg.local_addrs = live::local_addresses();
@@ -369,7 +342,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let mut last_tick = Instant::now();
     let mut drops = live::DropStats::default();
     loop {
-        if STOP.load(Ordering::SeqCst) {
+        if crate::live::stop::requested() {
             stop_reason = "signal";
             break;
         }

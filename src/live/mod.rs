@@ -5,6 +5,7 @@
 //! `report::sockets`.
 
 pub mod diff;
+pub mod stop;
 pub mod watch;
 
 use std::collections::HashSet;
