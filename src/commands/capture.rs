@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 
 use super::{
-    analyzer_config_of, exit_for_findings, make_sink, table_config_of, write_run_report,
-    SourceSummary, EXIT_BAD_INPUT,
+    analyzer_config_of, default_format, exit_for_findings, fail, make_sink, table_config_of,
+    write_run_report, SourceSummary, EXIT_BAD_INPUT,
 };
 use crate::analyze::{Analyzers, Finding};
 use crate::cli::CaptureArgs;
@@ -153,11 +153,6 @@ impl SocketJoin {
     }
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("tcpdiag: {msg}");
-    ExitCode::from(EXIT_BAD_INPUT)
-}
-
 pub fn run(args: CaptureArgs) -> ExitCode {
     if let Some(ns) = &args.netns {
         if let Err(e) = live::enter_netns(ns) {
@@ -254,11 +249,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         }
     }
 
-    let format = args.report.format.unwrap_or(if io::stdout().is_terminal() {
-        Format::Table
-    } else {
-        Format::Json
-    });
+    let format = default_format(args.report.format, Format::Json);
     // NDJSON streams: each flow goes out the moment it finishes.
     let out: Box<dyn Write + Send> = if format == Format::Ndjson {
         Box::new(io::LineWriter::new(io::stdout()))

@@ -6,10 +6,11 @@ use std::io;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use super::{default_format, exit_for, fail, query, snapshot, socket_config, stop};
+use super::{exit_for, query, snapshot, socket_config, stop};
 use crate::analyze::sockets::{analyze, Changes};
 use crate::analyze::Finding;
 use crate::cli::WatchArgs;
+use crate::commands::{default_format, fail};
 use crate::model::host::HostContext;
 use crate::model::socket::Snapshot;
 use crate::report::sockets::{CounterDelta, WatchSummary, WatchWriter};
