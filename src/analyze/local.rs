@@ -307,9 +307,15 @@ fn annotate_wait(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Findi
     };
     let responder_is_local = ldir == Dir::FromServer;
     let info = last.info.unwrap_or_default();
+    // The poll is stamped when its dump starts and reads each socket later (a dump
+    // of a large table takes tens of ms): a response the capture saw leave just after
+    // the stamp can show in flight. Only retransmissions blame the network.
+    let retransmitting = last.timer == TIMER_ON && (last.timer_retrans > 0 || info.retransmits > 0);
     let verdict = if responder_is_local {
-        if last.timer == TIMER_ON || info.unacked > 0 {
+        if retransmitting {
             "the response was sent but not acknowledged (retransmission timer on): the network"
+        } else if last.timer == TIMER_ON || info.unacked > 0 {
+            "the response was in flight, not yet acknowledged, without a retransmission (just sent, or held in this host's queueing discipline)"
         } else if info.notsent_bytes > 0 || last.send_q > 0 {
             "the response was queued in the socket but not sent (peer window or congestion)"
         } else {
@@ -877,5 +883,51 @@ mod tests {
             !text.contains("no socket of this connection was seen"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn only_retransmissions_make_a_wait_the_networks() {
+        // The server (this host) answers after 2 s; its socket is read with the
+        // response in flight (timer on, unacknowledged) but never retransmitted: the
+        // poll caught it being sent, not the network losing it.
+        let mut segs = handshake();
+        segs.push(Seg(6, 1.0, true, P | A, 101, 911, 20, 63));
+        segs.push(Seg(7, 3.0, false, P | A, 911, 121, 50, 64));
+        let verdict_with = |timer_retrans: u8| {
+            let mut conn = flow(&segs, &[]);
+            conn.on_socket(SockSnap {
+                at: Ts::from_secs_f64(2.9),
+                local: conn.server,
+                remote: conn.client,
+                state: STATE_ESTABLISHED,
+                timer: TIMER_ON,
+                timer_expires_ms: 200,
+                timer_retrans,
+                recv_q: 0,
+                send_q: 50,
+                inode: 1,
+                info: Some(TcpInfoLite {
+                    unacked: 1,
+                    ..TcpInfoLite::default()
+                }),
+            });
+            let mut found = vec![
+                Finding::new("stall.response", Severity::Warning, Some(1), 1.0)
+                    .summary("slow response")
+                    .evidence("wait_s", 2.0),
+            ];
+            analyze(&conn, &AnalyzerConfig::default(), &mut found);
+            found[0].evidence["local_socket_verdict"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let in_flight = verdict_with(0);
+        assert!(!in_flight.contains("the network"), "{in_flight}");
+        assert!(
+            in_flight.contains("without a retransmission"),
+            "{in_flight}"
+        );
+        assert!(verdict_with(2).contains("the network"));
     }
 }
