@@ -224,7 +224,7 @@ fn annotate_rst(
     if by == ldir {
         match before {
             Some(s) => {
-                let why = rst_cause(s);
+                let why = rst_cause(s, rst.ack_flag);
                 if let Some((kind, text)) = &why {
                     ev["rst_cause"] = (*kind).into();
                     let who = if *kind == "closed_with_unread_data" {
@@ -357,8 +357,11 @@ fn append(summary: &mut String, sentence: &str) {
 /// Why this host's kernel sent a RST on its own: a timer gave up (the socket's last
 /// snapshot had the keepalive timer with unanswered probes, or the retransmission
 /// timer with retries), or the application closed the socket with data it had not
-/// read (Linux then resets instead of sending a FIN).
-fn rst_cause(s: &SockSnap) -> Option<(&'static str, String)> {
+/// read (Linux then resets instead of sending a FIN). A keepalive that gives up
+/// resets the connection (RST+ACK); retransmissions that give up drop it silently
+/// (tcp_write_err), so only a RST without ACK, the kernel answering the peer's next
+/// segment for a connection it no longer has, follows them.
+fn rst_cause(s: &SockSnap, rst_has_ack: bool) -> Option<(&'static str, String)> {
     if s.recv_q > 0 && s.timer != TIMER_KEEPALIVE {
         return Some((
             "closed_with_unread_data",
@@ -378,11 +381,12 @@ fn rst_cause(s: &SockSnap) -> Option<(&'static str, String)> {
                 s.timer_retrans
             ),
         )),
-        TIMER_ON if s.timer_retrans > 0 => Some((
+        TIMER_ON if s.timer_retrans > 0 && !rst_has_ack => Some((
             "retransmissions_gave_up",
             format!(
                 "just before it the socket's retransmission timer had retried {} times \
-                 (tcp_retries2 or TCP_USER_TIMEOUT reached)",
+                 (tcp_retries2 or TCP_USER_TIMEOUT reached: the kernel dropped the connection \
+                 without a RST, and this one, without ACK, answered the peer's next segment)",
                 s.timer_retrans
             ),
         )),
@@ -929,5 +933,43 @@ mod tests {
             "{in_flight}"
         );
         assert!(verdict_with(2).contains("the network"));
+    }
+
+    #[test]
+    fn retransmissions_that_give_up_send_no_rst_and_ack() {
+        // The server (this host) was retransmitting before its RST. Retransmissions
+        // that run out drop the connection silently: a RST+ACK is an active reset
+        // (the application's abort), only a bare RST is the kernel answering the
+        // peer after it gave up.
+        let cause_of = |flags: u8| {
+            let mut segs = handshake();
+            segs.push(Seg(6, 1.0, false, P | A, 911, 101, 5, 64));
+            segs.push(Seg(7, 2.0, false, flags, 916, 101, 0, 64));
+            let mut conn = flow(&segs, &[]);
+            conn.on_socket(SockSnap {
+                at: Ts::from_secs_f64(1.5),
+                local: conn.server,
+                remote: conn.client,
+                state: STATE_ESTABLISHED,
+                timer: TIMER_ON,
+                timer_expires_ms: 400,
+                timer_retrans: 2,
+                recv_q: 0,
+                send_q: 5,
+                inode: 1,
+                info: None,
+            });
+            let mut found = vec![Finding::new("rst.server", Severity::Warning, Some(1), 2.0)
+                .summary("server reset the connection")];
+            analyze(&conn, &AnalyzerConfig::default(), &mut found);
+            let ev = &found[0].evidence["local_socket"];
+            assert_eq!(ev["this_host_sent_it"], true);
+            (ev.get("rst_cause").cloned(), found[0].summary.clone())
+        };
+        let (cause, text) = cause_of(R | A);
+        assert_eq!(cause, None, "{text}");
+        assert!(!text.contains("not the application"), "{text}");
+        let (cause, _) = cause_of(R);
+        assert_eq!(cause, Some("retransmissions_gave_up".into()));
     }
 }
