@@ -614,6 +614,23 @@ mod tests {
         Endpoint::new(ip.parse().unwrap(), port.parse().unwrap())
     }
 
+    /// An ESTABLISHED socket with no timer and empty queues, polled at `at`.
+    fn idle_snap(at: f64, local: Endpoint, remote: Endpoint) -> SockSnap {
+        SockSnap {
+            at: Ts::from_secs_f64(at),
+            local,
+            remote,
+            state: STATE_ESTABLISHED,
+            timer: 0,
+            timer_expires_ms: 0,
+            timer_retrans: 0,
+            recv_q: 0,
+            send_q: 0,
+            inode: 1,
+            info: None,
+        }
+    }
+
     struct Seg(u64, f64, bool, u8, u32, u32, u32, u8);
 
     /// client 192.0.2.10:40000 -> server 198.51.100.10:8080; the server is this host.
@@ -636,17 +653,11 @@ mod tests {
                 }
                 snaps.next();
                 conn.on_socket(SockSnap {
-                    at: Ts::from_secs_f64(at),
-                    local: s,
-                    remote: c,
                     state,
                     timer,
                     timer_expires_ms: 150,
-                    timer_retrans: 0,
-                    recv_q: 0,
-                    send_q: 0,
-                    inode: 1,
                     info: Some(TcpInfoLite::default()),
+                    ..idle_snap(at, s, c)
                 });
             }
             conn.on_segment(&mk(x), &cfg());
@@ -736,30 +747,13 @@ mod tests {
         let mut conn = flow(&segs, &[]);
         // The client's socket (also on this host) had the server's 10 bytes unread.
         conn.on_socket(SockSnap {
-            at: Ts::from_secs_f64(1.5),
-            local: conn.client,
-            remote: conn.server,
-            state: STATE_ESTABLISHED,
-            timer: 0,
-            timer_expires_ms: 0,
-            timer_retrans: 0,
             recv_q: 10,
-            send_q: 0,
             inode: 2,
-            info: None,
+            ..idle_snap(1.5, conn.client, conn.server)
         });
         conn.on_socket(SockSnap {
-            at: Ts::from_secs_f64(1.5),
-            local: conn.server,
-            remote: conn.client,
-            state: STATE_ESTABLISHED,
-            timer: 0,
-            timer_expires_ms: 0,
-            timer_retrans: 0,
-            recv_q: 0,
-            send_q: 0,
             inode: 3,
-            info: None,
+            ..idle_snap(1.5, conn.server, conn.client)
         });
         let mut found = vec![Finding::new("rst.client", Severity::Warning, Some(1), 2.0)
             .summary("client reset the connection")];
@@ -900,20 +894,15 @@ mod tests {
         let verdict_with = |timer_retrans: u8| {
             let mut conn = flow(&segs, &[]);
             conn.on_socket(SockSnap {
-                at: Ts::from_secs_f64(2.9),
-                local: conn.server,
-                remote: conn.client,
-                state: STATE_ESTABLISHED,
                 timer: TIMER_ON,
                 timer_expires_ms: 200,
                 timer_retrans,
-                recv_q: 0,
                 send_q: 50,
-                inode: 1,
                 info: Some(TcpInfoLite {
                     unacked: 1,
                     ..TcpInfoLite::default()
                 }),
+                ..idle_snap(2.9, conn.server, conn.client)
             });
             let mut found = vec![
                 Finding::new("stall.response", Severity::Warning, Some(1), 1.0)
@@ -947,17 +936,11 @@ mod tests {
             segs.push(Seg(7, 2.0, false, flags, 916, 101, 0, 64));
             let mut conn = flow(&segs, &[]);
             conn.on_socket(SockSnap {
-                at: Ts::from_secs_f64(1.5),
-                local: conn.server,
-                remote: conn.client,
-                state: STATE_ESTABLISHED,
                 timer: TIMER_ON,
                 timer_expires_ms: 400,
                 timer_retrans: 2,
-                recv_q: 0,
                 send_q: 5,
-                inode: 1,
-                info: None,
+                ..idle_snap(1.5, conn.server, conn.client)
             });
             let mut found = vec![Finding::new("rst.server", Severity::Warning, Some(1), 2.0)
                 .summary("server reset the connection")];
