@@ -116,7 +116,7 @@ pub fn watch(args: WatchArgs) -> ExitCode {
         if let Some(p) = &prev {
             found.extend(changes.on_poll(p, &snap, &cfg));
         }
-        summary.record(poll, &snap, &diff, &found);
+        summary.record(poll, &diff, &found);
         let r = w
             .poll(
                 poll,

@@ -487,7 +487,7 @@ pub struct WatchSummary {
 }
 
 impl WatchSummary {
-    pub fn record(&mut self, poll: u64, _snap: &Snapshot, diff: &[Change], found: &[Finding]) {
+    pub fn record(&mut self, poll: u64, diff: &[Change], found: &[Finding]) {
         self.polls = poll;
         for c in diff {
             match c {
