@@ -458,15 +458,8 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             }
         }
     }
-    if let Some(s) = pcap_stats {
-        if let Some(f) = crate::analyze::capture::dropped(
-            u64::from(s.received),
-            u64::from(s.dropped),
-            u64::from(s.if_dropped),
-            started_wall.secs_f64(),
-        ) {
-            extra.push(f);
-        }
+    if let Some(f) = pcap_stats.and_then(|s| drop_finding(&s, started_wall.secs_f64())) {
+        extra.push(f);
     }
     let complete = read_error.is_none();
     let source = SourceSummary {
@@ -524,6 +517,17 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     exit_for_findings(args.report.fail_on, &summary.findings)
+}
+
+/// `capture.dropped` from pcap_stats. On Linux `received` (tp_packets) counts the
+/// packets the buffer then dropped too; the finding wants those that arrived.
+fn drop_finding(s: &live::DropStats, at: f64) -> Option<Finding> {
+    crate::analyze::capture::dropped(
+        u64::from(s.received.saturating_sub(s.dropped)),
+        u64::from(s.dropped),
+        u64::from(s.if_dropped),
+        at,
+    )
 }
 
 /// Socket-population findings of `tcpdiag sockets` that a capture's report carries
@@ -650,6 +654,20 @@ fn in_spans(spans: &[(u64, u64)], n: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_drops_are_part_of_pcap_received() {
+        // 1000 packets passed the filter, 10 of them were dropped: 1 % lost.
+        let s = live::DropStats {
+            received: 1000,
+            dropped: 10,
+            if_dropped: 0,
+        };
+        let f = drop_finding(&s, 1.0).expect("finding");
+        assert_eq!(f.evidence["received"], 990);
+        assert_eq!(f.evidence["lost_percent"], 1.0);
+        assert_eq!(f.severity, crate::analyze::Severity::Error);
+    }
 
     #[test]
     fn spans_merge_and_answer_membership() {
