@@ -1046,7 +1046,10 @@ impl Changes {
             } else {
                 *e = (1, ti.bytes_acked, cur.at);
             }
+            // Polls alone are no measure of time (watch --interval 10ms): data in
+            // flight is only stuck once unacknowledged for longer than its RTO.
             if e.0 >= cfg.stuck_polls.max(2)
+                && cur.at - e.2 >= ti.rto_s
                 && self.reported.insert(("sock.send_queue_stuck", s.cookie))
             {
                 let secs = round_ms(cur.at - e.2);
@@ -1488,6 +1491,30 @@ mod tests {
         assert!(f[0].summary.contains("srv[42]"));
         assert_eq!(f[1].evidence["by_state"]["FIN_WAIT2"], 3);
         assert!(analyze(&snap(v, None), &SocketConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn send_queue_stuck_needs_more_than_an_rto() {
+        // Polls 10 ms apart on a 200 ms RTO: three polls without an ACK are data in
+        // flight, not a stuck queue; past the RTO they are.
+        let mut s = sock(TcpState::Established, "10.0.0.1:5000", "10.0.0.2:80");
+        s.send_q = 1000;
+        s.tcp_info = Some(TcpInfo {
+            rto_s: 0.2,
+            bytes_acked: Some(77),
+            ..TcpInfo::default()
+        });
+        let at = |t: f64| Snapshot {
+            at: 100.0 + t,
+            ..snap(vec![s.clone()], None)
+        };
+        let mut ch = Changes::default();
+        let cfg = SocketConfig::default();
+        for t in [0.0, 0.01, 0.02, 0.03] {
+            assert!(ch.on_poll(&at(t), &at(t), &cfg).is_empty(), "at +{t} s");
+        }
+        let f = ch.on_poll(&at(0.25), &at(0.25), &cfg);
+        assert_eq!(ids(&f), vec!["sock.send_queue_stuck"]);
     }
 
     #[test]
