@@ -23,6 +23,21 @@ pub mod capture;
 pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
+/// The output format asked for, else a table on a terminal and `piped` otherwise.
+pub fn default_format(asked: Option<Format>, piped: Format) -> Format {
+    asked.unwrap_or(if io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        piped
+    })
+}
+
+/// Says what is wrong and gives the bad-input exit code.
+pub fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tcpdiag: {e}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay(args),
@@ -112,12 +127,7 @@ pub(crate) fn make_sink<'a>(
     sources: Vec<String>,
     out: Box<dyn Write + Send + 'a>,
 ) -> Box<dyn Sink + Send + 'a> {
-    let format = report.format.unwrap_or(if io::stdout().is_terminal() {
-        Format::Table
-    } else {
-        Format::Json
-    });
-    match format {
+    match default_format(report.format, Format::Json) {
         Format::Table => Box::new(TableSink::new(
             out,
             report.findings_only,

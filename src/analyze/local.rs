@@ -61,7 +61,7 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
                 }
                 _ => continue,
             };
-            annotate_rst(conn, by, both.sides[by.idx()].as_ref(), f);
+            annotate_rst(conn, by, both.sides[by.idx()].as_ref(), true, f);
         }
         return;
     }
@@ -74,6 +74,9 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
     // socket was not polled (gone before the poll, or shorter than it): its RST is
     // this host's as well, so nothing may be said to come from elsewhere.
     let peer_local = is_this_host(cfg, endpoint(conn, ldir.other()).ip);
+    // Without a socket poll (--no-sockets, or none done yet) a missing socket says
+    // nothing about the connection.
+    let polled = cfg.last_socket_poll.is_some();
     for f in found.iter_mut().filter(|f| f.flow == Some(conn.id)) {
         match (f.id, sock) {
             ("rst.client" | "rst.server" | "handshake.rejected", _) => {
@@ -83,7 +86,7 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
                     Dir::FromServer
                 };
                 if !peer_local || by == ldir {
-                    annotate_rst(conn, ldir, sock, f);
+                    annotate_rst(conn, ldir, sock, polled, f);
                 }
             }
             ("stall.first_byte" | "stall.response", Some(s)) => annotate_wait(conn, ldir, s, f),
@@ -103,7 +106,7 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
     if peer_local {
         return;
     }
-    if let Some(f) = not_from_this_host(conn, ldir, sock, cfg.capture_drops, found) {
+    if let Some(f) = not_from_this_host(conn, ldir, sock, polled, cfg.capture_drops, found) {
         found.push(f);
     }
 }
@@ -193,8 +196,15 @@ fn local_dir(conn: &Connection, cfg: &AnalyzerConfig) -> Option<Dir> {
     }
 }
 
-/// Adds "who sent it" with certainty to a RST finding.
-fn annotate_rst(conn: &Connection, ldir: Dir, sock: Option<&LocalSocket>, f: &mut Finding) {
+/// Adds "who sent it" with certainty to a RST finding. `polled`: socket state was
+/// polled at least once, so a missing socket means one was not seen.
+fn annotate_rst(
+    conn: &Connection,
+    ldir: Dir,
+    sock: Option<&LocalSocket>,
+    polled: bool,
+    f: &mut Finding,
+) {
     let by = match f.id {
         "rst.client" => Dir::FromClient,
         _ => Dir::FromServer,
@@ -214,7 +224,7 @@ fn annotate_rst(conn: &Connection, ldir: Dir, sock: Option<&LocalSocket>, f: &mu
     if by == ldir {
         match before {
             Some(s) => {
-                let why = rst_cause(s);
+                let why = rst_cause(s, rst.ack_flag);
                 if let Some((kind, text)) = &why {
                     ev["rst_cause"] = (*kind).into();
                     let who = if *kind == "closed_with_unread_data" {
@@ -240,9 +250,13 @@ fn annotate_rst(conn: &Connection, ldir: Dir, sock: Option<&LocalSocket>, f: &mu
             None => append(
                 &mut f.summary,
                 &format!(
-                    "This host sent it: the RST left from its own address {}, and no socket of \
-                 this connection was seen on it{}",
+                    "This host sent it: the RST left from its own address {}, and {}{}",
                     endpoint(conn, ldir),
+                    if polled {
+                        "no socket of this connection was seen on it"
+                    } else {
+                        "socket state was not polled"
+                    },
                     if f.id == "handshake.rejected" {
                         " (a refused SYN: nothing listened on the port, or this host's firewall rejected it)"
                     } else {
@@ -293,9 +307,15 @@ fn annotate_wait(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Findi
     };
     let responder_is_local = ldir == Dir::FromServer;
     let info = last.info.unwrap_or_default();
+    // The poll is stamped when its dump starts and reads each socket later (a dump
+    // of a large table takes tens of ms): a response the capture saw leave just after
+    // the stamp can show in flight. Only retransmissions blame the network.
+    let retransmitting = last.timer == TIMER_ON && (last.timer_retrans > 0 || info.retransmits > 0);
     let verdict = if responder_is_local {
-        if last.timer == TIMER_ON || info.unacked > 0 {
+        if retransmitting {
             "the response was sent but not acknowledged (retransmission timer on): the network"
+        } else if last.timer == TIMER_ON || info.unacked > 0 {
+            "the response was in flight, not yet acknowledged, without a retransmission (just sent, or held in this host's queueing discipline)"
         } else if info.notsent_bytes > 0 || last.send_q > 0 {
             "the response was queued in the socket but not sent (peer window or congestion)"
         } else {
@@ -337,8 +357,11 @@ fn append(summary: &mut String, sentence: &str) {
 /// Why this host's kernel sent a RST on its own: a timer gave up (the socket's last
 /// snapshot had the keepalive timer with unanswered probes, or the retransmission
 /// timer with retries), or the application closed the socket with data it had not
-/// read (Linux then resets instead of sending a FIN).
-fn rst_cause(s: &SockSnap) -> Option<(&'static str, String)> {
+/// read (Linux then resets instead of sending a FIN). A keepalive that gives up
+/// resets the connection (RST+ACK); retransmissions that give up drop it silently
+/// (tcp_write_err), so only a RST without ACK, the kernel answering the peer's next
+/// segment for a connection it no longer has, follows them.
+fn rst_cause(s: &SockSnap, rst_has_ack: bool) -> Option<(&'static str, String)> {
     if s.recv_q > 0 && s.timer != TIMER_KEEPALIVE {
         return Some((
             "closed_with_unread_data",
@@ -358,11 +381,12 @@ fn rst_cause(s: &SockSnap) -> Option<(&'static str, String)> {
                 s.timer_retrans
             ),
         )),
-        TIMER_ON if s.timer_retrans > 0 => Some((
+        TIMER_ON if s.timer_retrans > 0 && !rst_has_ack => Some((
             "retransmissions_gave_up",
             format!(
                 "just before it the socket's retransmission timer had retried {} times \
-                 (tcp_retries2 or TCP_USER_TIMEOUT reached)",
+                 (tcp_retries2 or TCP_USER_TIMEOUT reached: the kernel dropped the connection \
+                 without a RST, and this one, without ACK, answered the peer's next segment)",
                 s.timer_retrans
             ),
         )),
@@ -422,6 +446,7 @@ fn not_from_this_host(
     conn: &Connection,
     ldir: Dir,
     sock: Option<&LocalSocket>,
+    polled: bool,
     capture_drops: u64,
     found: &[Finding],
 ) -> Option<Finding> {
@@ -488,7 +513,10 @@ fn not_from_this_host(
             Some(_) => "no socket snapshot before it".to_string(),
             // A connection shorter than the poll interval: this host is known by
             // its address, and its packets are the capture's own.
-            None => "its socket was not polled while it existed (shorter than --poll)".to_string(),
+            None if polled => {
+                "its socket was not polled while it existed (shorter than --poll)".to_string()
+            }
+            None => "socket state was not polled".to_string(),
         },
         |s| {
             format!(
@@ -586,6 +614,23 @@ mod tests {
         Endpoint::new(ip.parse().unwrap(), port.parse().unwrap())
     }
 
+    /// An ESTABLISHED socket with no timer and empty queues, polled at `at`.
+    fn idle_snap(at: f64, local: Endpoint, remote: Endpoint) -> SockSnap {
+        SockSnap {
+            at: Ts::from_secs_f64(at),
+            local,
+            remote,
+            state: STATE_ESTABLISHED,
+            timer: 0,
+            timer_expires_ms: 0,
+            timer_retrans: 0,
+            recv_q: 0,
+            send_q: 0,
+            inode: 1,
+            info: None,
+        }
+    }
+
     struct Seg(u64, f64, bool, u8, u32, u32, u32, u8);
 
     /// client 192.0.2.10:40000 -> server 198.51.100.10:8080; the server is this host.
@@ -608,17 +653,11 @@ mod tests {
                 }
                 snaps.next();
                 conn.on_socket(SockSnap {
-                    at: Ts::from_secs_f64(at),
-                    local: s,
-                    remote: c,
                     state,
                     timer,
                     timer_expires_ms: 150,
-                    timer_retrans: 0,
-                    recv_q: 0,
-                    send_q: 0,
-                    inode: 1,
                     info: Some(TcpInfoLite::default()),
+                    ..idle_snap(at, s, c)
                 });
             }
             conn.on_segment(&mk(x), &cfg());
@@ -708,30 +747,13 @@ mod tests {
         let mut conn = flow(&segs, &[]);
         // The client's socket (also on this host) had the server's 10 bytes unread.
         conn.on_socket(SockSnap {
-            at: Ts::from_secs_f64(1.5),
-            local: conn.client,
-            remote: conn.server,
-            state: STATE_ESTABLISHED,
-            timer: 0,
-            timer_expires_ms: 0,
-            timer_retrans: 0,
             recv_q: 10,
-            send_q: 0,
             inode: 2,
-            info: None,
+            ..idle_snap(1.5, conn.client, conn.server)
         });
         conn.on_socket(SockSnap {
-            at: Ts::from_secs_f64(1.5),
-            local: conn.server,
-            remote: conn.client,
-            state: STATE_ESTABLISHED,
-            timer: 0,
-            timer_expires_ms: 0,
-            timer_retrans: 0,
-            recv_q: 0,
-            send_q: 0,
             inode: 3,
-            info: None,
+            ..idle_snap(1.5, conn.server, conn.client)
         });
         let mut found = vec![Finding::new("rst.client", Severity::Warning, Some(1), 2.0)
             .summary("client reset the connection")];
@@ -810,5 +832,127 @@ mod tests {
         assert_eq!(f.evidence["this_host_known_from"], "address");
         assert_eq!(f.evidence["this_host_role"], "server");
         assert!(f.evidence.get("socket_before").is_none());
+    }
+
+    #[test]
+    fn without_socket_polls_a_missing_socket_is_not_called_short() {
+        // --no-sockets (or no poll done yet): nothing says the connection was shorter
+        // than a poll, and no socket was looked for.
+        let mut segs = handshake();
+        segs.push(Seg(6, 30.0, true, R, 101, 0, 0, 64));
+        let conn = flow(&segs, &[]);
+        let mut cfg = AnalyzerConfig {
+            local_addrs: vec![conn.server.ip],
+            ..AnalyzerConfig::default()
+        };
+        let mut found = Vec::new();
+        analyze(&conn, &cfg, &mut found);
+        let f = found
+            .iter()
+            .find(|f| f.id == "rst.not_from_this_host")
+            .expect("finding");
+        assert!(
+            f.summary.contains("socket state was not polled"),
+            "{}",
+            f.summary
+        );
+        assert!(!f.summary.contains("shorter than --poll"), "{}", f.summary);
+        // With polls running, the missing socket is the short-connection case.
+        cfg.last_socket_poll = Some(Ts::from_secs_f64(31.0));
+        let mut found = Vec::new();
+        analyze(&conn, &cfg, &mut found);
+        let f = found
+            .iter()
+            .find(|f| f.id == "rst.not_from_this_host")
+            .expect("finding");
+        assert!(f.summary.contains("shorter than --poll"), "{}", f.summary);
+
+        // This host's own RST: "no socket seen" only when one was looked for.
+        let mut segs = handshake();
+        segs.push(Seg(6, 30.0, false, R, 911, 0, 0, 64));
+        let conn = flow(&segs, &[]);
+        let mut found = vec![Finding::new("rst.server", Severity::Warning, Some(1), 30.0)
+            .summary("server reset the connection")];
+        cfg.last_socket_poll = None;
+        analyze(&conn, &cfg, &mut found);
+        let text = &found[0].summary;
+        assert!(text.contains("socket state was not polled"), "{text}");
+        assert!(
+            !text.contains("no socket of this connection was seen"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn only_retransmissions_make_a_wait_the_networks() {
+        // The server (this host) answers after 2 s; its socket is read with the
+        // response in flight (timer on, unacknowledged) but never retransmitted: the
+        // poll caught it being sent, not the network losing it.
+        let mut segs = handshake();
+        segs.push(Seg(6, 1.0, true, P | A, 101, 911, 20, 63));
+        segs.push(Seg(7, 3.0, false, P | A, 911, 121, 50, 64));
+        let verdict_with = |timer_retrans: u8| {
+            let mut conn = flow(&segs, &[]);
+            conn.on_socket(SockSnap {
+                timer: TIMER_ON,
+                timer_expires_ms: 200,
+                timer_retrans,
+                send_q: 50,
+                info: Some(TcpInfoLite {
+                    unacked: 1,
+                    ..TcpInfoLite::default()
+                }),
+                ..idle_snap(2.9, conn.server, conn.client)
+            });
+            let mut found = vec![
+                Finding::new("stall.response", Severity::Warning, Some(1), 1.0)
+                    .summary("slow response")
+                    .evidence("wait_s", 2.0),
+            ];
+            analyze(&conn, &AnalyzerConfig::default(), &mut found);
+            found[0].evidence["local_socket_verdict"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let in_flight = verdict_with(0);
+        assert!(!in_flight.contains("the network"), "{in_flight}");
+        assert!(
+            in_flight.contains("without a retransmission"),
+            "{in_flight}"
+        );
+        assert!(verdict_with(2).contains("the network"));
+    }
+
+    #[test]
+    fn retransmissions_that_give_up_send_no_rst_and_ack() {
+        // The server (this host) was retransmitting before its RST. Retransmissions
+        // that run out drop the connection silently: a RST+ACK is an active reset
+        // (the application's abort), only a bare RST is the kernel answering the
+        // peer after it gave up.
+        let cause_of = |flags: u8| {
+            let mut segs = handshake();
+            segs.push(Seg(6, 1.0, false, P | A, 911, 101, 5, 64));
+            segs.push(Seg(7, 2.0, false, flags, 916, 101, 0, 64));
+            let mut conn = flow(&segs, &[]);
+            conn.on_socket(SockSnap {
+                timer: TIMER_ON,
+                timer_expires_ms: 400,
+                timer_retrans: 2,
+                send_q: 5,
+                ..idle_snap(1.5, conn.server, conn.client)
+            });
+            let mut found = vec![Finding::new("rst.server", Severity::Warning, Some(1), 2.0)
+                .summary("server reset the connection")];
+            analyze(&conn, &AnalyzerConfig::default(), &mut found);
+            let ev = &found[0].evidence["local_socket"];
+            assert_eq!(ev["this_host_sent_it"], true);
+            (ev.get("rst_cause").cloned(), found[0].summary.clone())
+        };
+        let (cause, text) = cause_of(R | A);
+        assert_eq!(cause, None, "{text}");
+        assert!(!text.contains("not the application"), "{text}");
+        let (cause, _) = cause_of(R);
+        assert_eq!(cause, Some("retransmissions_gave_up".into()));
     }
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::kernel::give_up_schedule;
 use super::{round_ms, Confidence, Finding, Severity};
 use crate::model::host::HostContext;
-use crate::model::socket::{Snapshot, SocketInfo, TcpState, TimerKind};
+use crate::model::socket::{Snapshot, SocketInfo, TcpState, Timer, TimerKind};
 
 /// Thresholds; each has a command-line flag (`sockets`, `watch`).
 #[derive(Clone, Debug)]
@@ -704,6 +704,77 @@ fn keepalive_state(s: TcpState) -> bool {
     matches!(s, TcpState::Established | TcpState::CloseWait)
 }
 
+/// When the kernel gives up on a socket whose retransmission timer runs, by the
+/// host's sysctls: shared by sock.retransmitting and the reports' gives_up_in_s.
+struct RetransGiveUp {
+    syn: bool,
+    limit_name: &'static str,
+    limit: u64,
+    /// net.ipv4.tcp_syn_linear_timeouts (0 when unknown).
+    linear: u64,
+    /// SYN_SENT: the SYN retransmissions before connect() gives up.
+    retransmissions: usize,
+    rto: f64,
+    /// Seconds from the first transmission to the give-up.
+    give_up: f64,
+    /// Estimated seconds of it already gone, and left.
+    elapsed: f64,
+    left: f64,
+}
+
+fn retrans_give_up(s: &SocketInfo, timer: &Timer, sys: &Sysctls) -> RetransGiveUp {
+    let ti = s.tcp_info.as_ref();
+    // Without tcp_info, the RTO has backed off once per retransmission.
+    let backoff = ti.map_or(timer.count, |t| t.backoff);
+    let rto = ti.map_or(timer.expires_s, |t| t.rto_s);
+    let linear = sys
+        .0
+        .and_then(|h| h.sysctl_u64("net.ipv4.tcp_syn_linear_timeouts"))
+        .unwrap_or(0);
+    if s.state == TcpState::SynSent {
+        let limit_name = "net.ipv4.tcp_syn_retries";
+        let limit = sys.val(limit_name);
+        let iv = syn_intervals(limit, linear);
+        let n = usize::from(timer.count).min(iv.len());
+        let current = iv.get(n).copied().unwrap_or(timer.expires_s);
+        let give_up: f64 = iv.iter().sum();
+        let elapsed = iv[..n].iter().sum::<f64>() + (current - timer.expires_s).max(0.0);
+        return RetransGiveUp {
+            syn: true,
+            limit_name,
+            limit,
+            linear,
+            retransmissions: iv.len().saturating_sub(1),
+            rto,
+            give_up,
+            elapsed,
+            // The rest of the current interval plus every interval still to come.
+            left: timer.expires_s + iv.get(n + 1..).map_or(0.0, |r| r.iter().sum()),
+        };
+    }
+    let (limit_name, limit) = retry_limit(s, sys);
+    let give_up = data_give_up(rto, backoff, limit);
+    let elapsed = retrans_elapsed(rto, backoff, timer.count, timer.expires_s);
+    RetransGiveUp {
+        syn: false,
+        limit_name,
+        limit,
+        linear,
+        retransmissions: 0,
+        rto,
+        give_up,
+        elapsed,
+        left: (give_up - elapsed).max(0.0),
+    }
+}
+
+/// Seconds until tcp_keepalive_probes unanswered probes reset the socket.
+fn keepalive_left(timer: &Timer, sys: &Sysctls) -> f64 {
+    let probes_max = sys.val("net.ipv4.tcp_keepalive_probes");
+    let intvl = sys.val("net.ipv4.tcp_keepalive_intvl") as f64;
+    timer.expires_s + probes_max.saturating_sub(u64::from(timer.count)) as f64 * intvl
+}
+
 fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
     let Some(timer) = s.timer else { return };
     let ti = s.tcp_info.as_ref();
@@ -714,41 +785,18 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
             if s.state == TcpState::SynRecv {
                 return; // counted by sock.syn_recv_buildup
             }
-            let syn = s.state == TcpState::SynSent;
-            let (limit_name, limit) = if syn {
-                (
-                    "net.ipv4.tcp_syn_retries",
-                    sys.val("net.ipv4.tcp_syn_retries"),
-                )
-            } else {
-                retry_limit(s, sys)
-            };
+            let RetransGiveUp {
+                syn,
+                limit_name,
+                limit,
+                linear,
+                retransmissions,
+                rto,
+                give_up,
+                elapsed,
+                left,
+            } = retrans_give_up(s, &timer, sys);
             let retries1 = sys.val("net.ipv4.tcp_retries1");
-            let rto = ti.map_or(timer.expires_s, |t| t.rto_s);
-            let linear = sys
-                .0
-                .and_then(|h| h.sysctl_u64("net.ipv4.tcp_syn_linear_timeouts"))
-                .unwrap_or(0);
-            let syn_iv = if syn {
-                syn_intervals(limit, linear)
-            } else {
-                Vec::new()
-            };
-            let (give_up, elapsed) = if syn {
-                let iv = &syn_iv;
-                let n = usize::from(timer.count).min(iv.len());
-                let current = iv.get(n).copied().unwrap_or(timer.expires_s);
-                (
-                    iv.iter().sum::<f64>(),
-                    iv[..n].iter().sum::<f64>() + (current - timer.expires_s).max(0.0),
-                )
-            } else {
-                (
-                    data_give_up(rto, backoff, limit),
-                    retrans_elapsed(rto, backoff, timer.count, timer.expires_s),
-                )
-            };
-            let left = (give_up - elapsed).max(0.0);
             let sev = if u64::from(timer.count) >= retries1 {
                 Severity::Error
             } else {
@@ -762,7 +810,7 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                     timer.count,
                     if timer.count == 1 { "" } else { "s" },
                     timer.expires_s,
-                    syn_iv.len().saturating_sub(1),
+                    retransmissions,
                     if linear > 0 { format!(", tcp_syn_linear_timeouts={linear}") } else { String::new() },
                     if sys.get(limit_name).1 { ", assumed" } else { "" },
                     give_up,
@@ -839,8 +887,7 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
         TimerKind::Keepalive if timer.count > 0 && keepalive_state(s.state) => {
             let probes_max = sys.val("net.ipv4.tcp_keepalive_probes");
             let intvl = sys.val("net.ipv4.tcp_keepalive_intvl") as f64;
-            let left =
-                timer.expires_s + probes_max.saturating_sub(u64::from(timer.count)) as f64 * intvl;
+            let left = keepalive_left(&timer, sys);
             let assumed = sys.get("net.ipv4.tcp_keepalive_probes").1;
             out.push(
                 sock_finding("sock.keepalive_probing", Severity::Warning, at, s)
@@ -954,38 +1001,14 @@ pub fn socket_findings(snap: &Snapshot, findings: &[Finding]) -> HashMap<u64, Ve
 pub fn death_estimate(s: &SocketInfo, host: Option<&HostContext>) -> Option<f64> {
     let t = s.timer?;
     let sys = Sysctls(host);
-    match t.name {
-        TimerKind::On
-            if t.count > 0 && !matches!(s.state, TcpState::SynRecv | TcpState::SynSent) =>
-        {
-            let ti = s.tcp_info.as_ref();
-            let rto = ti.map_or(t.expires_s, |x| x.rto_s);
-            let backoff = ti.map_or(t.count, |x| x.backoff);
-            let give_up = data_give_up(rto, backoff, retry_limit(s, &sys).1);
-            Some(round_ms(
-                (give_up - retrans_elapsed(rto, backoff, t.count, t.expires_s)).max(0.0),
-            ))
+    let left = match t.name {
+        TimerKind::On if t.count > 0 && s.state != TcpState::SynRecv => {
+            retrans_give_up(s, &t, &sys).left
         }
-        TimerKind::On if t.count > 0 && s.state == TcpState::SynSent => {
-            let linear = host
-                .and_then(|h| h.sysctl_u64("net.ipv4.tcp_syn_linear_timeouts"))
-                .unwrap_or(0);
-            let iv = syn_intervals(sys.val("net.ipv4.tcp_syn_retries"), linear);
-            let n = usize::from(t.count).min(iv.len());
-            // The rest of the current interval plus every interval still to come.
-            Some(round_ms(
-                t.expires_s + iv.get(n + 1..).map_or(0.0, |r| r.iter().sum()),
-            ))
-        }
-        TimerKind::Keepalive if t.count > 0 && keepalive_state(s.state) => {
-            let probes = sys.val("net.ipv4.tcp_keepalive_probes");
-            let intvl = sys.val("net.ipv4.tcp_keepalive_intvl") as f64;
-            Some(round_ms(
-                t.expires_s + probes.saturating_sub(u64::from(t.count)) as f64 * intvl,
-            ))
-        }
-        _ => None,
-    }
+        TimerKind::Keepalive if t.count > 0 && keepalive_state(s.state) => keepalive_left(&t, &sys),
+        _ => return None,
+    };
+    Some(round_ms(left))
 }
 
 // ---------------------------------------------------------------- across polls
@@ -1023,7 +1046,10 @@ impl Changes {
             } else {
                 *e = (1, ti.bytes_acked, cur.at);
             }
+            // Polls alone are no measure of time (watch --interval 10ms): data in
+            // flight is only stuck once unacknowledged for longer than its RTO.
             if e.0 >= cfg.stuck_polls.max(2)
+                && cur.at - e.2 >= ti.rto_s
                 && self.reported.insert(("sock.send_queue_stuck", s.cookie))
             {
                 let secs = round_ms(cur.at - e.2);
@@ -1216,6 +1242,32 @@ mod tests {
             }
         }
         assert!(n >= 9);
+    }
+
+    #[test]
+    fn the_finding_and_the_report_give_the_same_time_left() {
+        // sock.retransmitting's remaining_estimate_s and death_estimate (the reports'
+        // gives_up_in_s) are one estimate. A SYN_SENT socket that has retried more
+        // than tcp_syn_retries allows (TCP_SYNCNT) still has its pending timer left.
+        let h = host(&[("net.ipv4.tcp_syn_retries", "2")]);
+        let mut syn = sock(TcpState::SynSent, "10.0.0.1:5000", "10.0.0.2:80");
+        syn.timer = timer(TimerKind::On, 4.0, 5);
+        let mut data = sock(TcpState::Established, "10.0.0.1:5001", "10.0.0.2:80");
+        data.timer = timer(TimerKind::On, 1.6, 3);
+        let mut late = sock(TcpState::SynSent, "10.0.0.1:5002", "10.0.0.2:80");
+        late.timer = timer(TimerKind::On, 3.0, 1);
+        for s in [&syn, &data, &late] {
+            let f = analyze(
+                &snap(vec![(*s).clone()], Some(h.clone())),
+                &SocketConfig::default(),
+            );
+            let left = f[0].evidence["remaining_estimate_s"].as_f64();
+            assert_eq!(left, death_estimate(s, Some(&h)), "{}", f[0].summary);
+        }
+        // Past the schedule the next expiry is the give-up, 4 s away (not 0).
+        assert_eq!(death_estimate(&syn, Some(&h)), Some(4.0));
+        // A current interval longer than the schedule's: that expiry, then 4 s more.
+        assert_eq!(death_estimate(&late, Some(&h)), Some(7.0));
     }
 
     #[test]
@@ -1439,6 +1491,30 @@ mod tests {
         assert!(f[0].summary.contains("srv[42]"));
         assert_eq!(f[1].evidence["by_state"]["FIN_WAIT2"], 3);
         assert!(analyze(&snap(v, None), &SocketConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn send_queue_stuck_needs_more_than_an_rto() {
+        // Polls 10 ms apart on a 200 ms RTO: three polls without an ACK are data in
+        // flight, not a stuck queue; past the RTO they are.
+        let mut s = sock(TcpState::Established, "10.0.0.1:5000", "10.0.0.2:80");
+        s.send_q = 1000;
+        s.tcp_info = Some(TcpInfo {
+            rto_s: 0.2,
+            bytes_acked: Some(77),
+            ..TcpInfo::default()
+        });
+        let at = |t: f64| Snapshot {
+            at: 100.0 + t,
+            ..snap(vec![s.clone()], None)
+        };
+        let mut ch = Changes::default();
+        let cfg = SocketConfig::default();
+        for t in [0.0, 0.01, 0.02, 0.03] {
+            assert!(ch.on_poll(&at(t), &at(t), &cfg).is_empty(), "at +{t} s");
+        }
+        let f = ch.on_poll(&at(0.25), &at(0.25), &cfg);
+        assert_eq!(ids(&f), vec!["sock.send_queue_stuck"]);
     }
 
     #[test]

@@ -15,14 +15,13 @@
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
 use super::{
-    analyzer_config_of, exit_for_findings, make_sink, table_config_of, write_run_report,
-    SourceSummary, EXIT_BAD_INPUT,
+    analyzer_config_of, default_format, exit_for_findings, fail, make_sink, table_config_of,
+    write_run_report, SourceSummary, EXIT_BAD_INPUT,
 };
 use crate::analyze::{Analyzers, Finding};
 use crate::cli::CaptureArgs;
@@ -37,32 +36,6 @@ use crate::source::live::{
 };
 use crate::source::sockpoll::{self, PollBatch, Poller};
 use crate::source::SourceError;
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_stop_signal(sig: nix::libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-    // A second Ctrl-C (while the report is being written) ends the process at once.
-    // SAFETY: signal() is async-signal-safe; restoring the default disposition is all.
-    unsafe {
-        nix::libc::signal(sig, nix::libc::SIG_DFL);
-    }
-}
-
-/// SIGINT/SIGTERM only set the stop flag: the loop notices within one wait and
-/// still writes the whole report. A second one kills the process as usual.
-fn install_signal_handlers() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(
-        SigHandler::Handler(on_stop_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(sig, &action) };
-    }
-}
 
 /// Most flows with findings remembered for --write-flagged.
 const MAX_FLAGGED: usize = 100_000;
@@ -180,11 +153,6 @@ impl SocketJoin {
     }
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("tcpdiag: {msg}");
-    ExitCode::from(EXIT_BAD_INPUT)
-}
-
 pub fn run(args: CaptureArgs) -> ExitCode {
     if let Some(ns) = &args.netns {
         if let Err(e) = live::enter_netns(ns) {
@@ -237,7 +205,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             }
         }
     };
-    install_signal_handlers();
+    crate::live::stop::install_handlers();
 
     let mut acfg = analyzer_config_of(&args.thresholds);
     acfg.local_addrs = live::local_addresses();
@@ -281,11 +249,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         }
     }
 
-    let format = args.report.format.unwrap_or(if io::stdout().is_terminal() {
-        Format::Table
-    } else {
-        Format::Json
-    });
+    let format = default_format(args.report.format, Format::Json);
     // NDJSON streams: each flow goes out the moment it finishes.
     let out: Box<dyn Write + Send> = if format == Format::Ndjson {
         Box::new(io::LineWriter::new(io::stdout()))
@@ -369,7 +333,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let mut last_tick = Instant::now();
     let mut drops = live::DropStats::default();
     loop {
-        if STOP.load(Ordering::SeqCst) {
+        if crate::live::stop::requested() {
             stop_reason = "signal";
             break;
         }
@@ -494,15 +458,8 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             }
         }
     }
-    if let Some(s) = pcap_stats {
-        if let Some(f) = crate::analyze::capture::dropped(
-            u64::from(s.received),
-            u64::from(s.dropped),
-            u64::from(s.if_dropped),
-            started_wall.secs_f64(),
-        ) {
-            extra.push(f);
-        }
+    if let Some(f) = pcap_stats.and_then(|s| drop_finding(&s, started_wall.secs_f64())) {
+        extra.push(f);
     }
     let complete = read_error.is_none();
     let source = SourceSummary {
@@ -560,6 +517,17 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     exit_for_findings(args.report.fail_on, &summary.findings)
+}
+
+/// `capture.dropped` from pcap_stats. On Linux `received` (tp_packets) counts the
+/// packets the buffer then dropped too; the finding wants those that arrived.
+fn drop_finding(s: &live::DropStats, at: f64) -> Option<Finding> {
+    crate::analyze::capture::dropped(
+        u64::from(s.received.saturating_sub(s.dropped)),
+        u64::from(s.dropped),
+        u64::from(s.if_dropped),
+        at,
+    )
 }
 
 /// Socket-population findings of `tcpdiag sockets` that a capture's report carries
@@ -686,6 +654,20 @@ fn in_spans(spans: &[(u64, u64)], n: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_drops_are_part_of_pcap_received() {
+        // 1000 packets passed the filter, 10 of them were dropped: 1 % lost.
+        let s = live::DropStats {
+            received: 1000,
+            dropped: 10,
+            if_dropped: 0,
+        };
+        let f = drop_finding(&s, 1.0).expect("finding");
+        assert_eq!(f.evidence["received"], 990);
+        assert_eq!(f.evidence["lost_percent"], 1.0);
+        assert_eq!(f.severity, crate::analyze::Severity::Error);
+    }
 
     #[test]
     fn spans_merge_and_answer_membership() {

@@ -5,10 +5,11 @@
 //! `report::sockets`.
 
 pub mod diff;
+pub mod stop;
 pub mod watch;
 
 use std::collections::HashSet;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
@@ -18,7 +19,7 @@ use crate::analyze::{Finding, Severity};
 use crate::cli::{
     HostArgs, NetnsArgs, SocketFilterArgs, SocketPopulationArgs, SocketThresholdArgs, SocketsArgs,
 };
-use crate::commands::{EXIT_BAD_INPUT, EXIT_FINDINGS};
+use crate::commands::{default_format, fail, EXIT_FINDINGS};
 use crate::model::socket::{Snapshot, TcpState};
 use crate::report::sockets as out;
 use crate::report::Format;
@@ -110,14 +111,6 @@ pub fn snapshot(dumper: &mut Dumper, q: &DumpQuery, processes: bool) -> Result<S
     })
 }
 
-pub fn default_format(f: Option<Format>, terminal: Format) -> Format {
-    f.unwrap_or(if io::stdout().is_terminal() {
-        Format::Table
-    } else {
-        terminal
-    })
-}
-
 /// Exit status for --fail-on.
 pub fn exit_for(findings: &[Finding], fail_on: Option<Severity>) -> ExitCode {
     match fail_on {
@@ -126,11 +119,6 @@ pub fn exit_for(findings: &[Finding], fail_on: Option<Severity>) -> ExitCode {
         }
         _ => ExitCode::SUCCESS,
     }
-}
-
-pub fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("tcpdiag: {e}");
-    ExitCode::from(EXIT_BAD_INPUT)
 }
 
 fn write_failed(e: io::Error) -> Option<ExitCode> {

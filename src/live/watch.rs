@@ -1,41 +1,21 @@
-//! `tcpdiag watch`: poll, diff, analyze, print; SIGINT/SIGTERM set a stop flag so
-//! the run ends with its summary instead of dying mid-line.
+//! `tcpdiag watch`: poll, diff, analyze, print; SIGINT/SIGTERM end the run with its
+//! summary (`stop`).
 
 use std::collections::BTreeMap;
 use std::io;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-
-use super::{default_format, exit_for, fail, query, snapshot, socket_config};
+use super::{exit_for, query, snapshot, socket_config, stop};
 use crate::analyze::sockets::{analyze, Changes};
 use crate::analyze::Finding;
 use crate::cli::WatchArgs;
+use crate::commands::{default_format, fail};
 use crate::model::host::HostContext;
 use crate::model::socket::Snapshot;
 use crate::report::sockets::{CounterDelta, WatchSummary, WatchWriter};
 use crate::report::Format;
 use crate::source::sockdiag::Dumper;
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: std::os::raw::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-fn install_handlers() {
-    let act = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(sig, &act) };
-    }
-}
 
 /// Non-zero counter and interface-drop increases between two host readings.
 pub fn counter_deltas(prev: &HostContext, cur: &HostContext) -> BTreeMap<String, CounterDelta> {
@@ -76,7 +56,7 @@ pub fn counter_deltas(prev: &HostContext, cur: &HostContext) -> BTreeMap<String,
 }
 
 fn sleep_until(deadline: Instant) {
-    while !STOP.load(Ordering::SeqCst) {
+    while !stop::requested() {
         let now = Instant::now();
         if now >= deadline {
             return;
@@ -100,7 +80,7 @@ pub fn watch(args: WatchArgs) -> ExitCode {
     if args.interval < Duration::from_millis(10) {
         return fail("--interval must be at least 10ms");
     }
-    install_handlers();
+    stop::install_handlers();
     let cfg = socket_config(&args.thresholds, args.stuck_polls);
     let format = match default_format(args.format, Format::Ndjson) {
         Format::Table => Format::Table,
@@ -136,7 +116,7 @@ pub fn watch(args: WatchArgs) -> ExitCode {
         if let Some(p) = &prev {
             found.extend(changes.on_poll(p, &snap, &cfg));
         }
-        summary.record(poll, &snap, &diff, &found);
+        summary.record(poll, &diff, &found);
         let r = w
             .poll(
                 poll,
@@ -156,21 +136,17 @@ pub fn watch(args: WatchArgs) -> ExitCode {
         all_findings.extend(found);
         drop(diff);
         prev = Some(snap);
-        if args.count.is_some_and(|c| poll >= c) || STOP.load(Ordering::SeqCst) {
+        if args.count.is_some_and(|c| poll >= c) || stop::requested() {
             break;
         }
         next += args.interval;
         sleep_until(next);
-        if STOP.load(Ordering::SeqCst) {
+        if stop::requested() {
             break;
         }
     }
     summary.duration_s = crate::analyze::round_ms(start.elapsed().as_secs_f64());
-    summary.stopped_by = if STOP.load(Ordering::SeqCst) {
-        "signal"
-    } else {
-        "count"
-    };
+    summary.stopped_by = if stop::requested() { "signal" } else { "count" };
     if let Some(p) = &prev {
         summary.final_states = crate::analyze::sockets::summarize(p).states;
     }

@@ -381,6 +381,9 @@ mod tests {
         }
         assert_eq!(TcpState::Unknown.kernel_number(), None);
         assert_eq!(TcpState::from_kernel(0), TcpState::Unknown);
+        // The sockets table sorts by the derived order: ALL's order, Unknown last.
+        assert!(TcpState::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert!(TcpState::ALL.iter().all(|s| *s < TcpState::Unknown));
     }
 
     #[test]

@@ -161,10 +161,6 @@ fn secs(x: f64) -> String {
     }
 }
 
-fn state_order(s: TcpState) -> usize {
-    TcpState::ALL.iter().position(|x| *x == s).unwrap_or(99)
-}
-
 #[derive(Tabled)]
 struct Row {
     #[tabled(rename = "STATE")]
@@ -248,7 +244,8 @@ pub fn write_table<W: Write>(
         // Sockets with findings first.
         a.1.is_empty()
             .cmp(&b.1.is_empty())
-            .then(state_order(a.0.state).cmp(&state_order(b.0.state)))
+            // Declaration order: the kernel's numbering, Unknown last.
+            .then(a.0.state.cmp(&b.0.state))
             .then(a.0.local.cmp(&b.0.local))
             .then(a.0.peer.cmp(&b.0.peer))
     });
@@ -490,7 +487,7 @@ pub struct WatchSummary {
 }
 
 impl WatchSummary {
-    pub fn record(&mut self, poll: u64, _snap: &Snapshot, diff: &[Change], found: &[Finding]) {
+    pub fn record(&mut self, poll: u64, diff: &[Change], found: &[Finding]) {
         self.polls = poll;
         for c in diff {
             match c {

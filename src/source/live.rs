@@ -117,27 +117,8 @@ fn no_such_interface(iface: &str) -> OpenError {
 /// capture command does this once, first, on the main thread: threads started
 /// afterwards inherit it, so libpcap, sock_diag and /proc/net all see that namespace.
 pub fn enter_netns(name: &str) -> Result<(), OpenError> {
-    use nix::sched::{setns, CloneFlags};
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return Err(OpenError(format!("bad network namespace name '{name}'")));
-    }
-    let path = std::path::Path::new("/run/netns").join(name);
-    let needs_admin = || {
-        OpenError(format!(
-            "entering network namespace '{name}' needs CAP_SYS_ADMIN (run as root)"
-        ))
-    };
-    let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => OpenError(format!(
-            "no network namespace named '{name}' (see: ip netns list)"
-        )),
-        std::io::ErrorKind::PermissionDenied => needs_admin(),
-        _ => OpenError(format!("cannot open {}: {e}", path.display())),
-    })?;
-    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
-        nix::errno::Errno::EPERM => needs_admin(),
-        other => OpenError(format!("cannot enter network namespace '{name}': {other}")),
-    })
+    super::netns::enter(&super::netns::Netns::Named(name.to_string()))
+        .map_err(|e| OpenError(e.to_string()))
 }
 
 /// Header-sized: Ethernet/VLAN + IPv6 with options + TCP with options fit, and most

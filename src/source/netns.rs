@@ -56,11 +56,39 @@ fn open_ns(ns: &Netns) -> Result<Option<File>> {
     match File::open(&path) {
         Ok(f) => Ok(Some(f)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(match ns {
-            Netns::Named(n) => anyhow!("network namespace '{n}' not found ({})", path.display()),
+            Netns::Named(n) => anyhow!("no network namespace named '{n}' (see: ip netns list)"),
             _ => anyhow!("no such process ({} does not exist)", path.display()),
         }),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(needs_admin(ns)),
         Err(e) => Err(anyhow!("cannot open {}: {e}", path.display())),
     }
+}
+
+fn needs_admin(ns: &Netns) -> anyhow::Error {
+    anyhow!(
+        "entering network namespace '{}' needs CAP_SYS_ADMIN (run as root)",
+        ns.label().unwrap_or_default()
+    )
+}
+
+/// Moves the calling thread into the namespace (nothing for the current one).
+pub fn enter(ns: &Netns) -> Result<()> {
+    let Some(file) = open_ns(ns)? else {
+        return Ok(());
+    };
+    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
+        nix::errno::Errno::EPERM => needs_admin(ns),
+        nix::errno::Errno::EINVAL => {
+            anyhow!(
+                "'{}' is not a network namespace",
+                ns.label().unwrap_or_default()
+            )
+        }
+        e => anyhow!(
+            "cannot enter network namespace '{}': {e}",
+            ns.label().unwrap_or_default()
+        ),
+    })
 }
 
 /// Runs `f` in the namespace (in this thread when it is the current one).
@@ -69,22 +97,14 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,
 {
-    let Some(file) = open_ns(ns)? else {
+    if *ns == Netns::Current {
         return f();
-    };
-    let label = ns.label().unwrap_or_default();
+    }
+    let ns = ns.clone();
     std::thread::Builder::new()
         .name("tcpdiag-netns".into())
         .spawn(move || -> Result<T> {
-            setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
-                nix::errno::Errno::EPERM => anyhow!(
-                    "entering network namespace '{label}' needs CAP_SYS_ADMIN (run as root)"
-                ),
-                nix::errno::Errno::EINVAL => {
-                    anyhow!("'{label}' is not a network namespace")
-                }
-                e => anyhow!("entering network namespace '{label}': {e}"),
-            })?;
+            enter(&ns)?;
             f()
         })
         .context("starting the namespace thread")?

@@ -176,9 +176,18 @@ pub fn ports_of_filter(expr: &str) -> Option<Vec<u16>> {
 
 /// Whether the port-filtered polls see exactly the connections the filter lets
 /// through (ports only, no `host` term), so a polled socket without packets really
-/// had none.
+/// had none. The polls ask for any of the ports, so port terms joined by `and`
+/// ("port 80 and port 8080": both ends) let through fewer connections than are
+/// polled; an `and` that only adds `tcp` changes nothing.
 pub fn polls_mirror_filter(expr: &str) -> bool {
-    ports_of_filter(expr).is_some() && !expr.split_whitespace().any(|t| t == "host")
+    let spaced = expr.replace('(', " ( ").replace(')', " ) ");
+    let tokens: Vec<&str> = spaced.split_whitespace().collect();
+    let narrowing_and = tokens.iter().enumerate().any(|(i, t)| {
+        matches!(*t, "and" | "&&")
+            && i.checked_sub(1).and_then(|p| tokens.get(p)) != Some(&"tcp")
+            && tokens.get(i + 1) != Some(&"tcp")
+    });
+    ports_of_filter(expr).is_some() && !tokens.contains(&"host") && !narrowing_and
 }
 
 #[cfg(test)]
@@ -214,5 +223,12 @@ mod filter_tests {
         assert!(polls_mirror_filter("tcp port 80 or port 8080"));
         assert!(!polls_mirror_filter("host 192.0.2.1 and port 80"));
         assert!(!polls_mirror_filter("tcp"));
+        // Both ports at once: a socket with only one of them is polled but filtered out.
+        assert!(!polls_mirror_filter("port 80 and port 8080"));
+        assert!(!polls_mirror_filter(
+            "tcp port 80 && (port 443 or port 8080)"
+        ));
+        assert!(polls_mirror_filter("tcp and (port 80 or port 443)"));
+        assert!(polls_mirror_filter("port 80 and tcp"));
     }
 }
