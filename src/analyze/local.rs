@@ -682,17 +682,22 @@ mod tests {
         // The "client's" RST arrives with the router's TTL (64, not 63).
         segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 64));
         let conn = flow(&segs, &[(0.5, 1, 0), (1.9, 1, 0)]);
-        let mut found = Vec::new();
-        analyze(&conn, &AnalyzerConfig::default(), &mut found);
-        let f = found
-            .iter()
-            .find(|f| f.id == "rst.not_from_this_host")
-            .expect("finding");
+        let f = not_from_this_host(&conn, &AnalyzerConfig::default());
         assert_eq!(f.confidence, Confidence::High);
         assert_eq!(f.evidence["rst_frame"], 7);
         assert_eq!(f.evidence["this_host_role"], "server");
         assert_eq!(f.evidence["socket_before"]["state"], "ESTABLISHED");
         assert!(f.summary.contains("TTL 64"), "{}", f.summary);
+    }
+
+    /// The analyzers' rst.not_from_this_host finding on `conn` (it must be there).
+    fn not_from_this_host(conn: &Connection, cfg: &AnalyzerConfig) -> Finding {
+        let mut found = Vec::new();
+        analyze(conn, cfg, &mut found);
+        found
+            .into_iter()
+            .find(|f| f.id == "rst.not_from_this_host")
+            .expect("finding")
     }
 
     #[test]
@@ -823,12 +828,7 @@ mod tests {
             local_addrs: vec![conn.server.ip],
             ..AnalyzerConfig::default()
         };
-        let mut found = Vec::new();
-        analyze(&conn, &cfg, &mut found);
-        let f = found
-            .iter()
-            .find(|f| f.id == "rst.not_from_this_host")
-            .expect("finding");
+        let f = not_from_this_host(&conn, &cfg);
         assert_eq!(f.evidence["this_host_known_from"], "address");
         assert_eq!(f.evidence["this_host_role"], "server");
         assert!(f.evidence.get("socket_before").is_none());
@@ -845,12 +845,7 @@ mod tests {
             local_addrs: vec![conn.server.ip],
             ..AnalyzerConfig::default()
         };
-        let mut found = Vec::new();
-        analyze(&conn, &cfg, &mut found);
-        let f = found
-            .iter()
-            .find(|f| f.id == "rst.not_from_this_host")
-            .expect("finding");
+        let f = not_from_this_host(&conn, &cfg);
         assert!(
             f.summary.contains("socket state was not polled"),
             "{}",
@@ -859,12 +854,7 @@ mod tests {
         assert!(!f.summary.contains("shorter than --poll"), "{}", f.summary);
         // With polls running, the missing socket is the short-connection case.
         cfg.last_socket_poll = Some(Ts::from_secs_f64(31.0));
-        let mut found = Vec::new();
-        analyze(&conn, &cfg, &mut found);
-        let f = found
-            .iter()
-            .find(|f| f.id == "rst.not_from_this_host")
-            .expect("finding");
+        let f = not_from_this_host(&conn, &cfg);
         assert!(f.summary.contains("shorter than --poll"), "{}", f.summary);
 
         // This host's own RST: "no socket seen" only when one was looked for.

@@ -454,12 +454,18 @@ mod tests {
         }
     }
 
+    /// An endpoint whose packets all arrived with TTL `ttl`.
+    fn side_at_ttl(ttl: u8) -> Side {
+        let mut side = Side::default();
+        side.ttl_first = Some(ttl);
+        side.ttl_min = ttl;
+        side.ttl_max = ttl;
+        side
+    }
+
     #[test]
     fn ip_id_sign_needs_a_sequential_endpoint() {
-        let mut side = Side::default();
-        side.ttl_first = Some(64);
-        side.ttl_min = 64;
-        side.ttl_max = 64;
+        let mut side = side_at_ttl(64);
         let ip = "192.0.2.1".parse().unwrap();
         let hosts = HostProfiles::default();
         // A Linux socket: IDs counted up by 1.
@@ -477,10 +483,7 @@ mod tests {
 
     #[test]
     fn a_rst_at_the_peers_ack_behind_a_large_window_is_no_sign() {
-        let mut side = Side::default();
-        side.ttl_first = Some(64);
-        side.ttl_min = 64;
-        side.ttl_max = 64;
+        let side = side_at_ttl(64);
         let ip = "192.0.2.1".parse().unwrap();
         let hosts = HostProfiles::default();
         // 300 kB in flight (a scaled window), RST at the peer's ACK 200 kB back.
@@ -507,10 +510,7 @@ mod tests {
         // One hop on a routed path: a route change looks the same.
         assert_eq!(ttl_sign_weight(58, 56, 57), 1);
         assert_eq!(ttl_sign_weight(55, 56, 57), 1);
-        let mut side = Side::default();
-        side.ttl_first = Some(57);
-        side.ttl_min = 57;
-        side.ttl_max = 57;
+        let side = side_at_ttl(57);
         let mut r = rst(0, 0);
         r.ttl = 58;
         r.ip_id = None;
