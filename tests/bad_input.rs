@@ -315,10 +315,47 @@ fn snaplen_cut_file() {
             assert_eq!(got.pointer(ptr), want.pointer(ptr), "{ptr} after the cut");
         }
     }
-    // Cut into the TCP header: never a panic, frames counted as malformed. Every
-    // http_clean frame carries TCP timestamps (14 + 20 + 32 = 66 header bytes), so
-    // each of its 24 frames is cut short at a snaplen of 60 or less.
-    for snap in [60u32, 40, 20, 1] {
+    // Cut into the TCP options (tcpdump's old default of 68 bytes, appliances' 60):
+    // every http_clean frame carries TCP timestamps (14 + 20 + 32 = 66 header bytes),
+    // so the options of all 24 frames are cut, but the fixed 20-byte header is whole:
+    // every frame decodes, the flows keep their handshakes and states, and the cut is
+    // counted, not called malformed.
+    for snap in [68u32, 60] {
+        let path = dir.path().join(format!("cut{snap}.pcap"));
+        p.cut_to(snap).write(&path);
+        let r = replay_paths(&[&path_arg(&path)], &[]);
+        r.assert_code(0);
+        let doc = r.json();
+        assert_eq!(num(&doc, "/summary/packets/malformed"), 0, "snaplen {snap}");
+        assert_eq!(
+            num(&doc, "/summary/packets/tcp_segments"),
+            24,
+            "snaplen {snap}"
+        );
+        assert!(num(&doc, "/summary/packets/truncated_segments") >= 8);
+        for want in flows(&reference) {
+            let got = find_flow(&doc, text(want, "/client"), text(want, "/server"));
+            for ptr in [
+                "/conn_state",
+                "/history",
+                "/client_stats/packets",
+                "/server_stats/packets",
+                "/client_stats/payload_bytes",
+                "/server_stats/payload_bytes",
+                "/closed_by",
+                "/handshake/completed",
+                "/handshake/rtt_s",
+            ] {
+                assert_eq!(
+                    got.pointer(ptr),
+                    want.pointer(ptr),
+                    "{ptr} at snaplen {snap}"
+                );
+            }
+        }
+    }
+    // Cut into the fixed TCP header: never a panic, frames counted as malformed.
+    for snap in [40u32, 20, 1] {
         let path = dir.path().join(format!("cut{snap}.pcap"));
         p.cut_to(snap).write(&path);
         let r = replay_paths(&[&path_arg(&path)], &[]);

@@ -685,12 +685,16 @@ except OSError as e:
         "keepalive probes seen in socket snapshots: {probes:?} in {socks:?}"
     );
     assert!(socks.iter().all(|e| e["socket"]["local"] == flow["client"]));
-    // The RST that ended it came from this host's kernel when keepalive gave up.
-    let rst = findings_with_id(flow, "rst.client");
-    assert_eq!(rst.len(), 1, "{flow}");
-    let local = &rst[0]["evidence"]["local_socket"];
+    // The RST that ended it came from this host's kernel when keepalive gave up: one
+    // finding says so (keepalive.dead_peer, with the socket's evidence), not also an
+    // "abortive close" by the application.
+    assert!(findings_with_id(flow, "rst.client").is_empty(), "{flow}");
+    let dead = &findings_with_id(flow, "keepalive.dead_peer")[0];
+    let local = &dead["evidence"]["local_socket"];
     assert_eq!(local["this_host_sent_it"], true);
     assert_eq!(local["rst_cause"], "keepalive_gave_up", "{local}");
+    assert_eq!(dead["evidence"]["cause"], "keepalive_gave_up");
+    assert!(!dead["hint"].as_str().unwrap().contains("SO_LINGER"));
 }
 
 #[test]

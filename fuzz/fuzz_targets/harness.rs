@@ -136,7 +136,7 @@ pub fn run_frames(
         match decode::decode(link, f.data) {
             Decoded::Ip(p) => {
                 if let Transport::Tcp(t) = &p.transport {
-                    let _ = decode::tcp::parse_options(t.options);
+                    let _ = decode::tcp::parse_options(t.options, t.options_cut);
                     assert!(
                         t.payload.len() as u64 <= u64::from(t.payload_len),
                         "captured payload longer than the IP header says"

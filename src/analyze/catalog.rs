@@ -68,6 +68,14 @@ pub const CATALOG: &[Entry] = &[
         check: "Server application logs and metrics at that time, its own outbound traffic during the wait.",
     },
     Entry {
+        id: "stall.transfer",
+        severity: "warning",
+        meaning: "A side's data stopped and the connection stayed silent for longer than --stall-threshold (less the handshake RTT) until the receiver closed or the capture ended, while more data was expected: the last segment carried no PSH (Linux pushes the last segment of every write, so the sender had more of the same write queued), or it was never acknowledged. A zero window is window.zero's and resends are the retransmission findings'.",
+        evidence: "The last data frame and its time, whether it carried PSH and was acknowledged, the bytes sent, the silence and what ended it (the receiver's FIN, or the end of the capture).",
+        causes: "The sender's socket was torn down out of sight (a middle box reset or dropped it, the process was killed or froze, the host died), a blackholed path whose retransmissions are not in this capture.",
+        check: "The sender host and process at that moment, boxes between the hosts, a capture on the sender's side.",
+    },
+    Entry {
         id: "rst.client",
         severity: "warning",
         meaning: "The client reset the connection, with the context: during the handshake, an abortive close after data (RST instead of FIN), after its own FIN, or answering a segment for a connection it no longer knows.",
@@ -162,6 +170,14 @@ pub const CATALOG: &[Entry] = &[
         evidence: "Count, frames, the worst chain (same sequence number resent), the first timeout measured from the sender's last progress, the intervals after it, whether they double.",
         causes: "Loss of segments or of their ACKs, tail loss, a blackholed path.",
         check: "Interface and qdisc drops, firewall drops, RetransSegs/TCPTimeouts in /proc/net/snmp and netstat.",
+    },
+    Entry {
+        id: "retransmit.tail_loss_probe",
+        severity: "info",
+        meaning: "The sender resent its latest segment sooner after its last progress than any retransmission timeout can fire (TCP_RTO_MIN, 200 ms on Linux): a tail-loss probe (Linux TLP, about two round trips after the last send). When the receiver D-SACKs it, it had the data already: an ACK was lost or late, and nothing was lost.",
+        evidence: "Probes, their frames, how long after the last progress each was sent (ms), how many the receiver D-SACKed (RFC 2883 duplicate SACK), the RTO minimum used.",
+        causes: "A lost or delayed ACK for the last segments of a response, or a lost last segment (the probe then recovers it without an RTO).",
+        check: "Nothing, when D-SACKed; otherwise drops of the last segments or of ACKs. TcpExtTCPLossProbes and TCPLossProbeRecovery in nstat, TCPTimeouts staying flat.",
     },
     Entry {
         id: "retransmit.fast",

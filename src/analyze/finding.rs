@@ -3,6 +3,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::cause::Cause;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -29,6 +31,18 @@ pub enum Confidence {
     High,
 }
 
+/// A symptom that several analyzers may explain; `verdict::decide` lets exactly one
+/// finding explain each (one RST, one flow's resends, one silence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Symptom {
+    /// The RST at this frame.
+    Rst(u64),
+    /// The resends of one direction of a flow (flow id, sender).
+    Resends(u64, crate::model::Dir),
+    /// The silence that ends a flow (flow id).
+    Silence(u64),
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     pub id: &'static str,
@@ -41,6 +55,16 @@ pub struct Finding {
     pub evidence: Map<String, Value>,
     pub confidence: Confidence,
     pub hint: String,
+    /// The symptoms this finding explains (at most two).
+    #[serde(skip)]
+    pub claims: [Option<Symptom>; 2],
+    /// Its cause, when the finding names one (also `evidence.cause`, and the hint).
+    #[serde(skip)]
+    pub cause: Option<Cause>,
+    /// The cause is known from this host's own socket, not inferred from packets:
+    /// it wins over any inference about the same symptom.
+    #[serde(skip)]
+    pub certain: bool,
 }
 
 impl Finding {
@@ -54,7 +78,36 @@ impl Finding {
             evidence: Map::new(),
             confidence: Confidence::High,
             hint: String::new(),
+            claims: [None, None],
+            cause: None,
+            certain: false,
         }
+    }
+
+    /// Says that this finding explains `symptom`.
+    pub fn claim(mut self, symptom: Symptom) -> Self {
+        if let Some(slot) = self.claims.iter_mut().find(|c| c.is_none()) {
+            *slot = Some(symptom);
+        }
+        self
+    }
+
+    pub fn claimed(&self) -> impl Iterator<Item = Symptom> + '_ {
+        self.claims.iter().flatten().copied()
+    }
+
+    /// Names the cause: `evidence.cause` and the hint follow from it.
+    pub fn with_cause(mut self, cause: Cause) -> Self {
+        self.set_cause(cause);
+        self
+    }
+
+    /// Sets (or corrects) the cause, with the hint that goes with it.
+    pub fn set_cause(&mut self, cause: Cause) {
+        self.cause = Some(cause);
+        self.evidence
+            .insert("cause".into(), Value::String(cause.name().into()));
+        self.hint = cause.hint();
     }
 
     pub fn summary(mut self, s: impl Into<String>) -> Self {

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use super::hosts::HostProfiles;
 use super::kernel;
 use super::window::WindowPeak;
-use super::{fmt_list, rel, AnalyzerConfig, Confidence, Finding, Severity};
+use super::{fmt_list, rel, AnalyzerConfig, Cause, Confidence, Finding, Severity, Symptom};
 use crate::flow::conn::Connection;
 use crate::flow::side::At;
 use crate::model::units::plural;
@@ -174,11 +174,7 @@ pub fn analyze(
         .evidence("tcp_syn_linear_timeouts", linear)
         .evidence("tcp_syn_linear_timeouts_assumed", linear_assumed)
         .evidence("answered", answered)
-        .hint(format!(
-            "SYNs to {server} are lost or dropped: check that the server listens and its accept queue \
-             (ss -ltn, ListenOverflows), and firewalls/security groups on the path (nft list ruleset). \
-             The client's retry count is net.ipv4.tcp_syn_retries."
-        ));
+        .with_cause(Cause::SynsLost);
         if matches!(backoff, Backoff::Irregular) {
             f = f.confidence(Confidence::Medium);
         }
@@ -235,11 +231,8 @@ pub fn analyze(
                 .evidence("attempts", hs.syn_count)
                 .evidence("attribution", attribution)
                 .confidence(confidence)
-                .hint(format!(
-                    "Nothing listens on port {} at {} (ss -ltn on the server), or a firewall \
-                         rejects with tcp reset (nft list ruleset | grep reject).",
-                    server.port, server.ip
-                )),
+                .claim(Symptom::Rst(rst.at.frame))
+                .with_cause(Cause::Refused),
             );
         }
     }

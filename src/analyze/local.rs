@@ -15,7 +15,7 @@
 
 use serde_json::{json, Value};
 
-use super::{AnalyzerConfig, Confidence, Finding, Severity};
+use super::{AnalyzerConfig, Cause, Confidence, Finding, Severity, Symptom};
 use crate::flow::conn::Connection;
 use crate::flow::socket::{
     state_name, timer_name, LocalSocket, SockSnap, STATE_ESTABLISHED, TIMER_KEEPALIVE, TIMER_ON,
@@ -91,11 +91,10 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
             }
             ("stall.first_byte" | "stall.response", Some(s)) => annotate_wait(conn, ldir, s, f),
             ("keepalive.dead_peer" | "keepalive.probe", Some(s)) => annotate_keepalive(s, f),
-            ("retransmit.timeout" | "retransmit.give_up", Some(s))
-                if !conn.side(ldir).resends.is_empty() =>
-            {
-                annotate_timer(conn, s, TIMER_ON, f)
-            }
+            (
+                "retransmit.timeout" | "retransmit.give_up" | "retransmit.tail_loss_probe",
+                Some(s),
+            ) if !conn.side(ldir).resends.is_empty() => annotate_timer(conn, s, TIMER_ON, f),
             ("window.persist_probe", Some(s)) => annotate_timer(conn, s, TIMER_PERSIST, f),
             _ => {}
         }
@@ -128,8 +127,7 @@ fn drop_false_give_up(
     sock: &LocalSocket,
     found: &mut Vec<Finding>,
 ) {
-    let resends = &conn.side(ldir).resends;
-    let Some(last_resend) = resends.last() else {
+    let Some(last_resend) = conn.side(ldir).resends.latest else {
         return;
     };
     let s = &sock.last;
@@ -142,19 +140,10 @@ fn drop_false_give_up(
     if !still_retrying {
         return;
     }
-    let local_frames: Vec<u64> = resends.iter().map(|r| r.at.frame).collect();
     let before = found.len();
     found.retain(|f| {
         let ours = f.id == "retransmit.give_up"
-            && f.flow == Some(conn.id)
-            && f.evidence
-                .get("frames")
-                .and_then(Value::as_array)
-                .is_some_and(|fr| {
-                    fr.iter()
-                        .filter_map(Value::as_u64)
-                        .all(|n| local_frames.contains(&n))
-                });
+            && f.claimed().any(|c| c == Symptom::Resends(conn.id, ldir));
         !ours
     });
     if found.len() < before {
@@ -227,6 +216,14 @@ fn annotate_rst(
                 let why = rst_cause(s, rst.ack_flag);
                 if let Some((kind, text)) = &why {
                     ev["rst_cause"] = (*kind).into();
+                    // This host's socket says why it reset: that is the cause, whatever
+                    // the packets alone suggested.
+                    if matches!(f.id, "rst.client" | "rst.server") {
+                        if let Some(cause) = Cause::from_name(kind) {
+                            f.set_cause(cause);
+                            f.certain = true;
+                        }
+                    }
                     let who = if *kind == "closed_with_unread_data" {
                         "This host sent it"
                     } else {
@@ -311,21 +308,52 @@ fn annotate_wait(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Findi
     // of a large table takes tens of ms): a response the capture saw leave just after
     // the stamp can show in flight. Only retransmissions blame the network.
     let retransmitting = last.timer == TIMER_ON && (last.timer_retrans > 0 || info.retransmits > 0);
-    let verdict = if responder_is_local {
-        if retransmitting {
-            "the response was sent but not acknowledged (retransmission timer on): the network"
+    // An established socket that no process holds yet (inode 0) sits in its
+    // listener's accept queue: nothing it does can be the application's.
+    let never_accepted = seen.iter().all(|s| s.inode == 0);
+    let (verdict, cause) = if responder_is_local {
+        if never_accepted {
+            (
+                "the connection had not been accepted (socket inode 0: still in the listener's accept queue): the application was not calling accept()",
+                Some(Cause::NotAccepted),
+            )
+        } else if retransmitting {
+            (
+                "the response was sent but not acknowledged (retransmission timer on): the network",
+                Some(Cause::ResponseLost),
+            )
         } else if last.timer == TIMER_ON || info.unacked > 0 {
-            "the response was in flight, not yet acknowledged, without a retransmission (just sent, or held in this host's queueing discipline)"
+            (
+                "the response was in flight, not yet acknowledged, without a retransmission (just sent, or held in this host's queueing discipline)",
+                Some(Cause::ResponseInFlight),
+            )
         } else if info.notsent_bytes > 0 || last.send_q > 0 {
-            "the response was queued in the socket but not sent (peer window or congestion)"
+            (
+                "the response was queued in the socket but not sent (peer window or congestion)",
+                Some(Cause::ResponseQueued),
+            )
         } else {
-            "this host's socket had nothing queued or in flight: the application had not written its response yet"
+            // What the application was doing (DNS, thinking) the packets say better.
+            (
+                "this host's socket had nothing queued or in flight: the application had not written its response yet",
+                None,
+            )
         }
     } else if last.recv_q > 0 {
-        "data had arrived in this host's socket but the application had not read it"
+        (
+            "data had arrived in this host's socket but the application had not read it",
+            Some(Cause::ResponseUnread),
+        )
     } else {
-        "this host's socket was waiting for the peer with nothing unread"
+        (
+            "this host's socket was waiting for the peer with nothing unread",
+            None,
+        )
     };
+    if let Some(cause) = cause {
+        f.set_cause(cause);
+        f.certain = true;
+    }
     append(
         &mut f.summary,
         &format!(

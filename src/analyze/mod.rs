@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod catalog;
+pub mod cause;
 pub mod close;
 pub mod context;
 pub mod finding;
@@ -15,9 +16,11 @@ pub mod reset;
 pub mod sockets;
 pub mod stall;
 pub mod timers;
+pub mod verdict;
 pub mod window;
 
-pub use finding::{Confidence, Finding, Severity};
+pub use cause::Cause;
+pub use finding::{Confidence, Finding, Severity, Symptom};
 
 use crate::engine::DecodeStats;
 use crate::flow::{Connection, TableStats};
@@ -125,13 +128,14 @@ impl Analyzers {
         handshake::analyze(conn, cfg, &self.hosts, &mut found);
         stall::analyze(conn, cfg, ctx, &mut found);
         reset::analyze(conn, cfg, &self.hosts, &mut found);
-        close::analyze(conn, cfg, &mut found);
         timers::analyze(conn, cfg, ctx, &mut found);
-        // Last: it annotates the findings above with the local socket's view.
+        // It annotates the findings above with the local socket's view.
         local::analyze(conn, cfg, &mut found);
-        self.hosts.learn(conn);
+        // One explanation per symptom (RST, resends, silence).
+        verdict::decide(&mut found);
         let half_open = self.floods.on_flow(conn, cfg.flood_window_s);
-        self.idle_resets.on_flow(conn, cfg);
+        self.idle_resets.on_flow(conn, cfg, &self.hosts);
+        self.hosts.learn(conn);
         self.time_waits.on_flow(conn, cfg);
         self.capture.on_flow(conn);
         for f in &found {

@@ -3,7 +3,7 @@
 //! and RSTs after long silence (idle.reset, aggregated across flows).
 
 use super::hosts::HostProfiles;
-use super::{round_ms, AnalyzerConfig, Confidence, Finding, Severity};
+use super::{round_ms, AnalyzerConfig, Cause, Confidence, Finding, Severity, Symptom};
 use crate::flow::conn::Connection;
 use crate::flow::side::{RstInfo, Side};
 use crate::model::units::format_mac;
@@ -39,20 +39,42 @@ fn ttl_sign_weight(rst_ttl: u8, lo: u8, hi: u8) -> u32 {
     }
 }
 
-fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String) {
+/// Where in the connection a RST came, in words, and what that says caused it.
+fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String, Cause) {
     let me = conn.side(by);
     let peer = conn.side(by.other());
     if conn.handshake.ack.is_none() && conn.payload_bytes() == 0 {
-        return ("handshake", "during the handshake".into());
+        return (
+            "handshake",
+            "during the handshake".into(),
+            Cause::HandshakeAborted,
+        );
     }
     if rst.packets_before == 0 {
         return (
             "unknown_connection",
             "as its first packet in this connection: answering a segment for a connection it does not know".into(),
+            Cause::UnknownConnection,
         );
     }
     if let Some(fin) = me.first_fin {
         if fin.ts <= rst.at.ts {
+            // Both FINs exchanged and this side's FIN acknowledged before the RST, with
+            // no data from the peer after it: the connection had closed cleanly and the
+            // RST answers a stray or repeated segment.
+            let closed = peer.first_fin.is_some_and(|pf| pf.ts <= rst.at.ts)
+                && peer.max_ack.zip(me.next_seq).is_some_and(|(a, n)| !a.lt(n))
+                && peer.last_data.is_none_or(|d| d.at.ts < fin.ts);
+            if closed {
+                return (
+                    "after_close",
+                    format!(
+                        "after both sides had closed (its FIN at frame {}, acknowledged), answering a late segment",
+                        fin.frame
+                    ),
+                    Cause::AfterClose,
+                );
+            }
             let after_peer = peer
                 .last_seen
                 .is_some_and(|p| p.ts >= fin.ts && p.frame < rst.at.frame);
@@ -63,17 +85,23 @@ fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String) 
                         "after it had closed (its FIN at frame {}) and the peer kept sending: the socket was gone or had unread data",
                         fin.frame
                     ),
+                    Cause::SocketGone,
                 )
             } else {
                 (
                     "after_own_fin",
                     format!("after its own FIN (frame {})", fin.frame),
+                    Cause::AbortiveClose,
                 )
             };
         }
     }
     if peer.first_fin.is_some_and(|f| f.ts <= rst.at.ts) {
-        return ("after_peer_fin", "after the peer's FIN".into());
+        return (
+            "after_peer_fin",
+            "after the peer's FIN".into(),
+            Cause::AfterPeerFin,
+        );
     }
     if !rst.ack_flag && peer.last_seen.is_some_and(|p| p.frame < rst.at.frame) {
         // Linux (like other stacks) sends RST+ACK when an application aborts; a bare RST
@@ -87,6 +115,7 @@ fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String) 
                  close sends RST+ACK",
                 conn.sides[0].payload_bytes, conn.sides[1].payload_bytes
             ),
+            Cause::UnknownConnection,
         );
     }
     if me.payload_bytes > 0 || peer.payload_bytes > 0 {
@@ -96,11 +125,13 @@ fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String) 
                 "after {} + {} payload bytes, instead of a FIN: an abortive close (SO_LINGER 0, or close() with unread data)",
                 conn.sides[0].payload_bytes, conn.sides[1].payload_bytes
             ),
+            Cause::AbortiveClose,
         );
     }
     (
         "established",
         "on an established connection without data".into(),
+        Cause::ResetWithoutData,
     )
 }
 
@@ -209,6 +240,9 @@ fn injection_signs(
     (signs, score, ev)
 }
 
+/// The RSTs of a flow: `rst.injected` when the RST carries signs of another box,
+/// `rst.client` / `rst.server` with where it came and what that implies (both claim
+/// the RST; `verdict::decide` keeps one), then `idle.reset`.
 pub fn analyze(
     conn: &Connection,
     cfg: &AnalyzerConfig,
@@ -243,12 +277,8 @@ pub fn analyze(
                 .evidence("claimed_sender", ep.to_string())
                 .evidence("signs", &signs)
                 .confidence(confidence)
-                .hint(
-                    "A firewall, load balancer or IPS between the hosts reset the connection in the \
-                     endpoint's name. Find the box whose hop distance (TTL) or MAC matches the RST, \
-                     check its session timeouts and reset/reject rules, and capture on the real \
-                     endpoint: if it never sent this RST, the path did.",
-                );
+                .claim(Symptom::Rst(rst.at.frame))
+                .with_cause(Cause::Middlebox);
             for (k, v) in ev {
                 f.evidence.insert(k, v);
             }
@@ -257,38 +287,47 @@ pub fn analyze(
         if state == "REJ" && by == Dir::FromServer {
             continue; // handshake.rejected says it
         }
-        let (ctx_id, ctx_text) = context(conn, by, &rst);
+        let (ctx_id, ctx_text, cause) = context(conn, by, &rst);
         let id = if by == Dir::FromClient {
             "rst.client"
         } else {
             "rst.server"
         };
-        let mut f = Finding::new(id, Severity::Warning, Some(conn.id), rst.at.ts.secs_f64())
-            .summary(format!("{} {ep} reset the connection {ctx_text} (frame {})", by.side(), rst.at.frame))
+        out.push(
+            Finding::new(
+                id,
+                if cause == Cause::AfterClose {
+                    Severity::Info
+                } else {
+                    Severity::Warning
+                },
+                Some(conn.id),
+                rst.at.ts.secs_f64(),
+            )
+            .summary(format!(
+                "{} {ep} reset the connection {ctx_text} (frame {})",
+                by.side(),
+                rst.at.frame
+            ))
             .evidence("rst_frame", rst.at.frame)
             .evidence("at_rel", round_ms(rst.at.ts.since(conn.start)))
             .evidence("context", ctx_id)
-            .evidence("payload_bytes", [conn.sides[0].payload_bytes, conn.sides[1].payload_bytes])
+            .evidence(
+                "payload_bytes",
+                [conn.sides[0].payload_bytes, conn.sides[1].payload_bytes],
+            )
             .evidence("rst_ttl", rst.ttl)
             .evidence("injection_signs", &signs)
-            .confidence(if score >= 2 { Confidence::Low } else { Confidence::High })
-            .hint(match ctx_id {
-                "abortive_close" => "An application closed with SO_LINGER {1,0} or with unread data in its \
-                                     receive buffer (the kernel then sends RST instead of FIN); check how it \
-                                     closes sockets and whether it reads the whole request.",
-                "unknown_connection" | "after_own_fin" => "The RST answers a segment for a socket that no \
-                     longer exists (process exited or closed, conntrack/NAT state lost, or a restart): check \
-                     the peer's timeouts against this side's.",
-                "handshake" => "The handshake was aborted: scanners, connect timeouts in the application, or a \
-                                middle box.",
-                _ => "Check the application logs on that side at this time.",
-            });
-        if score == 1 {
-            f = f.confidence(Confidence::Medium);
-        }
-        out.push(f);
+            .confidence(if score == 1 {
+                Confidence::Medium
+            } else {
+                Confidence::High
+            })
+            .claim(Symptom::Rst(rst.at.frame))
+            .with_cause(cause),
+        );
     }
-    idle_reset(conn, cfg, out);
+    idle_reset(conn, cfg, hosts, out);
 }
 
 /// A RST that ended (or answered the end of) a long silence.
@@ -300,40 +339,81 @@ pub struct IdleRst {
     pub resumed: u64,
     /// How long after the silence ended a RST still counts as its answer.
     pub answer_window_s: f64,
+    /// The flow's next longest silence (its usual rhythm).
+    pub usual_idle_s: f64,
+    /// Signs that the RST did not come from the endpoint (TTL, options, MAC...).
+    pub signs: Vec<String>,
+    /// Shorter than --idle-reset: judged against the flow's own rhythm, with signs.
+    pub relative: bool,
 }
 
-/// The RST and the silence before it, when the silence was long.
-pub fn idle_before_rst(conn: &Connection, cfg: &AnalyzerConfig) -> Option<IdleRst> {
+/// A silence is long for its flow when it is this many times the flow's next longest
+/// one, and at least `RELATIVE_MIN_S`.
+const RELATIVE_FACTOR: f64 = 5.0;
+const RELATIVE_MIN_S: f64 = 1.0;
+
+/// The RST and the silence before it: a silence of at least --idle-reset, or, when
+/// the RST does not look like the endpoint's own (TTL, options), one that is long
+/// for this flow (`RELATIVE_FACTOR` times its next longest silence): a box that
+/// forgot an idle connection answers the first segment after it.
+pub fn idle_before_rst(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    hosts: &HostProfiles,
+) -> Option<IdleRst> {
     let gap = conn.longest_idle?;
     let idle = gap.after.ts.since(gap.before.ts);
-    if idle < cfg.idle_reset_s {
+    let usual = conn.second_idle_ns as f64 / 1e9;
+    let long_for_flow = idle >= RELATIVE_MIN_S && idle >= RELATIVE_FACTOR * usual;
+    if idle < cfg.idle_reset_s && !long_for_flow {
         return None;
     }
     // The RST is the packet that ended the silence, or answers it (within a second,
     // or two handshake round trips on slow paths).
     let answer_window = (2.0 * conn.handshake.rtt_or_zero()).max(1.0);
-    [Dir::FromClient, Dir::FromServer]
+    let (by, rst) = [Dir::FromClient, Dir::FromServer]
         .into_iter()
         .filter_map(|d| conn.side(d).first_rst_info.as_deref().map(|r| (d, *r)))
         .filter(|(_, r)| r.at.ts >= gap.after.ts && r.at.ts.since(gap.after.ts) <= answer_window)
-        .min_by_key(|(_, r)| r.at.frame)
-        .map(|(by, rst)| IdleRst {
-            idle_s: idle,
-            by,
-            rst,
-            resumed: gap.after.frame,
-            answer_window_s: answer_window,
-        })
+        .min_by_key(|(_, r)| r.at.frame)?;
+    let ep = if by == Dir::FromClient {
+        conn.client
+    } else {
+        conn.server
+    };
+    let (signs, score, _) = injection_signs(conn.side(by), &rst, hosts, ep.ip, conn.id);
+    let relative = idle < cfg.idle_reset_s;
+    if relative && score == 0 {
+        return None;
+    }
+    Some(IdleRst {
+        idle_s: idle,
+        by,
+        rst,
+        resumed: gap.after.frame,
+        answer_window_s: answer_window,
+        usual_idle_s: usual,
+        signs,
+        relative,
+    })
 }
 
-fn idle_reset(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
+fn idle_reset(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    hosts: &HostProfiles,
+    out: &mut Vec<Finding>,
+) {
     let Some(IdleRst {
         idle_s: idle,
         by,
         rst,
         resumed,
         answer_window_s,
-    }) = idle_before_rst(conn, cfg)
+        usual_idle_s,
+        signs,
+        relative,
+    }) = idle_before_rst(conn, cfg, hosts)
     else {
         return;
     };
@@ -341,25 +421,39 @@ fn idle_reset(conn: &Connection, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
     out.push(
         Finding::new("idle.reset", Severity::Warning, Some(conn.id), rst.at.ts.secs_f64())
             .summary(format!(
-                "RST from the {}'s address (frame {}) {:.3} s after a {idle:.1} s silence ended at frame {resumed}: \
+                "RST from the {}'s address (frame {}) {:.3} s after a {idle:.1} s silence ended at frame {resumed}{}{}: \
                  the signature of an idle timeout in a load balancer, firewall or NAT",
                 by.side(),
                 rst.at.frame,
                 rst.at.ts.since(resumed_at),
+                if relative {
+                    format!(" (otherwise the flow was never quiet for more than {usual_idle_s:.3} s)")
+                } else {
+                    String::new()
+                },
+                if signs.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the RST does not look like the {}'s own: {}", by.side(), signs.join("; "))
+                },
             ))
             .evidence("idle_s", round_ms(idle))
             .evidence("idle_threshold_s", cfg.idle_reset_s)
+            .evidence("usual_idle_s", round_ms(usual_idle_s))
+            .evidence("judged_against_flow", relative)
             .evidence("resumed_frame", resumed)
             .evidence("rst_after_resume_s", round_ms(rst.at.ts.since(resumed_at)))
             .evidence("answer_window_s", round_ms(answer_window_s))
             .evidence("rst_frame", rst.at.frame)
             .evidence("rst_from", by.side())
-            .confidence(Confidence::Medium)
-            .hint(
-                "Compare the idle time with the session/idle timeouts of load balancers, firewalls and NAT \
-                 on the path; keep connections alive below it (TCP keepalive with TCP_KEEPIDLE shorter than \
-                 the timeout, or application pings) or raise the timeout.",
-            ),
+            .evidence("injection_signs", &signs)
+            .confidence(if signs.is_empty() {
+                Confidence::Medium
+            } else {
+                Confidence::High
+            })
+            .claim(Symptom::Rst(rst.at.frame))
+            .with_cause(Cause::MiddleboxIdleTimeout),
     );
 }
 
@@ -377,10 +471,10 @@ pub struct IdleResetTracker {
 }
 
 impl IdleResetTracker {
-    pub fn on_flow(&mut self, conn: &Connection, cfg: &AnalyzerConfig) {
+    pub fn on_flow(&mut self, conn: &Connection, cfg: &AnalyzerConfig, hosts: &HostProfiles) {
         if let Some(IdleRst {
             idle_s: idle, rst, ..
-        }) = idle_before_rst(conn, cfg)
+        }) = idle_before_rst(conn, cfg, hosts)
         {
             self.resets += 1;
             if self.idles.len() < MAX_IDLES {

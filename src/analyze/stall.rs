@@ -1,11 +1,14 @@
-//! Stalls: a fast handshake followed by a slow first byte (and the DNS lookups the
-//! server made meanwhile), and slow responses later in a connection.
+//! Stalls: a fast handshake followed by a slow first byte, slow responses later in
+//! a connection (with the DNS lookups the server made meanwhile, for both), and a
+//! transfer that stopped in the middle with nothing after it.
 
+use super::cause::{Cause, Daemon};
 use super::context::CaptureContext;
-use super::{round_ms, AnalyzerConfig, Confidence, Finding, Severity};
+use super::{round_ms, AnalyzerConfig, Confidence, Finding, Severity, Symptom};
 use crate::decode::dns::reverse_name_target;
-use crate::flow::conn::{Connection, ResponseWait, SlowestResponses};
+use crate::flow::conn::{Connection, EndReason, ResponseWait, SlowestResponses};
 use crate::flow::side::At;
+use crate::model::units::human_bytes;
 use crate::model::{Dir, Ts};
 
 /// The wait before the first payload after the handshake: (from, to, banner?).
@@ -42,9 +45,22 @@ pub fn analyze(
             out.push(first_byte_finding(conn, cfg, ctx, from, to, banner, rtt));
         }
     }
-    if let Some(finding) = slow_response_finding(conn, cfg, first_reported) {
+    if let Some(finding) = slow_response_finding(conn, cfg, ctx, first_reported) {
         out.push(finding);
     }
+    for sender in [Dir::FromServer, Dir::FromClient] {
+        if let Some(f) = transfer_stopped(conn, cfg, ctx, sender) {
+            out.push(f);
+            break;
+        }
+    }
+}
+
+/// The daemon that sent the server's first bytes (its banner), when it has one.
+fn server_daemon(conn: &Connection) -> Option<Daemon> {
+    conn.side(Dir::FromServer)
+        .first_bytes
+        .and_then(|b| Daemon::from_banner(b.bytes()))
 }
 
 /// `stall.response`: once per flow, the worst wait for the server's answer after the
@@ -52,6 +68,7 @@ pub fn analyze(
 fn slow_response_finding(
     conn: &Connection,
     cfg: &AnalyzerConfig,
+    ctx: &CaptureContext,
     first_reported: Option<u64>,
 ) -> Option<Finding> {
     // Seen from the client's side a wait includes one round trip; on a long path that
@@ -83,17 +100,20 @@ fn slow_response_finding(
             })
         })
         .collect();
+    let dns = dns_during(conn, cfg, ctx, worst.request.ts, worst.response.ts);
+    let cause = dns.cause(server_daemon(conn));
     Some(
         Finding::new("stall.response", Severity::Warning, Some(conn.id), worst.request.ts.secs_f64())
             .summary(format!(
                 "A request from {} waited {wait:.3} s for {}'s response (frames {} -> {}); {count} of the \
-                 connection's {} responses waited over {} s",
+                 connection's {} responses waited over {} s{}",
                 conn.client,
                 conn.server,
                 worst.request.frame,
                 worst.response.frame,
                 conn.server_answers,
-                cfg.stall_threshold_s
+                cfg.stall_threshold_s,
+                dns.summary_text(),
             ))
             .evidence("request_frame", worst.request.frame)
             .evidence("response_frame", worst.response.frame)
@@ -105,16 +125,17 @@ fn slow_response_finding(
             .evidence("responses", conn.server_answers)
             .evidence("threshold_s", cfg.stall_threshold_s)
             .evidence("handshake_rtt_s", crate::model::time::round_us(rtt))
+            .evidence("dns_queries", &dns.queries)
+            .evidence("ptr_queries_for_client", dns.ptr_of_client)
+            .evidence("ptr_unanswered", dns.ptr_unanswered)
+            .evidence("ptr_retry_intervals_s", &dns.retry_intervals)
+            .evidence("server_banner", conn.side(Dir::FromServer).first_bytes.map(|b| b.text()))
             // The network carried the request and the server acknowledged it: the wait
             // is the application's. Medium, not high: a protocol where the server speaks
-            // on its own (long polling, push) looks the same.
-            .confidence(Confidence::Medium)
-            .hint(
-                "The network delivered the request and stayed quiet: the time is spent in the \
-                 server application (slow backend, lock, GC pause, DNS or other lookups). Check \
-                 the server's logs and its own outbound traffic during the wait. Long-polling or \
-                 server-push protocols wait by design: raise --stall-threshold for them.",
-            ),
+            // on its own (long polling, push) looks the same; the client's PTR lookups
+            // in the wait make it high.
+            .confidence(if dns.ptr_of_client > 0 { Confidence::High } else { Confidence::Medium })
+            .with_cause(cause),
     )
 }
 
@@ -133,26 +154,69 @@ fn outside_lookups(from: Ts, to: Ts, queries: &[Ts], last_answer: Option<Ts>, ti
     first.since(from).max(0.0) + (lookup_time - lookups)
 }
 
-fn first_byte_finding(
+/// DNS traffic of the server host during a wait: every query it sent, and the PTR
+/// lookups of the client's own address (from anywhere) with their answers and retry
+/// intervals (the resolver's timeouts).
+struct DnsDuring {
+    queries: Vec<serde_json::Value>,
+    ptr_of_client: usize,
+    ptr_unanswered: usize,
+    retry_intervals: Vec<f64>,
+    /// "; PTR queries retried after ..." for the summary.
+    timeout_note: String,
+    client: std::net::IpAddr,
+}
+
+impl DnsDuring {
+    /// What the DNS traffic says the server was doing.
+    fn cause(&self, daemon: Option<Daemon>) -> Cause {
+        if self.ptr_of_client > 0 {
+            Cause::ReverseDns(daemon)
+        } else if !self.queries.is_empty() {
+            Cause::DnsLookup
+        } else {
+            Cause::ServerApplication
+        }
+    }
+
+    fn summary_text(&self) -> String {
+        if self.ptr_of_client > 0 {
+            format!(
+                ": meanwhile the server looked up the client's name ({} PTR quer{} for {}, {} unanswered){}",
+                self.ptr_of_client,
+                if self.ptr_of_client == 1 { "y" } else { "ies" },
+                self.client,
+                self.ptr_unanswered,
+                self.timeout_note
+            )
+        } else if !self.queries.is_empty() {
+            format!(
+                "; the server made {} DNS quer{} meanwhile",
+                self.queries.len(),
+                if self.queries.len() == 1 { "y" } else { "ies" }
+            )
+        } else {
+            String::new()
+        }
+    }
+}
+
+fn dns_during(
     conn: &Connection,
     cfg: &AnalyzerConfig,
     ctx: &CaptureContext,
-    from: At,
-    to: At,
-    banner: bool,
-    rtt: f64,
-) -> Finding {
-    let wait = to.ts.since(from.ts);
+    from: Ts,
+    to: Ts,
+) -> DnsDuring {
     let server_ip = conn.server.ip;
     let client_ip = conn.client.ip;
     let server_is_capture_host = conn.side(Dir::FromServer).sent_by_capture_host == Some(true);
-    // DNS the server host sent during the stall (and PTRs of the client from anywhere).
     let mut queries: Vec<serde_json::Value> = Vec::new();
     let mut ptr_of_client = 0;
     let mut ptr_unanswered = 0;
     let mut ptr_times = Vec::new();
     let mut last_ptr_answer = None;
-    for rec in ctx.queries_between(from.ts, to.ts) {
+    for rec in ctx.queries_between(from, to) {
         let is_ptr_of_client = reverse_name_target(&rec.message.qname) == Some(client_ip);
         // From the server host: its address, or (when the capture is on the server) any
         // query the capturing host sent.
@@ -173,6 +237,7 @@ fn first_byte_finding(
         queries.push(serde_json::json!({
             "frame": rec.frame,
             "at_rel": round_ms(rec.at.since(conn.start)),
+            "after_wait_start_s": round_ms(rec.at.since(from)),
             "from": rec.src.to_string(),
             "to": rec.dst.to_string(),
             "name": rec.message.qname,
@@ -194,8 +259,8 @@ fn first_byte_finding(
         .collect();
     let mut timeout_note = String::new();
     if let (Some(&first_q), Some(&timeout)) = (ptr_times.first(), retry_intervals.last()) {
-        let lookup_time = to.ts.since(first_q);
-        let outside = outside_lookups(from.ts, to.ts, &ptr_times, last_ptr_answer, timeout);
+        let lookup_time = to.since(first_q);
+        let outside = outside_lookups(from, to, &ptr_times, last_ptr_answer, timeout);
         timeout_note = format!(
             "; PTR queries retried after {} s (resolver timeouts), and the answer to the client came \
              {lookup_time:.2} s after the first query{}",
@@ -207,49 +272,40 @@ fn first_byte_finding(
             }
         );
     }
+    DnsDuring {
+        queries,
+        ptr_of_client,
+        ptr_unanswered,
+        retry_intervals,
+        timeout_note,
+        client: client_ip,
+    }
+}
+
+fn first_byte_finding(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    ctx: &CaptureContext,
+    from: At,
+    to: At,
+    banner: bool,
+    rtt: f64,
+) -> Finding {
+    let wait = to.ts.since(from.ts);
+    let dns = dns_during(conn, cfg, ctx, from.ts, to.ts);
     let what = if banner {
         "first byte (banner)"
     } else {
         "response to the first request"
     };
-    let mut summary = format!(
-        "The handshake took {} but {}'s {what} came {wait:.3} s later (frame {} -> {})",
+    let summary = format!(
+        "The handshake took {} but {}'s {what} came {wait:.3} s later (frame {} -> {}){}",
         crate::model::units::human_secs(rtt),
         conn.server,
         from.frame,
-        to.frame
+        to.frame,
+        dns.summary_text()
     );
-    let mut confidence = Confidence::Medium;
-    let hint;
-    if ptr_of_client > 0 {
-        confidence = Confidence::High;
-        summary.push_str(&format!(
-            ": meanwhile the server looked up the client's name ({ptr_of_client} PTR quer{} for {client_ip}, \
-             {ptr_unanswered} unanswered){timeout_note}",
-            if ptr_of_client == 1 { "y" } else { "ies" }
-        ));
-        hint = "The server resolves the client's address before answering. Turn reverse DNS off in the \
-                daemon (sshd: UseDNS no; in.ftpd/vsftpd: -n / reverse_lookup_enable=NO; proftpd: \
-                UseReverseDNS off; Apache: HostnameLookups Off) or fix the resolver it uses \
-                (/etc/resolv.conf nameserver, options timeout:/attempts:)."
-            .to_string();
-    } else if !queries.is_empty() {
-        summary.push_str(&format!(
-            "; the server made {} DNS quer{} meanwhile",
-            queries.len(),
-            if queries.len() == 1 { "y" } else { "ies" }
-        ));
-        hint =
-            "The server waited on DNS before answering: check its resolver (/etc/resolv.conf) and \
-                what it looks up per connection."
-                .to_string();
-    } else {
-        hint = format!(
-            "The network was idle: the server application took {wait:.1} s before sending. Check what it \
-             does per connection (DNS/ident lookups, auth backends, thread pool); strace -f -tt -e \
-             trace=network on the server shows the blocking call."
-        );
-    }
     Finding::new(
         "stall.first_byte",
         Severity::Warning,
@@ -262,12 +318,103 @@ fn first_byte_finding(
     .evidence("first_byte_frame", to.frame)
     .evidence("wait_s", round_ms(wait))
     .evidence("server_speaks_first", banner)
-    .evidence("dns_queries", queries)
-    .evidence("ptr_queries_for_client", ptr_of_client)
-    .evidence("ptr_unanswered", ptr_unanswered)
-    .evidence("ptr_retry_intervals_s", retry_intervals)
-    .confidence(confidence)
-    .hint(hint)
+    .evidence("dns_queries", &dns.queries)
+    .evidence("ptr_queries_for_client", dns.ptr_of_client)
+    .evidence("ptr_unanswered", dns.ptr_unanswered)
+    .evidence("ptr_retry_intervals_s", &dns.retry_intervals)
+    .evidence(
+        "server_banner",
+        conn.side(Dir::FromServer).first_bytes.map(|b| b.text()),
+    )
+    .confidence(if dns.ptr_of_client > 0 {
+        Confidence::High
+    } else {
+        Confidence::Medium
+    })
+    .with_cause(dns.cause(server_daemon(conn)))
+}
+
+/// `stall.transfer`: a side's data stopped and the connection went silent for
+/// longer than the stall threshold, with more data expected: its last segment had
+/// no PSH (Linux pushes the last segment of every write, so the sender had more of
+/// the same write queued), or it was never acknowledged while nothing followed. The
+/// silence runs to the receiver's close, or to the end of the capture (a flow still
+/// open then, or finished by the idle timeout). A receiver advertising a zero window
+/// is `window.zero`'s, and resends are the retransmission findings'.
+fn transfer_stopped(
+    conn: &Connection,
+    cfg: &AnalyzerConfig,
+    ctx: &CaptureContext,
+    sender: Dir,
+) -> Option<Finding> {
+    let side = conn.side(sender);
+    let receiver = conn.side(sender.other());
+    let last = side.last_data?;
+    // The sender said nothing more: no FIN, no RST, no resend, no ACK after its data.
+    if side.last_seen.is_none_or(|s| s.frame != last.at.frame) || !side.resends.is_empty() {
+        return None;
+    }
+    if receiver.last_window == Some(0) || receiver.first_rst_info.is_some() {
+        return None;
+    }
+    let acked = receiver.max_ack.is_some_and(|a| !a.lt(last.end));
+    let expected = !last.psh || !acked;
+    if !expected {
+        return None;
+    }
+    // Until the receiver closed, or the end of the capture.
+    let (until, until_what) = match (receiver.first_fin, conn.end_reason) {
+        (Some(fin), _) if fin.ts > last.at.ts => (fin.ts, "the receiver closed"),
+        (Some(_), _) => return None,
+        (None, EndReason::EndOfCapture | EndReason::Idle) => (
+            ctx.capture_end.map_or(conn.end, |e| e.max(conn.end)),
+            "the end of the capture",
+        ),
+        (None, _) => return None,
+    };
+    let silence = until.since(last.at.ts);
+    let rtt = conn.handshake.rtt_or_zero();
+    if silence - rtt <= cfg.stall_threshold_s {
+        return None;
+    }
+    let cause = if last.psh {
+        Cause::DataUnacknowledged
+    } else {
+        Cause::SenderStoppedMidWrite
+    };
+    let who = if sender == Dir::FromClient {
+        conn.client
+    } else {
+        conn.server
+    };
+    Some(
+        Finding::new("stall.transfer", Severity::Warning, Some(conn.id), last.at.ts.secs_f64())
+            .summary(format!(
+                "Data from the {} {who} stopped at frame {} (+{:.3} s, after {} of payload){}, and nothing \
+                 came for {silence:.3} s until {until_what}; neither side closed or reset before that",
+                sender.side(),
+                last.at.frame,
+                last.at.ts.since(conn.start),
+                human_bytes(side.payload_bytes),
+                if !last.psh {
+                    " in the middle of a write (its last segment has no PSH: more was queued)"
+                } else {
+                    " and was never acknowledged"
+                },
+            ))
+            .evidence("last_data_frame", last.at.frame)
+            .evidence("last_data_rel_s", round_ms(last.at.ts.since(conn.start)))
+            .evidence("last_segment_psh", last.psh)
+            .evidence("last_data_acknowledged", acked)
+            .evidence("payload_bytes", side.payload_bytes)
+            .evidence("silence_s", round_ms(silence))
+            .evidence("silence_until", until_what)
+            .evidence("threshold_s", cfg.stall_threshold_s)
+            // The wire shows the silence, not why the sender went quiet.
+            .confidence(Confidence::Medium)
+            .claim(Symptom::Silence(conn.id))
+            .with_cause(cause),
+    )
 }
 
 #[cfg(test)]
@@ -326,7 +473,13 @@ mod tests {
             (4.0, true, P | A, 121, 521, 10),
             (5.9, false, P | A, 521, 131, 10),
         ]);
-        let f = slow_response_finding(&conn, &AnalyzerConfig::default(), None).expect("one slow");
+        let f = slow_response_finding(
+            &conn,
+            &AnalyzerConfig::default(),
+            &CaptureContext::default(),
+            None,
+        )
+        .expect("one slow");
         assert_eq!(f.evidence["slow_responses"], 1);
         assert_eq!(f.evidence["response_frame"], 9);
         assert!((f.evidence["handshake_rtt_s"].as_f64().unwrap() - 0.6).abs() < 1e-9);

@@ -97,6 +97,8 @@ impl EndReason {
 pub struct Handshake {
     pub syns: Vec<At>,
     pub syn_acks: Vec<At>,
+    /// The most recent SYN (Wireshark's ts_mru_syn), kept beyond the capped list.
+    pub last_syn: Option<At>,
     /// The client's ACK that completed the handshake.
     pub ack: Option<At>,
     /// Every SYN / SYN-ACK sent, including those beyond the MAX_HANDSHAKE_TIMES kept.
@@ -205,6 +207,9 @@ pub struct Connection {
     pub slowest_responses: SlowestResponses,
     pub first_wait: Option<ResponseWait>,
     pub longest_idle: Option<IdleGap>,
+    /// The second longest silence (ns): how long the flow usually stays quiet, so a
+    /// silence can be judged against the flow's own rhythm.
+    pub second_idle_ns: i64,
     /// Data segment bookkeeping for request/response waits.
     last_data: Option<(Dir, At)>,
     /// Turns from the client to the server: the server's answers to requests.
@@ -266,6 +271,7 @@ impl Connection {
             slowest_responses: SlowestResponses::default(),
             first_wait: None,
             longest_idle: None,
+            second_idle_ns: 0,
             last_data: None,
             server_answers: 0,
             previous: None,
@@ -359,6 +365,7 @@ impl Connection {
                 .longest_idle
                 .map_or(0, |g| g.after.ts.nanos_since(g.before.ts));
             if gap_ns > longest {
+                self.second_idle_ns = longest;
                 self.longest_idle = Some(IdleGap {
                     before: At {
                         frame: self.last_frame,
@@ -369,6 +376,8 @@ impl Connection {
                         ts: seg.ts,
                     },
                 });
+            } else if gap_ns > self.second_idle_ns {
+                self.second_idle_ns = gap_ns;
             }
         }
         self.end = self.end.max(seg.ts);
@@ -388,14 +397,16 @@ impl Connection {
             });
         }
 
-        // Wireshark's out-of-order window: the handshake's SYN -> ACK time when known.
-        let ooo_threshold_ns = match (self.handshake.syns.first(), self.handshake.ack) {
+        // Wireshark's out-of-order window: the handshake's RTT, from the most recent SYN
+        // (ts_mru_syn, so a resent SYN does not stretch it) to the ACK, when known.
+        let ooo_threshold_ns = match (self.handshake.last_syn, self.handshake.ack) {
             (Some(syn), Some(ack)) => ack.ts.nanos_since(syn.ts).max(1),
             _ => cfg.ooo_threshold_ns,
         };
         let (this, peer) = split_sides(&mut self.sides, dir);
         let first_payload = seg.payload_len > 0 && this.first_payload.is_none();
-        let mut analysis = this.analyze(seg, peer, ooo_threshold_ns);
+        let idle_before_ns = if packets_before > 0 { gap_ns.max(0) } else { 0 };
+        let mut analysis = this.analyze(seg, peer, ooo_threshold_ns, idle_before_ns);
         if packets_before == 0 && self.previous.is_some() {
             analysis.set(Analysis::REUSED_PORTS);
         }
@@ -469,6 +480,10 @@ impl Connection {
             }
         } else {
             hs.syn_count += 1;
+            // Only SYNs before the handshake completed time it (a late duplicate does not).
+            if hs.ack.is_none() {
+                hs.last_syn = Some(at);
+            }
             if hs.syns.len() < MAX_HANDSHAKE_TIMES {
                 if hs.syns.capacity() == 0 {
                     hs.syns.reserve_exact(1);

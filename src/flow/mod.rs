@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod conn;
+pub mod episodes;
 pub mod segment;
 pub mod side;
 pub mod socket;

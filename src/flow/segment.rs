@@ -24,6 +24,51 @@ pub struct Segment {
     pub ip_id: Option<u16>,
     pub src_mac: Option<[u8; 6]>,
     pub link_dir: Option<LinkDirection>,
+    /// The first captured payload bytes (empty when there is no payload).
+    pub head: PayloadHead,
+}
+
+/// The first bytes of a payload as captured: enough to name a daemon by its banner
+/// ("SSH-2.0-OpenSSH_9.2", "220 ProFTPD ...") without keeping payloads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PayloadHead {
+    len: u8,
+    bytes: [u8; PayloadHead::MAX],
+}
+
+impl PayloadHead {
+    pub const MAX: usize = 32;
+
+    pub fn of(payload: &[u8]) -> PayloadHead {
+        let mut head = PayloadHead::default();
+        let n = payload.len().min(Self::MAX);
+        head.bytes[..n].copy_from_slice(&payload[..n]);
+        head.len = n as u8;
+        head
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The printable start of the payload (up to the first line end), for evidence.
+    pub fn text(&self) -> String {
+        let b = self.bytes();
+        let line = b.split(|&c| c == b'\r' || c == b'\n').next().unwrap_or(b);
+        line.iter()
+            .map(|&c| {
+                if (0x20..0x7f).contains(&c) {
+                    c as char
+                } else {
+                    '.'
+                }
+            })
+            .collect()
+    }
 }
 
 impl Segment {
@@ -49,11 +94,16 @@ impl Segment {
             window: tcp.window,
             payload_len: tcp.payload_len,
             captured_len: tcp.payload.len() as u32,
-            opts: crate::decode::tcp::parse_options(tcp.options),
+            opts: crate::decode::tcp::parse_options(tcp.options, tcp.options_cut),
             ttl: p.ip.ttl,
             ip_id: p.ip.ip_id,
             src_mac: p.src_mac,
             link_dir: p.link_dir,
+            head: if tcp.payload.is_empty() {
+                PayloadHead::default()
+            } else {
+                PayloadHead::of(tcp.payload)
+            },
         }
     }
 
@@ -92,6 +142,7 @@ impl Segment {
             ip_id: None,
             src_mac: None,
             link_dir: None,
+            head: PayloadHead::default(),
         }
     }
 
@@ -114,7 +165,8 @@ impl Segment {
         Segment::for_test(frame, ts, src, dst, flags, seq, ack, len)
     }
 
+    /// The snaplen cut the payload or the TCP options.
     pub fn truncated(&self) -> bool {
-        self.captured_len < self.payload_len
+        self.captured_len < self.payload_len || self.opts.cut
     }
 }

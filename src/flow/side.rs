@@ -5,7 +5,11 @@
 use serde::Serialize;
 
 use super::analysis::Analysis;
-use super::segment::Segment;
+use super::episodes::{
+    Keepalives, LastData, Resend, ResendCause, Resends, ZeroWindows, RTO_MIN_NS,
+};
+use super::segment::{PayloadHead, Segment};
+use crate::decode::TcpFlags;
 use crate::model::{SeqNum, Ts};
 
 /// Options a side announced in its SYN or SYN-ACK.
@@ -103,21 +107,6 @@ pub struct RstInfo {
     pub window: u16,
 }
 
-/// One resent segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Resend {
-    pub at: At,
-    pub seq_rel: u32,
-    pub len: u32,
-    /// RETRANSMISSION, FAST_RETRANSMISSION or SPURIOUS_RETRANSMISSION.
-    pub kind: u32,
-    /// Time since the sender last made progress (new data into an empty pipe, or an
-    /// ACK that moved snd_una): what the kernel's retransmission timer measured.
-    pub since_progress_ns: i64,
-}
-
-pub const MAX_RESENDS: usize = 256;
-
 /// The kind of 0/1-byte probe a side sent last, so the peer's answer can be named.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Probe {
@@ -146,6 +135,9 @@ pub struct Side {
     pub syn_options: Option<SynOptions>,
     /// Shift applied to this side's window field (set once both SYNs agreed).
     pub window_shift: Option<u8>,
+    /// The snaplen cut this side's SYN options: whether it offered window scaling
+    /// (and what else) is unknown.
+    pub scale_unknown: bool,
     pub counts: AnalysisCounts,
     pub first_payload: Option<At>,
     pub first_fin: Option<At>,
@@ -170,8 +162,16 @@ pub struct Side {
     last_probe: Option<Probe>,
     /// Boxed: rare, and a connection is kept small while live.
     pub first_rst_info: Option<Box<RstInfo>>,
-    /// Retransmissions in order, the first MAX_RESENDS (`counts` has them all).
-    pub resends: Vec<Resend>,
+    /// This side's resends of data, by cause (SYNs are the handshake's).
+    pub resends: Resends,
+    /// Zero windows this side advertised (it is the receiver), episode by episode.
+    pub zero_windows: ZeroWindows,
+    /// Keepalive probes this side sent, and the peer's answers.
+    pub keepalives: Keepalives,
+    /// The last new data this side sent.
+    pub last_data: Option<LastData>,
+    /// The start of this side's first payload (a banner names its daemon).
+    pub first_bytes: Option<PayloadHead>,
     /// When this side last made progress (see Resend::since_progress_ns).
     progress: Ts,
     /// Segments whose payload exceeded the MSS the peer announced (offloads at the
@@ -210,7 +210,16 @@ impl Side {
     /// Classifies `seg`, sent by this side; `peer` is the other direction.
     /// `ooo_threshold_ns`: a segment below `next_seq` that arrives within this
     /// time of the highest one is out-of-order rather than retransmitted.
-    pub fn analyze(&mut self, seg: &Segment, peer: &mut Side, ooo_threshold_ns: i64) -> Analysis {
+    /// `idle_before_ns`: the silence (both directions) before this segment.
+    /// Every segment also feeds the running trackers (zero-window episodes, probes,
+    /// resends) that the analyzers read.
+    pub fn analyze(
+        &mut self,
+        seg: &Segment,
+        peer: &mut Side,
+        ooo_threshold_ns: i64,
+        idle_before_ns: i64,
+    ) -> Analysis {
         let mut a = Analysis::default();
         let f = seg.flags;
         let control = f.syn() || f.fin() || f.rst();
@@ -244,8 +253,8 @@ impl Side {
             if seq_len > 0 && !probe && !f.rst() && seg.seq.lt(next) {
                 let kind = self.classify_resend(seg, seq_len, peer, ooo_threshold_ns);
                 a.set(kind);
-                if kind != Analysis::OUT_OF_ORDER {
-                    self.note_resend(seg, kind);
+                if kind != Analysis::OUT_OF_ORDER && !f.syn() {
+                    self.note_resend(seg, seq_len, kind, peer);
                 }
             }
             let pure_ack = seq_len == 0 && !control && f.ack() && seg.seq == next;
@@ -262,7 +271,9 @@ impl Side {
                 }
             }
         }
-        if seq_len > 0 && !f.syn() {
+        // With the SYNs' options cut by the snaplen the window scale is unknown, and
+        // unscaled windows would make "window full" up.
+        if seq_len > 0 && !f.syn() && !self.scale_unknown && !peer.scale_unknown {
             if let (Some(pack), Some(pwin)) = (peer.last_ack, peer.last_window) {
                 let end = seg.seq.plus(seq_len);
                 if pwin > 0 && end == pack.plus(pwin) {
@@ -325,23 +336,83 @@ impl Side {
                 a.set(Analysis::ACKED_UNSEEN);
             }
         }
+        self.track(seg, peer, a, idle_before_ns);
         self.record(seg, seq_len, a, window);
         a
     }
 
-    fn note_resend(&mut self, seg: &Segment, kind: u32) {
-        if self.resends.len() >= MAX_RESENDS {
-            return;
+    /// Feeds the running trackers with this segment and its labels.
+    fn track(&mut self, seg: &Segment, peer: &mut Side, a: Analysis, idle_before_ns: i64) {
+        let f = seg.flags;
+        let at = At {
+            frame: seg.frame,
+            ts: seg.ts,
+        };
+        if !f.syn() && !f.rst() {
+            self.zero_windows.on_window(at, seg.window == 0);
         }
-        self.resends.push(Resend {
+        if a.has(Analysis::ZERO_WINDOW_PROBE) {
+            peer.zero_windows.on_probe(at);
+        }
+        if a.has(Analysis::ZERO_WINDOW_PROBE_ACK) {
+            self.zero_windows.on_probe_ack();
+        }
+        if a.has(Analysis::KEEP_ALIVE) {
+            self.keepalives.on_probe(at, idle_before_ns);
+        }
+        if a.has(Analysis::KEEP_ALIVE_ACK) {
+            peer.keepalives.on_answer(seg.ts);
+        }
+        if f.ack() && !f.rst() && seg.opts.dsack(seg.ack.0) {
+            if let Some((l, r)) = seg.opts.sack_first {
+                peer.resends.on_dsack(SeqNum(l), SeqNum(r));
+            }
+        }
+        if seg.payload_len > 0 && !f.rst() {
+            if self.first_bytes.is_none() && !seg.head.is_empty() {
+                self.first_bytes = Some(seg.head);
+            }
+            let end = seg.seq.plus(seg.seq_len());
+            if self.last_data.is_none_or(|d| end.gt(d.end)) {
+                self.last_data = Some(LastData {
+                    at,
+                    psh: f.has(TcpFlags::PSH),
+                    len: seg.payload_len,
+                    end,
+                });
+            }
+        }
+    }
+
+    /// Records a resend with its cause. Wireshark's label (`kind`) says how the
+    /// capture sees it; the cause says what sent it: no Linux retransmission timer
+    /// fires sooner than RTO_MIN after the last progress, so an earlier resend of the
+    /// sender's latest segment is a tail-loss probe, and an earlier one of older data
+    /// was ACK-driven recovery (SACK/RACK) even without Wireshark's two dup ACKs.
+    fn note_resend(&mut self, seg: &Segment, seq_len: u32, kind: u32, peer: &Side) {
+        let since_progress_ns = seg.ts.nanos_since(self.progress);
+        let early = since_progress_ns < RTO_MIN_NS;
+        let at_tail = Some(seg.seq.plus(seq_len)) == self.next_seq;
+        // The peer's duplicate ACKs / SACKs kept coming until just before the resend:
+        // loss recovery (RACK, SACK) sent it, not a timer that saw silence.
+        let ack_driven = peer.dup_ack_run > 0 && seg.ts.nanos_since(peer.last_ack_ts) < RTO_MIN_NS;
+        let cause = match kind {
+            Analysis::FAST_RETRANSMISSION => ResendCause::Fast,
+            _ if early && at_tail => ResendCause::TailLossProbe,
+            _ if early || ack_driven => ResendCause::Fast,
+            Analysis::SPURIOUS_RETRANSMISSION => ResendCause::Spurious,
+            _ => ResendCause::Timeout,
+        };
+        self.resends.record(Resend {
             at: At {
                 frame: seg.frame,
                 ts: seg.ts,
             },
+            seq: seg.seq,
             seq_rel: self.rel(seg.seq),
             len: seg.payload_len,
-            kind,
-            since_progress_ns: seg.ts.nanos_since(self.progress),
+            cause,
+            since_progress_ns,
         });
     }
 
@@ -465,6 +536,7 @@ impl Side {
             self.base = Some(seg.seq);
         }
         let o = &seg.opts;
+        self.scale_unknown = o.cut && o.window_scale.is_none();
         self.syn_options = Some(SynOptions {
             mss: o.mss,
             window_scale: o.window_scale,
