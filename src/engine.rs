@@ -157,6 +157,20 @@ impl<'s> Engine<'s> {
         self.front.table.on_socket(snap)
     }
 
+    /// A listener of this host at one poll (live capture).
+    pub fn on_listener(
+        &mut self,
+        listener: crate::model::Endpoint,
+        poll: crate::analyze::listeners::QueuePoll,
+    ) {
+        self.downstream.ctx.listeners.record(listener, poll);
+    }
+
+    /// This host's ListenOverflows / ListenDrops at one poll (live capture).
+    pub fn on_listen_counters(&mut self, c: crate::analyze::listeners::ListenCounters) {
+        self.downstream.ctx.listeners.record_counters(c);
+    }
+
     /// A socket poll finished at `at` (its snapshots were joined): analyzers may
     /// rely on a socket in it having existed then.
     pub fn socket_poll_done(&mut self, at: Ts) {
@@ -289,7 +303,7 @@ fn result(front: Front, downstream: Downstream<'_>) -> EngineResult {
         sink_error,
         ..
     } = downstream;
-    let capture_findings = analyzers.finish(&table.stats, &stats);
+    let capture_findings = analyzers.finish(&table.stats, &stats, &ctx);
     EngineResult {
         severity_counts: analyzers.severity_counts(),
         findings_not_kept: analyzers.findings_not_kept,

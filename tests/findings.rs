@@ -80,9 +80,15 @@ fn syn_retransmit_classic_backoff_and_unanswered() {
     assert!(
         (iv[0].as_f64().unwrap() - 1.0).abs() < 0.1 && (iv[1].as_f64().unwrap() - 2.0).abs() < 0.2
     );
-    let u = first_finding(&doc, "handshake.unanswered");
-    assert_eq!(u["severity"], "error");
-    assert_eq!(u["evidence"]["attempts"], 3);
+    // Never answered: the same SYNs, one finding (the retransmissions' carries it).
+    assert!(findings_with_id(&doc, "handshake.unanswered").is_empty());
+    assert_eq!(f["evidence"]["answered"], false);
+    assert_eq!(f["evidence"]["cause"], "no_answer");
+    assert_eq!(f["evidence"]["frames"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        f["evidence"]["also_matched"],
+        serde_json::json!(["handshake.unanswered"])
+    );
     // Without the host's value the Linux default is stated as an assumption.
     let doc = run("syn_unanswered.pcap", &[]);
     let f = first_finding(&doc, "handshake.syn_retransmit");

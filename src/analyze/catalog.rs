@@ -292,6 +292,22 @@ pub const CATALOG: &[Entry] = &[
         check: "The peer process and its Recv-Q; its receive buffer (net.ipv4.tcp_rmem, SO_RCVBUF); TCP_USER_TIMEOUT to bound the wait.",
     },
     Entry {
+        id: "sock.transmit_blocked",
+        severity: "error",
+        meaning: "Live sockets: the persist timer runs while the peer's window is open (tcpi_snd_wnd > 0) and nothing is in flight: this host cannot transmit. Linux arms the same timer as for a zero window when its own sends fail (a local nftables/iptables OUTPUT drop), so this is not the peer's doing.",
+        evidence: "The send window, Send-Q and notsent bytes, unacknowledged segments (0), the probes so far and the next one, tcp_retries2.",
+        causes: "A local firewall rule dropping output, a route or device that fails sends, a qdisc dropping everything.",
+        check: "nft list ruleset and iptables -S OUTPUT on this host, ip route get PEER, tc -s qdisc, the interface's state.",
+    },
+    Entry {
+        id: "sock.not_reading",
+        severity: "warning",
+        meaning: "Live sockets: a connected socket of this host has received data waiting (Recv-Q > 0) and a receive window of 0 (tcpi_rcv_wnd): its application is not reading, so the peer's sender is stopped by a zero window. With -p the process and its state (T = stopped) are named.",
+        evidence: "Recv-Q, the receive window, rcv_space, how long since data last arrived, the processes and their states.",
+        causes: "A reader that is stopped (SIGSTOP, a debugger), blocked on something else, or too slow for what it is sent.",
+        check: "The process (its state in /proc/PID/stat, what its threads wait on: cat /proc/PID/stack, strace -p PID).",
+    },
+    Entry {
         id: "sock.keepalive_probing",
         severity: "warning",
         meaning: "Live sockets: keepalive probes were sent and not answered (ss: timer:(keepalive,...,N) with N > 0): the peer is probably dead or a middlebox forgot the connection.",

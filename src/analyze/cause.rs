@@ -58,6 +58,9 @@ pub enum Cause {
     AfterPeerFin,
     /// A stray segment after both sides had closed, answered with a RST: harmless.
     AfterClose,
+    /// The peer's first data arrived after this side had given up waiting and closed:
+    /// its RST answers a late response (the wait is the finding).
+    LateResponse,
     /// RST+ACK after data instead of a FIN: an application's abortive close.
     AbortiveClose,
     /// The local socket had unread data when its application closed it.
@@ -109,6 +112,8 @@ pub enum Cause {
     PeerUnreachable,
     /// SYNs lost or dropped on the way.
     SynsLost,
+    /// Nothing answered the SYNs at all.
+    NoAnswer,
     /// This host dropped the SYNs: its listener's accept queue was full.
     AcceptQueueFull,
     // ---- windows
@@ -131,6 +136,7 @@ impl Cause {
             Cause::SocketGone => "socket_gone",
             Cause::AfterPeerFin => "after_peer_fin",
             Cause::AfterClose => "after_close",
+            Cause::LateResponse => "late_response",
             Cause::AbortiveClose => "abortive_close",
             Cause::ClosedWithUnreadData => "closed_with_unread_data",
             Cause::KeepaliveGaveUp => "keepalive_gave_up",
@@ -156,6 +162,7 @@ impl Cause {
             Cause::AckDrivenRecovery => "ack_driven_recovery",
             Cause::PeerUnreachable => "peer_unreachable",
             Cause::SynsLost => "syns_lost",
+            Cause::NoAnswer => "no_answer",
             Cause::AcceptQueueFull => "accept_queue_full",
             Cause::ReceiverNotReading => "receiver_not_reading",
             Cause::CannotTransmit => "cannot_transmit",
@@ -198,6 +205,7 @@ impl Cause {
             Cause::UnknownConnection => "The RST answers a segment for a connection its sender no longer has (socket gone: process exited, timed out, host restarted), or a middle box answered in its name: check the sender's logs and restarts at that moment, and the timeouts of boxes in between.",
             Cause::SocketGone => "The RST answers data sent after that side had closed its socket (the process closed or exited): the peer kept sending after the close; check the two sides' timeouts and who should close first.",
             Cause::AfterPeerFin => "The side reset after the peer's FIN: it still had data to send or aborted its end; check that application's close path.",
+            Cause::LateResponse => "Informational: this side had given up waiting and closed its socket; the peer's response arrived afterwards and the kernel answered it with a RST. The wait itself (stall.*) is the problem to look at.",
             Cause::AfterClose => "Informational: both sides had closed (FIN each way, acknowledged) and a stray or repeated segment that arrived afterwards was answered with a RST by a socket that no longer existed; nothing was lost.",
             Cause::AbortiveClose => "An application closed with SO_LINGER {1,0} or with unread data in its receive buffer (the kernel then sends RST instead of FIN): check how it closes sockets and whether it reads the whole request.",
             Cause::ClosedWithUnreadData => "The application closed its socket with received data it had not read, so Linux reset the connection instead of sending a FIN: read the whole request (or drain it) before close().",
@@ -224,6 +232,7 @@ impl Cause {
             Cause::AckDrivenRecovery => "Packet loss on the path, recovered quickly by duplicate ACKs/SACK: check for congestion or a lossy link (interface errors and drops, qdisc drops with tc -s qdisc).",
             Cause::PeerUnreachable => "The peer stopped acknowledging (dead host, blackholed path, or a firewall dropping this flow) and the sender gave up after its retransmission limit.",
             Cause::SynsLost => "SYNs to the server are lost or dropped: check that the server listens and its accept queue (ss -ltn, ListenOverflows), and firewalls/security groups on the path (nft list ruleset). The client's retry count is net.ipv4.tcp_syn_retries.",
+            Cause::NoAnswer => "Nothing answered: the host is down or unreachable, or a firewall drops the SYNs silently (DROP rather than REJECT). Capture on the server side to see whether the SYNs arrive.",
             Cause::AcceptQueueFull => "This host dropped the SYNs itself: the listener's accept queue was full (ListenOverflows rose), because the application does not accept() fast enough. Look at the listening process (stopped, blocked, too few workers), its listen() backlog and net.core.somaxconn.",
             Cause::ReceiverNotReading => "The receiving application is not reading its socket (busy, blocked, stopped, or a small SO_RCVBUF): look at the reader on that host, its Recv-Q in ss, and net.ipv4.tcp_rmem.",
             Cause::CannotTransmit => "This host cannot transmit although the peer's window is open: a local firewall rule dropping output (nft list ruleset, iptables -S OUTPUT), a failing route or device, or a qdisc dropping everything. The kernel keeps probing until tcp_retries2 or TCP_USER_TIMEOUT ends the connection.",
@@ -238,6 +247,7 @@ impl Cause {
             Cause::SocketGone => "that side's socket was gone when the peer kept sending",
             Cause::AfterPeerFin => "it reset after the peer's FIN",
             Cause::AfterClose => "a segment after both sides had closed was answered with a RST",
+            Cause::LateResponse => "the peer's response came after this side had given up and closed",
             Cause::AbortiveClose => "an abortive close (SO_LINGER 0, or close() with unread data)",
             Cause::ClosedWithUnreadData => "the application closed its socket with unread data, so the kernel reset instead of sending a FIN",
             Cause::KeepaliveGaveUp => "the kernel reset the connection because keepalive got no answer",
@@ -263,6 +273,7 @@ impl Cause {
             Cause::AckDrivenRecovery => "loss recovered by duplicate ACKs",
             Cause::PeerUnreachable => "the peer stopped acknowledging",
             Cause::SynsLost => "the SYNs were lost or dropped",
+            Cause::NoAnswer => "nothing answered",
             Cause::AcceptQueueFull => "this host dropped the SYNs: the listener's accept queue was full",
             Cause::ReceiverNotReading => "the receiving application was not reading",
             Cause::CannotTransmit => "this host cannot transmit",
@@ -276,6 +287,7 @@ impl Cause {
         Cause::SocketGone,
         Cause::AfterPeerFin,
         Cause::AfterClose,
+        Cause::LateResponse,
         Cause::AbortiveClose,
         Cause::ClosedWithUnreadData,
         Cause::KeepaliveGaveUp,
@@ -301,6 +313,7 @@ impl Cause {
         Cause::AckDrivenRecovery,
         Cause::PeerUnreachable,
         Cause::SynsLost,
+        Cause::NoAnswer,
         Cause::AcceptQueueFull,
         Cause::ReceiverNotReading,
         Cause::CannotTransmit,

@@ -33,6 +33,8 @@ pub struct CaptureContext {
     /// When the capture ended (its last packet, or a live capture's stop time), set
     /// before the flows still open are finished: how long a flow's silence lasted.
     pub capture_end: Option<Ts>,
+    /// This host's listeners and listen counters (live capture only).
+    pub listeners: super::listeners::ListenerLog,
 }
 
 impl CaptureContext {

@@ -41,6 +41,8 @@ pub enum Symptom {
     Resends(u64, crate::model::Dir),
     /// The silence that ends a flow (flow id).
     Silence(u64),
+    /// A flow's SYNs that went unanswered (flow id).
+    Syns(u64),
 }
 
 #[derive(Clone, Debug, Serialize)]

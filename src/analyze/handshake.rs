@@ -108,7 +108,7 @@ pub fn analyze(
     if hs.syns.len() > 1 {
         let iv = intervals(&hs.syns);
         let backoff = classify_backoff(&iv);
-        let (retries, assumed) = match cfg.tcp_syn_retries {
+        let (retries, assumed) = match cfg.syn_retries_of(conn.client.ip) {
             Some(r) => (r, false),
             None => (DEFAULT_SYN_RETRIES, true),
         };
@@ -174,7 +174,11 @@ pub fn analyze(
         .evidence("tcp_syn_linear_timeouts", linear)
         .evidence("tcp_syn_linear_timeouts_assumed", linear_assumed)
         .evidence("answered", answered)
-        .with_cause(Cause::SynsLost);
+        .with_cause(if answered { Cause::SynsLost } else { Cause::NoAnswer });
+        if !answered {
+            // The same unanswered SYNs as handshake.unanswered: one of them says it.
+            f = f.claim(Symptom::Syns(conn.id));
+        }
         if matches!(backoff, Backoff::Irregular) {
             f = f.confidence(Confidence::Medium);
         }
@@ -184,23 +188,25 @@ pub fn analyze(
         let first = hs.syns[0];
         let last = *hs.syns.last().unwrap_or(&first);
         out.push(
-            Finding::new("handshake.unanswered", Severity::Error, flow, first.ts.secs_f64())
-                .summary(format!(
-                    "{}'s SYN to {} was never answered in the capture ({} over {:.3} s)",
-                    conn.client,
-                    server,
-                    plural(hs.syn_count, "attempt"),
-                    last.ts.since(first.ts)
-                ))
-                .evidence("first_syn_frame", first.frame)
-                .evidence("last_syn_frame", last.frame)
-                .evidence("attempts", hs.syn_count)
-                .confidence(Confidence::High)
-                .hint(format!(
-                    "Nothing answered at {server}: the host is down or unreachable, or a firewall drops \
-                     the SYNs silently (DROP rather than REJECT). Capture on the server side to see \
-                     whether the SYNs arrive."
-                )),
+            Finding::new(
+                "handshake.unanswered",
+                Severity::Error,
+                flow,
+                first.ts.secs_f64(),
+            )
+            .summary(format!(
+                "{}'s SYN to {} was never answered in the capture ({} over {:.3} s)",
+                conn.client,
+                server,
+                plural(hs.syn_count, "attempt"),
+                last.ts.since(first.ts)
+            ))
+            .evidence("first_syn_frame", first.frame)
+            .evidence("last_syn_frame", last.frame)
+            .evidence("attempts", hs.syn_count)
+            .confidence(Confidence::High)
+            .claim(Symptom::Syns(conn.id))
+            .with_cause(Cause::NoAnswer),
         );
     }
     if state == "REJ" {

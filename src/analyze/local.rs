@@ -15,6 +15,7 @@
 
 use serde_json::{json, Value};
 
+use super::context::CaptureContext;
 use super::{AnalyzerConfig, Cause, Confidence, Finding, Severity, Symptom};
 use crate::flow::conn::Connection;
 use crate::flow::socket::{
@@ -107,6 +108,59 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
     }
     if let Some(f) = not_from_this_host(conn, ldir, sock, polled, cfg.capture_drops, found) {
         found.push(f);
+    }
+}
+
+/// SYNs that this host's own listener dropped: its accept queue was full while they
+/// came (the polls of the listener say so; ListenOverflows rising says the kernel
+/// counted the drops). That, not the path, is why they went unanswered.
+pub fn listener_causes(conn: &Connection, ctx: &CaptureContext, found: &mut [Finding]) {
+    if ctx.listeners.is_empty() {
+        return;
+    }
+    let hs = &conn.handshake;
+    let (Some(first), Some(last)) = (hs.syns.first(), hs.last_syn.or(hs.syns.last().copied()))
+    else {
+        return;
+    };
+    // Until the next retry was due (a SYN waits at most its retransmission timeout).
+    let until = Ts(last.ts.0 + 1_000_000_000);
+    let Some(st) = ctx.listeners.during(conn.server, first.ts, until) else {
+        return;
+    };
+    if !st.fullest.full() {
+        return;
+    }
+    for f in found.iter_mut().filter(|f| {
+        f.flow == Some(conn.id)
+            && matches!(f.id, "handshake.syn_retransmit" | "handshake.unanswered")
+    }) {
+        f.set_cause(Cause::AcceptQueueFull);
+        f.certain = true;
+        f.evidence.insert(
+            "listener".into(),
+            json!({
+                "listener": st.listener.to_string(),
+                "accept_queue": st.fullest.queue,
+                "backlog": st.fullest.backlog,
+                "polled_at_rel": crate::model::time::round_us(st.fullest.at.since(conn.start)),
+                "ListenOverflows_delta": st.overflows,
+                "ListenDrops_delta": st.drops,
+            }),
+        );
+        append(
+            &mut f.summary,
+            &format!(
+                "This host's listener {} had a full accept queue ({} waiting, backlog {}){}: the kernel dropped these SYNs",
+                st.listener,
+                st.fullest.queue,
+                st.fullest.backlog,
+                match st.overflows {
+                    Some(o) if o > 0 => format!(" and ListenOverflows rose by {o}"),
+                    _ => String::new(),
+                }
+            ),
+        );
     }
 }
 

@@ -11,6 +11,7 @@ pub mod finding;
 pub mod handshake;
 pub mod hosts;
 pub mod kernel;
+pub mod listeners;
 pub mod local;
 pub mod reset;
 pub mod sockets;
@@ -50,6 +51,10 @@ pub struct AnalyzerConfig {
     /// Host sysctls when known (capture/sockets), else Linux defaults are assumed.
     pub tcp_syn_retries: Option<u32>,
     pub tcp_retries2: Option<u32>,
+    /// Each of the two above was read from this host (live capture), so it applies
+    /// only to senders at one of `local_addrs`; given as a flag it applies to all.
+    pub syn_retries_from_host: bool,
+    pub retries2_from_host: bool,
     /// Live capture: this host's own addresses (empty for saved captures).
     pub local_addrs: Vec<std::net::IpAddr>,
     /// Live capture: time of the latest socket poll (a socket in it still existed).
@@ -60,6 +65,24 @@ pub struct AnalyzerConfig {
     /// capture.truncated is reported (a live capture cuts payloads on purpose with its
     /// header-sized default snaplen, and says so in summary.capture.snaplen).
     pub report_snaplen_cut: bool,
+}
+
+impl AnalyzerConfig {
+    /// A host sysctl as it applies to a sender at `ip`: this host's value only for
+    /// this host's own connections.
+    fn for_sender(&self, v: Option<u32>, from_host: bool, ip: std::net::IpAddr) -> Option<u32> {
+        v.filter(|_| !from_host || self.local_addrs.contains(&ip))
+    }
+
+    /// net.ipv4.tcp_syn_retries of the host at `client`, when known.
+    pub fn syn_retries_of(&self, client: std::net::IpAddr) -> Option<u32> {
+        self.for_sender(self.tcp_syn_retries, self.syn_retries_from_host, client)
+    }
+
+    /// net.ipv4.tcp_retries2 of the host at `sender`, when known.
+    pub fn retries2_of(&self, sender: std::net::IpAddr) -> Option<u32> {
+        self.for_sender(self.tcp_retries2, self.retries2_from_host, sender)
+    }
 }
 
 impl Default for AnalyzerConfig {
@@ -75,6 +98,8 @@ impl Default for AnalyzerConfig {
             port_range_from: "default",
             tcp_syn_retries: None,
             tcp_retries2: None,
+            syn_retries_from_host: false,
+            retries2_from_host: false,
             local_addrs: Vec::new(),
             last_socket_poll: None,
             capture_drops: 0,
@@ -101,6 +126,9 @@ pub struct Analyzers {
     /// (flow, finding id) folded into a flood finding, for sinks that list per-flow
     /// findings at the end.
     pub folded: Vec<(u64, &'static str)>,
+    /// Per-flow findings caused by a full accept queue of this host (live capture),
+    /// held until the end: a listener seen full stands for them.
+    queued: Vec<(crate::model::Endpoint, Finding)>,
     pub findings_not_kept: u64,
     counts: [u64; 3],
 }
@@ -116,6 +144,7 @@ impl Analyzers {
             capture: capture::CaptureTracker::default(),
             flow_findings: Vec::new(),
             folded: Vec::new(),
+            queued: Vec::new(),
             findings_not_kept: 0,
             counts: [0; 3],
         }
@@ -131,6 +160,7 @@ impl Analyzers {
         timers::analyze(conn, cfg, ctx, &mut found);
         // It annotates the findings above with the local socket's view.
         local::analyze(conn, cfg, &mut found);
+        local::listener_causes(conn, ctx, &mut found);
         // One explanation per symptom (RST, resends, silence).
         verdict::decide(&mut found);
         let half_open = self.floods.on_flow(conn, cfg.flood_window_s);
@@ -140,10 +170,15 @@ impl Analyzers {
         self.capture.on_flow(conn);
         for f in &found {
             self.counts[f.severity as usize] += 1;
-            if self.flow_findings.len() + self.floods.held() >= MAX_KEPT_FINDINGS {
+            let accept_queue = matches!(f.cause, Some(Cause::AcceptQueueFull | Cause::NotAccepted));
+            if self.flow_findings.len() + self.floods.held() + self.queued.len()
+                >= MAX_KEPT_FINDINGS
+            {
                 if !(half_open && self.floods.count_unheld(conn.server, f)) {
                     self.findings_not_kept += 1;
                 }
+            } else if accept_queue {
+                self.queued.push((conn.server, f.clone()));
             } else if !(half_open && self.floods.hold(conn.server, f)) {
                 self.flow_findings.push(f.clone());
             }
@@ -161,8 +196,35 @@ impl Analyzers {
     }
 
     /// Capture-wide findings, once the input ended.
-    pub fn finish(&mut self, table: &TableStats, decode: &DecodeStats) -> Vec<Finding> {
+    pub fn finish(
+        &mut self,
+        table: &TableStats,
+        decode: &DecodeStats,
+        ctx: &CaptureContext,
+    ) -> Vec<Finding> {
         let mut out = Vec::new();
+        // Findings caused by a full accept queue: a listener seen full stands for them.
+        let mut by_listener: rustc_hash::FxHashMap<
+            crate::model::Endpoint,
+            std::collections::BTreeMap<&'static str, u64>,
+        > = rustc_hash::FxHashMap::default();
+        for (server, f) in std::mem::take(&mut self.queued) {
+            match ctx.listeners.full_listener_for(server) {
+                Some(listener) => {
+                    *by_listener
+                        .entry(listener)
+                        .or_default()
+                        .entry(f.id)
+                        .or_default() += 1;
+                    self.counts[f.severity as usize] -= 1;
+                    if let Some(flow) = f.flow {
+                        self.folded.push((flow, f.id));
+                    }
+                }
+                None => self.flow_findings.push(f),
+            }
+        }
+        ctx.listeners.findings(&by_listener, &mut out);
         let folding = self.floods.finish(&self.cfg, &mut out);
         self.flow_findings.extend(folding.released);
         for (count, n) in self.counts.iter_mut().zip(folding.folded_unheld) {

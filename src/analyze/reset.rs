@@ -78,6 +78,18 @@ fn context(conn: &Connection, by: Dir, rst: &RstInfo) -> (&'static str, String, 
             let after_peer = peer
                 .last_seen
                 .is_some_and(|p| p.ts >= fin.ts && p.frame < rst.at.frame);
+            // The peer's first data came only after this side had closed: it had given
+            // up waiting, and the RST answers the late response.
+            if after_peer && peer.first_payload.is_some_and(|d| d.ts > fin.ts) {
+                return (
+                    "late_response",
+                    format!(
+                        "after it had given up waiting and closed (its FIN at frame {}): the peer's first data came later",
+                        fin.frame
+                    ),
+                    Cause::LateResponse,
+                );
+            }
             return if after_peer {
                 (
                     "after_own_fin",
@@ -296,7 +308,7 @@ pub fn analyze(
         out.push(
             Finding::new(
                 id,
-                if cause == Cause::AfterClose {
+                if matches!(cause, Cause::AfterClose | Cause::LateResponse) {
                     Severity::Info
                 } else {
                     Severity::Warning

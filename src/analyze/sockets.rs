@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::kernel::give_up_schedule;
-use super::{round_ms, Confidence, Finding, Severity};
+use super::{round_ms, Cause, Confidence, Finding, Severity};
 use crate::model::host::HostContext;
 use crate::model::socket::{Snapshot, SocketInfo, TcpState, Timer, TimerKind};
 
@@ -116,7 +116,13 @@ fn procs_text(s: &SocketInfo) -> String {
             let names: Vec<String> = p
                 .iter()
                 .take(3)
-                .map(|p| format!("{}[{}]", p.comm, p.pid))
+                .map(|p| match p.state.as_deref() {
+                    // Only a state that explains something is worth the words.
+                    Some(st) if !st.starts_with(['R', 'S']) => {
+                        format!("{}[{}, {st}]", p.comm, p.pid)
+                    }
+                    _ => format!("{}[{}]", p.comm, p.pid),
+                })
                 .collect();
             format!(" ({})", names.join(", "))
         }
@@ -308,6 +314,7 @@ pub fn analyze(snap: &Snapshot, cfg: &SocketConfig) -> Vec<Finding> {
     };
     for s in &snap.sockets {
         per_socket_timers(s, snap.at, &sys, &mut capped);
+        not_reading(s, snap.at, &mut capped);
     }
     capped.finish();
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -428,13 +435,57 @@ fn summarize_timewait(snap: &Snapshot, sys: &Sysctls) -> Vec<(TimeWaitGroup, (f6
     v
 }
 
+/// CLOSE_WAIT sockets that no process holds (inode 0) are still in their
+/// listener's accept queue: the peer gave up before the application accepted them.
+fn not_accepted(s: &SocketInfo) -> bool {
+    s.state == TcpState::CloseWait && s.inode == 0
+}
+
 fn close_wait_buildup(snap: &Snapshot, cfg: &SocketConfig, out: &mut Vec<Finding>) {
+    let listeners: Vec<&SocketInfo> = snap
+        .sockets
+        .iter()
+        .filter(|s| s.state == TcpState::Listen)
+        .collect();
+    // Never accepted: by listener. A full listener's are sock.accept_queue_full's.
+    let mut queued: BTreeMap<SocketAddr, (&SocketInfo, Vec<&SocketInfo>)> = BTreeMap::new();
+    for s in snap.sockets.iter().filter(|s| not_accepted(s)) {
+        if let Some(l) = listener_of(&listeners, s) {
+            queued.entry(l.local).or_insert((l, Vec::new())).1.push(s);
+        }
+    }
+    for (l, socks) in queued.into_values() {
+        if l.recv_q > l.send_q || socks.len() < cfg.close_wait_min.max(1) {
+            continue;
+        }
+        out.push(
+            Finding::new("sock.close_wait_buildup", Severity::Warning, None, snap.at)
+                .summary(format!(
+                    "{} connections to listener {}{} are in CLOSE_WAIT without ever having been accepted (no process holds them: inode 0, still in the accept queue, {} of backlog {}): the clients gave up and closed before the application called accept()",
+                    socks.len(),
+                    l.local,
+                    procs_text(l),
+                    l.recv_q,
+                    l.send_q,
+                ))
+                .evidence("count", socks.len())
+                .evidence("listener", l.local)
+                .evidence("accept_queue", l.recv_q)
+                .evidence("backlog", l.send_q)
+                .evidence("process", l.processes.as_ref().and_then(|p| p.first()))
+                .evidence("examples", socks.iter().take(5).map(|s| s.pair()).collect::<Vec<_>>())
+                .evidence("never_accepted", true)
+                .confidence(Confidence::High)
+                .with_cause(Cause::NotAccepted),
+        );
+    }
     // Group by the process holding them when known (-p), else by local address.
+    let asked_for_processes = snap.sockets.iter().any(|s| s.processes.is_some());
     let mut groups: BTreeMap<String, Vec<&SocketInfo>> = BTreeMap::new();
     for s in snap
         .sockets
         .iter()
-        .filter(|s| s.state == TcpState::CloseWait)
+        .filter(|s| s.state == TcpState::CloseWait && !not_accepted(s))
     {
         let key = match s.processes.as_ref().and_then(|p| p.first()) {
             Some(p) => format!("{}[{}]", p.comm, p.pid),
@@ -468,7 +519,13 @@ fn close_wait_buildup(snap: &Snapshot, cfg: &SocketConfig, out: &mut Vec<Finding
                 .summary(format!(
                     "{} sockets in CLOSE_WAIT held by {}: the peers closed (FIN received) but the application has not called close(); the oldest has had no data for {:.1} s; {}, {} unread data bytes in all",
                     socks.len(),
-                    if by_process { format!("process {key}") } else { format!("the application on {key} (use -p to name the process)") },
+                    if by_process {
+                        format!("process {key}")
+                    } else if asked_for_processes {
+                        format!("the application on {key} (no process showed them in /proc/*/fd)")
+                    } else {
+                        format!("the application on {key} (use -p to name the process)")
+                    },
                     oldest,
                     match eof_unread {
                         0 => "the application read every end of stream and still did not close".to_string(),
@@ -503,16 +560,33 @@ fn listeners(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mut Vec<F
         let near = l.backlog > 0 && u64::from(l.accept_queue) * 10 >= u64::from(l.backlog) * 9;
         if l.accept_queue > l.backlog || near {
             let full = l.accept_queue > l.backlog;
+            // Clients that gave up before being accepted leave CLOSE_WAIT sockets in
+            // the queue: the same symptom, told here.
+            let gave_up = sock.map_or(0, |ls| {
+                snap.sockets
+                    .iter()
+                    .filter(|s| {
+                        not_accepted(s)
+                            && listener_of(&listeners, s).map(|x| x.local) == Some(ls.local)
+                    })
+                    .count()
+            });
             out.push(
                 Finding::new("sock.accept_queue_full", if full { Severity::Error } else { Severity::Warning }, None, snap.at)
                     .summary(format!(
-                        "Listener {}{procs} has {} connections waiting for accept() against a backlog of {}{}; ListenOverflows is {} (cumulative)",
+                        "Listener {}{procs} has {} connections waiting for accept() against a backlog of {}{}{}; ListenOverflows is {} (cumulative)",
                         l.local,
                         l.accept_queue,
                         l.backlog,
                         if full { ": the queue is full, new handshakes are dropped or answered late" } else { ": nearly full" },
+                        if gave_up > 0 {
+                            format!("; {gave_up} of them are already in CLOSE_WAIT: their clients gave up waiting")
+                        } else {
+                            String::new()
+                        },
                         sys.counter("TcpExt.ListenOverflows").map_or("unknown".into(), |v| v.to_string()),
                     ))
+                    .evidence("close_wait_not_accepted", gave_up)
                     .evidence("listener", l.local)
                     .evidence("accept_queue", l.accept_queue)
                     .evidence("backlog", l.backlog)
@@ -523,7 +597,7 @@ fn listeners(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mut Vec<F
                     .evidence("ListenOverflows", sys.counter("TcpExt.ListenOverflows"))
                     .evidence("ListenDrops", sys.counter("TcpExt.ListenDrops"))
                     .confidence(Confidence::High)
-                    .hint("The application does not call accept() fast enough (busy, blocked, or too few workers). Raise the listen() backlog (capped by net.core.somaxconn) only if bursts are the cause; with tcp_abort_on_overflow=0 clients see retransmitted handshakes rather than errors."),
+                    .with_cause(Cause::AcceptQueueFull),
             );
         }
         let min = cfg.syn_recv_min.max(1) as u64;
@@ -853,16 +927,46 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                     .hint("Segments (or their ACKs) are being lost: the peer is down, the path blackholes, or a firewall drops this flow. An established connection dies after net.ipv4.tcp_retries2 (~924.6 s at 15) unless TCP_USER_TIMEOUT is set; connect() after net.ipv4.tcp_syn_retries (plus tcp_syn_linear_timeouts on newer kernels). Check the path (RetransSegs, TCPTimeouts, interface drops in tcpdiag host) and the peer."),
             );
         }
+        // The persist timer also runs when this host cannot transmit at all (a local
+        // OUTPUT drop): only a zero send window means the peer closed it.
+        TimerKind::Persist if ti.and_then(|t| t.snd_wnd).is_some_and(|w| w > 0) => {
+            let wnd = ti.and_then(|t| t.snd_wnd).unwrap_or(0);
+            out.push(
+                sock_finding("sock.transmit_blocked", Severity::Error, at, s)
+                    .summary(format!(
+                        "{}{}: {} bytes wait to be sent and nothing is in flight, although the peer's window is open ({wnd} bytes): this host cannot transmit; the kernel keeps probing (persist timer, next in {:.1} s, {} probe{} so far)",
+                        s.pair(),
+                        procs_text(s),
+                        pending_bytes(s),
+                        timer.expires_s,
+                        timer.count,
+                        if timer.count == 1 { "" } else { "s" },
+                    ))
+                    .evidence("snd_wnd", wnd)
+                    .evidence("send_q", s.send_q)
+                    .evidence("notsent_bytes", ti.and_then(|t| t.notsent_bytes))
+                    .evidence("unacked", ti.map(|t| t.unacked))
+                    .evidence("probes", timer.count)
+                    .evidence("expires_s", timer.expires_s)
+                    .evidence("tcp_retries2", sys.ev("net.ipv4.tcp_retries2"))
+                    .confidence(Confidence::High)
+                    .with_cause(Cause::CannotTransmit),
+            );
+        }
         TimerKind::Persist => {
             let wnd = ti.and_then(|t| t.snd_wnd);
             let dead = timer.count >= 2;
             out.push(
                 sock_finding("sock.zero_window", if dead { Severity::Error } else { Severity::Warning }, at, s)
                     .summary(format!(
-                        "{}{}: the peer advertises a zero window{}, so {} bytes wait to be sent; the persist timer probes it (next in {:.1} s, {} probe{} unanswered{})",
+                        "{}{}: {}, so {} bytes wait to be sent; the persist timer probes it (next in {:.1} s, {} probe{} unanswered{})",
                         s.pair(),
                         procs_text(s),
-                        wnd.map_or(String::new(), |w| format!(" ({w} bytes)")),
+                        if wnd.is_some() {
+                            "the peer advertises a zero window"
+                        } else {
+                            "the persist timer runs (without tcp_info the send window is unknown: a zero window from the peer, or this host cannot transmit)"
+                        },
                         pending_bytes(s),
                         timer.expires_s,
                         timer.count,
@@ -880,8 +984,8 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
                     .evidence("notsent_bytes", ti.and_then(|t| t.notsent_bytes))
                     .evidence("snd_wnd", wnd)
                     .evidence("tcp_retries2", sys.ev("net.ipv4.tcp_retries2"))
-                    .confidence(Confidence::High)
-                    .hint("The receiving application is not reading (or reads too slowly); look at the peer's process and its Recv-Q. Persist probes that are answered keep the connection alive forever; TCP_USER_TIMEOUT bounds it."),
+                    .confidence(if wnd.is_some() { Confidence::High } else { Confidence::Low })
+                    .with_cause(Cause::ReceiverNotReading),
             );
         }
         TimerKind::Keepalive if timer.count > 0 && keepalive_state(s.state) => {
@@ -912,6 +1016,37 @@ fn per_socket_timers(s: &SocketInfo, at: f64, sys: &Sysctls, out: &mut Capped) {
         }
         _ => {}
     }
+}
+
+/// `sock.not_reading`: this host's application does not read a socket whose receive
+/// buffer is full (data waiting, receive window 0): the peer's sender sees a zero
+/// window and probes it. Only the kernel's own window (tcpi_rcv_wnd) says full.
+fn not_reading(s: &SocketInfo, at: f64, out: &mut Capped) {
+    if !matches!(s.state, TcpState::Established | TcpState::CloseWait) || s.recv_q == 0 {
+        return;
+    }
+    let Some(ti) = s.tcp_info.as_ref() else {
+        return;
+    };
+    if ti.rcv_wnd != Some(0) {
+        return;
+    }
+    out.push(
+        sock_finding("sock.not_reading", Severity::Warning, at, s)
+            .summary(format!(
+                "{}{}: {} bytes received and not read, the receive window is 0: the application on this host is not reading this socket (nothing came for {:.1} s; the sender is held by a zero window)",
+                s.pair(),
+                procs_text(s),
+                s.recv_q,
+                ti.last_data_recv_s,
+            ))
+            .evidence("recv_q", s.recv_q)
+            .evidence("rcv_wnd", ti.rcv_wnd)
+            .evidence("rcv_space", ti.rcv_space)
+            .evidence("last_data_recv_s", ti.last_data_recv_s)
+            .confidence(Confidence::High)
+            .with_cause(Cause::ReceiverNotReading),
+    );
 }
 
 // ---------------------------------------------------------------- which sockets
@@ -1036,6 +1171,14 @@ impl Changes {
             if !matches!(s.state, TcpState::Established | TcpState::CloseWait) || pending == 0 {
                 continue;
             }
+            // A persist timer or retransmissions already explain the stuck queue (the
+            // snapshot findings sock.zero_window / transmit_blocked / retransmitting):
+            // one finding per symptom.
+            if s.timer.is_some_and(|t| {
+                t.name == TimerKind::Persist || (t.name == TimerKind::On && t.count > 0)
+            }) {
+                continue;
+            }
             seen.insert(s.cookie);
             let e = self
                 .stuck
@@ -1056,17 +1199,12 @@ impl Changes {
                 out.push(
                     sock_finding("sock.send_queue_stuck", Severity::Warning, cur.at, s)
                         .summary(format!(
-                            "{}{}: {} bytes wait in the send queue ({} not yet sent) and nothing was acknowledged for {} polls ({secs} s){}",
+                            "{}{}: {} bytes wait in the send queue ({} not yet sent) and nothing was acknowledged for {} polls ({secs} s), with neither a persist timer nor retransmissions to explain it",
                             s.pair(),
                             procs_text(s),
                             pending,
                             ti.notsent_bytes.unwrap_or(0),
                             e.0,
-                            match s.timer.map(|t| t.name) {
-                                Some(TimerKind::Persist) => ": the peer's window is closed (persist timer)",
-                                Some(TimerKind::On) => ": segments are being retransmitted",
-                                _ => "",
-                            }
                         ))
                         .evidence("polls", e.0)
                         .evidence("seconds", secs)
@@ -1076,7 +1214,7 @@ impl Changes {
                         .evidence("snd_wnd", ti.snd_wnd)
                         .evidence("timer", s.timer.map(|t| t.name.as_str()))
                         .confidence(Confidence::High)
-                        .hint("Data is written but does not leave: a closed peer window (sock.zero_window), loss (sock.retransmitting), or a peer that stopped reading. tcpi_notsent_bytes is what the application wrote that TCP has not sent; TCP_NOTSENT_LOWAT bounds it."),
+                        .hint("Data is written but does not leave, and no timer says why: look at the congestion window and pacing (ss -tin: cwnd, pacing_rate, delivery_rate) and at the peer's ACKs. tcpi_notsent_bytes is what the application wrote that TCP has not sent; TCP_NOTSENT_LOWAT bounds it."),
                 );
             }
         }
@@ -1465,6 +1603,7 @@ mod tests {
                 &format!("10.0.0.2:{}", 6000 + i),
             );
             s.processes = Some(vec![crate::model::socket::ProcRef {
+                state: None,
                 pid: 42,
                 comm: "srv".into(),
                 fd: 3 + i,

@@ -334,10 +334,18 @@ fn first_byte_finding(
     .with_cause(dns.cause(server_daemon(conn)))
 }
 
+/// Segments this long or longer can be "full-sized" (below it, a small protocol's
+/// messages would all look full).
+const FULL_SEGMENT_MIN: u32 = 512;
+/// MSS minus the segment size a sender uses with TCP options (timestamps: 12 bytes,
+/// SACK blocks up to 40).
+const TCP_OPTIONS_ALLOWANCE: u32 = 40;
+
 /// `stall.transfer`: a side's data stopped and the connection went silent for
 /// longer than the stall threshold, with more data expected: its last segment had
 /// no PSH (Linux pushes the last segment of every write, so the sender had more of
-/// the same write queued), or it was never acknowledged while nothing followed. The
+/// the same write queued), was full-sized (a finished transfer ends with its
+/// remainder), or was never acknowledged while nothing followed. The
 /// silence runs to the receiver's close, or to the end of the capture (a flow still
 /// open then, or finished by the idle timeout). A receiver advertising a zero window
 /// is `window.zero`'s, and resends are the retransmission findings'.
@@ -351,14 +359,22 @@ fn transfer_stopped(
     let receiver = conn.side(sender.other());
     let last = side.last_data?;
     // The sender said nothing more: no FIN, no RST, no resend, no ACK after its data.
-    if side.last_seen.is_none_or(|s| s.frame != last.at.frame) || !side.resends.is_empty() {
+    if side.last_seen.is_none_or(|s| s.frame != last.at.frame) {
         return None;
     }
     if receiver.last_window == Some(0) || receiver.first_rst_info.is_some() {
         return None;
     }
     let acked = receiver.max_ack.is_some_and(|a| !a.lt(last.end));
-    let expected = !last.psh || !acked;
+    // A stream's last segment before it was cut is full-sized; a finished response
+    // ends with its remainder, a full segment only when its length is a multiple of
+    // the segment size.
+    let full = last.len >= FULL_SEGMENT_MIN
+        && (last.len == side.max_payload
+            || receiver
+                .mss()
+                .is_some_and(|mss| last.len + TCP_OPTIONS_ALLOWANCE >= u32::from(mss)));
+    let expected = !last.psh || !acked || full;
     if !expected {
         return None;
     }
@@ -377,7 +393,7 @@ fn transfer_stopped(
     if silence - rtt <= cfg.stall_threshold_s {
         return None;
     }
-    let cause = if last.psh {
+    let cause = if !acked && last.psh && !full {
         Cause::DataUnacknowledged
     } else {
         Cause::SenderStoppedMidWrite
@@ -396,15 +412,17 @@ fn transfer_stopped(
                 last.at.frame,
                 last.at.ts.since(conn.start),
                 human_bytes(side.payload_bytes),
-                if !last.psh {
-                    " in the middle of a write (its last segment has no PSH: more was queued)"
-                } else {
-                    " and was never acknowledged"
+                match (last.psh, full, acked) {
+                    (false, _, _) => " in the middle of a write (its last segment has no PSH: more was queued)",
+                    (true, true, _) => " on a full-sized segment (a stream cut off, not the remainder a finished transfer ends with)",
+                    _ => " and was never acknowledged",
                 },
             ))
             .evidence("last_data_frame", last.at.frame)
             .evidence("last_data_rel_s", round_ms(last.at.ts.since(conn.start)))
             .evidence("last_segment_psh", last.psh)
+            .evidence("last_segment_len", last.len)
+            .evidence("last_segment_full", full)
             .evidence("last_data_acknowledged", acked)
             .evidence("payload_bytes", side.payload_bytes)
             .evidence("silence_s", round_ms(silence))

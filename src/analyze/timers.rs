@@ -428,7 +428,7 @@ fn give_up(
     }
     // The data has been outstanding since the sender's last progress before the chain.
     let outstanding_since = Ts(chain.first.at.ts.0 - chain.first.since_progress_ns);
-    let known = cfg.tcp_retries2;
+    let known = cfg.retries2_of(endpoint(conn, dir).ip);
     let (retries2, assumed) = known.map_or((15, true), |r| (r, false));
     let allowed = retries_timeout(retries2);
     // When this sender's kernel gives up, on its observed first RTO: the first

@@ -20,6 +20,8 @@ const PRECEDENCE: &[&str] = &[
     "rst.not_from_this_host",
     "rst.injected",
     "handshake.rejected",
+    "handshake.syn_retransmit",
+    "handshake.unanswered",
     "retransmit.timeout",
     "stall.transfer",
     "rst.client",

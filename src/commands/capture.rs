@@ -23,11 +23,12 @@ use super::{
     analyzer_config_of, default_format, exit_for_findings, fail, make_sink, table_config_of,
     write_run_report, SourceSummary, EXIT_BAD_INPUT,
 };
+use crate::analyze::listeners::{ListenCounters, QueuePoll};
 use crate::analyze::{Analyzers, Finding};
 use crate::cli::CaptureArgs;
 use crate::decode::{self, Decoded, Transport};
 use crate::engine::Engine;
-use crate::flow::socket::state_name;
+use crate::flow::socket::{state_name, STATE_LISTEN};
 use crate::flow::Connection;
 use crate::model::{Endpoint, FlowKey, Ts};
 use crate::report::{Format, ReportEnd, Sink};
@@ -106,9 +107,26 @@ impl SocketJoin {
             }
         };
         let mut by_state: BTreeMap<&'static str, u64> = BTreeMap::new();
-        // The polls never hold listeners: sockdiag_snap::queries leaves LISTEN out
-        // of the kernel's state mask (and Dumper::dump checks the mask again).
-        for snap in snaps {
+        if let Some((overflows, drops)) = snaps.listen_counters {
+            engine.on_listen_counters(ListenCounters {
+                at: batch.at,
+                overflows,
+                drops,
+            });
+        }
+        for snap in snaps.snaps {
+            // Listeners join no flow: their accept queues are the analyzers' context.
+            if snap.state == STATE_LISTEN {
+                engine.on_listener(
+                    snap.local,
+                    QueuePoll {
+                        at: snap.at,
+                        queue: snap.recv_q,
+                        backlog: snap.send_q,
+                    },
+                );
+                continue;
+            }
             *by_state.entry(state_name(snap.state)).or_default() += 1;
             let (key, _) = FlowKey::of(snap.local, snap.remote);
             if engine.on_socket(snap) {
@@ -235,13 +253,17 @@ pub fn run(args: CaptureArgs) -> ExitCode {
                 );
             }
         }
+        // Read from this host, they apply to this host's own connections only (the
+        // analyzers check the sender's address); flags apply to every sender.
         if acfg.tcp_syn_retries.is_none() {
+            acfg.syn_retries_from_host = true;
             acfg.tcp_syn_retries = h.sysctl_u32("net.ipv4.tcp_syn_retries");
             if let Some(v) = acfg.tcp_syn_retries {
                 sysctls_used.insert("net.ipv4.tcp_syn_retries".into(), v.into());
             }
         }
         if acfg.tcp_retries2.is_none() {
+            acfg.retries2_from_host = true;
             acfg.tcp_retries2 = h.sysctl_u32("net.ipv4.tcp_retries2");
             if let Some(v) = acfg.tcp_retries2 {
                 sysctls_used.insert("net.ipv4.tcp_retries2".into(), v.into());

@@ -34,6 +34,7 @@ pub fn state_name(state: u8) -> &'static str {
 }
 
 pub const STATE_ESTABLISHED: u8 = TcpState::Established as u8;
+pub const STATE_LISTEN: u8 = TcpState::Listen as u8;
 
 /// inet_diag_msg.idiag_timer numbers (`SockSnap::timer`; 0 is no timer).
 pub const TIMER_ON: u8 = TimerKind::On as u8;

@@ -280,6 +280,10 @@ pub struct ProcRef {
     pub pid: u32,
     pub comm: String,
     pub fd: u32,
+    /// The process state from /proc/PID/stat ("R (running)", "S (sleeping)",
+    /// "T (stopped)"...): a reader that is stopped cannot drain its socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// One TCP socket in one dump.

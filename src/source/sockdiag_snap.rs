@@ -1,23 +1,35 @@
 //! The capture's socket poller on top of `source::sockdiag`: one netlink socket,
-//! opened in the capture's namespace, dumped on every poll (every TCP state but
-//! LISTEN, kernel-filtered to the capture's ports when the BPF filter gives them),
-//! and each `SocketInfo` turned into the flow layer's compact `SockSnap`.
+//! opened in the capture's namespace, dumped on every poll (every TCP state,
+//! listeners included for their accept queues, kernel-filtered to the capture's
+//! ports when the BPF filter gives them), each `SocketInfo` turned into the flow
+//! layer's compact `SockSnap`, plus the namespace's ListenOverflows / ListenDrops.
 
 use std::collections::HashSet;
 
-use super::sockdiag::{state_mask, DumpQuery, Dumper, PortRange, ALL_STATES};
-use super::sockpoll::DumpFn;
+use super::sockdiag::{DumpQuery, Dumper, PortRange, ALL_STATES};
+use super::sockpoll::{DumpFn, PollData};
 use crate::flow::socket::{SockSnap, TcpInfoLite};
-use crate::model::socket::{SocketInfo, TcpState};
+use crate::model::socket::SocketInfo;
 use crate::model::{Endpoint, Ts};
 
 /// Beyond this many ports one unfiltered dump is cheaper than two per port.
 const MAX_FILTER_PORTS: usize = 8;
 
-/// The queries for one poll: every non-listening socket, or those with one of
-/// `ports` at either end (sport and dport are ANDed in one query, so two each).
+/// The queries for one poll: every socket, or those with one of `ports` at either
+/// end (sport and dport are ANDed in one query, so two each).
 pub fn queries(ports: Option<&[u16]>) -> Vec<DumpQuery> {
-    queries_for(ports, ALL_STATES & !state_mask(&[TcpState::Listen]))
+    queries_for(ports, ALL_STATES)
+}
+
+/// TcpExt ListenOverflows and ListenDrops of the calling thread's namespace.
+fn listen_counters() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/thread-self/net/netstat").ok()?;
+    let mut table = std::collections::BTreeMap::new();
+    super::host::counters::parse_table(&text, &mut table);
+    Some((
+        *table.get("TcpExt.ListenOverflows")?,
+        *table.get("TcpExt.ListenDrops")?,
+    ))
 }
 
 fn queries_for(ports: Option<&[u16]>, states: u32) -> Vec<DumpQuery> {
@@ -69,10 +81,13 @@ pub fn dumper(ports: Option<&[u16]>) -> Result<DumpFn, String> {
     let mut d = Dumper::open(&super::netns::Netns::Current).map_err(|e| e.to_string())?;
     let queries = queries(ports);
     Ok(Box::new(move |at| {
-        Ok(dump_once(&mut d, &queries)?
-            .iter()
-            .map(|s| snap_of(s, at))
-            .collect())
+        Ok(PollData {
+            snaps: dump_once(&mut d, &queries)?
+                .iter()
+                .map(|s| snap_of(s, at))
+                .collect(),
+            listen_counters: listen_counters(),
+        })
     }))
 }
 
@@ -132,7 +147,8 @@ mod tests {
         assert_eq!(q.len(), 4);
         assert_eq!(q[0].sport, Some(PortRange { lo: 80, hi: 80 }));
         assert_eq!(q[1].dport, Some(PortRange { lo: 80, hi: 80 }));
-        assert!(q.iter().all(|q| q.states & (1 << 10) == 0));
+        // Listeners too: their accept queues explain dropped SYNs.
+        assert!(q.iter().all(|q| q.states & (1 << 10) != 0));
         assert_eq!(queries(None).len(), 1);
         let many: Vec<u16> = (1..20).collect();
         assert_eq!(queries(Some(&many)).len(), 1);

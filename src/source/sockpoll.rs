@@ -13,17 +13,25 @@ use std::time::{Duration, Instant};
 use crate::flow::socket::SockSnap;
 use crate::model::Ts;
 
+/// What one poll read: the sockets (listeners included) and the namespace's
+/// ListenOverflows / ListenDrops counters when they could be read.
+#[derive(Debug, Default)]
+pub struct PollData {
+    pub snaps: Vec<SockSnap>,
+    pub listen_counters: Option<(u64, u64)>,
+}
+
 /// One poll's result.
 pub struct PollBatch {
     pub at: Ts,
-    pub snaps: Result<Vec<SockSnap>, String>,
+    pub snaps: Result<PollData, String>,
     /// How long the dump took.
     pub took: Duration,
 }
 
 /// One dump of the sockets of interest (the sock_diag adapter); the snapshots carry
 /// the poll's time, given.
-pub type DumpFn = Box<dyn FnMut(Ts) -> Result<Vec<SockSnap>, String> + Send>;
+pub type DumpFn = Box<dyn FnMut(Ts) -> Result<PollData, String> + Send>;
 
 pub struct Poller {
     rx: Receiver<PollBatch>,
@@ -110,7 +118,7 @@ mod tests {
                 if n == 2 {
                     Err("boom".into())
                 } else {
-                    Ok(Vec::new())
+                    Ok(PollData::default())
                 }
             }),
         );

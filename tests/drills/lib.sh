@@ -15,6 +15,7 @@ DRILL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:?usage: $0 OUTDIR}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+: >"$OUT/notes.txt"
 export FIXTURES_OUT="$OUT"
 SCENARIO=${SCENARIO:-$(basename "$0" .sh)}
 TCPDIAG=${TCPDIAG:?set TCPDIAG to the tcpdiag binary}

@@ -22,6 +22,7 @@ pub fn socket_owners(wanted: &std::collections::HashSet<u64>) -> HashMap<u64, Ve
             continue;
         };
         let mut comm: Option<String> = None;
+        let mut state: Option<Option<String>> = None;
         for fd in fds.flatten() {
             let Ok(target) = fs::read_link(fd.path()) else {
                 continue;
@@ -42,14 +43,40 @@ pub fn socket_owners(wanted: &std::collections::HashSet<u64>) -> HashMap<u64, Ve
                 .to_str()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
+            let state = state.get_or_insert_with(|| {
+                fs::read_to_string(entry.path().join("stat"))
+                    .ok()
+                    .and_then(|s| process_state(&s))
+            });
             out.entry(inode).or_default().push(ProcRef {
                 pid,
                 comm: comm.clone(),
                 fd: fdn,
+                state: state.clone(),
             });
         }
     }
     out
+}
+
+/// The state field of /proc/PID/stat, spelled out: "T (stopped)". The command name
+/// before it is in parentheses and may itself hold spaces or parentheses, so the
+/// state is the first field after the last ')'.
+pub fn process_state(stat: &str) -> Option<String> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let code = rest.split_whitespace().next()?.chars().next()?;
+    let name = match code {
+        'R' => "running",
+        'S' => "sleeping",
+        'D' => "disk sleep",
+        'T' => "stopped",
+        't' => "tracing stop",
+        'Z' => "zombie",
+        'X' => "dead",
+        'I' => "idle",
+        _ => "other",
+    };
+    Some(format!("{code} ({name})"))
 }
 
 /// "socket:[12345]" -> 12345.
@@ -63,6 +90,20 @@ pub fn socket_inode(link: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_states() {
+        assert_eq!(
+            process_state("4242 (python3) T 1 4242 4242 0 -1").as_deref(),
+            Some("T (stopped)")
+        );
+        // A command name with a space and a parenthesis.
+        assert_eq!(
+            process_state("7 (a) b) S 1 2").as_deref(),
+            Some("S (sleeping)")
+        );
+        assert_eq!(process_state("garbage"), None);
+    }
 
     #[test]
     fn links() {
