@@ -938,3 +938,39 @@ fn keep_going_error_does_not_understate_the_report() {
         assert!(n >= frames, "message understates the report: {line}");
     }
 }
+
+#[test]
+fn every_command_says_when_its_output_cannot_be_written() {
+    // `> /dev/full`: each write fails with ENOSPC. Every command must say so in one
+    // line and exit 2, never exit 0 with nothing written.
+    let http = fixture_arg("http_clean.pcap");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["explain"],
+        vec!["explain", "--markdown"],
+        vec!["explain", "handshake.rejected"],
+        vec!["replay", &http, "--format", "json"],
+        vec!["replay", &http, "--format", "table"],
+        vec!["sockets", "--format", "json"],
+        vec!["sockets", "--format", "table"],
+        vec!["host", "--format", "json"],
+    ];
+    for args in cases {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full");
+        let out = std::process::Command::new(bin())
+            .args(&args)
+            .stdout(full)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run tcpdiag");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: exit code; stderr {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(
+            err.contains("No space left on device"),
+            "{args:?}: says why: {err}"
+        );
+    }
+}
