@@ -7,6 +7,7 @@ pub mod hostpoll;
 pub mod live;
 pub mod netns;
 pub mod pcap_file;
+pub mod pcap_writer;
 pub mod sockdiag;
 pub mod sockdiag_snap;
 pub mod sockpoll;
