@@ -411,8 +411,11 @@ mod tests {
         block(be, EPB, &body)
     }
 
-    /// (interface linktype, ts, wire_len, data) of every packet, or the error.
-    fn walk(bytes: &[u8]) -> (Vec<(u32, i64, u32, Vec<u8>)>, Option<String>) {
+    /// Interface linktype, ts, wire_len, data.
+    type Seen = (u32, i64, u32, Vec<u8>);
+
+    /// Every packet, and the error that ended the walk.
+    fn walk(bytes: &[u8]) -> (Vec<Seen>, Option<String>) {
         let mut w = Walker::new(bytes);
         let mut out = Vec::new();
         loop {
