@@ -104,6 +104,15 @@ pub fn sniff(reader: Box<dyn Read + Send>) -> Result<Input, String> {
     })
 }
 
+/// Whether the file at `path` starts with a gzip or zstd magic (its size then says
+/// nothing about how much capture it holds).
+pub fn is_compressed(path: &str) -> bool {
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head.starts_with(&GZIP_MAGIC) || head == ZSTD_MAGIC)
+}
+
 /// Compressions tshark may read but this does not: named so the error helps.
 fn other_compression(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(&[0xfd, b'7', b'z', b'X']) {
