@@ -47,13 +47,22 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Host(args) => crate::live::host(args),
         Command::Explain { id, markdown } => {
             if markdown {
-                let _ = io::stdout()
-                    .lock()
-                    .write_all(catalog::markdown().as_bytes());
-                return ExitCode::SUCCESS;
+                return print_text(&catalog::markdown());
             }
             explain(id.as_deref())
         }
+    }
+}
+
+/// Writes `text` to standard output. A closed pipe (`| head`) is not an error; any
+/// other failure (a full disk, `> /dev/full`) is one line and the bad-input exit code.
+fn print_text(text: &str) -> ExitCode {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            fail(format!("writing the report failed: {e}"))
+        }
+        _ => ExitCode::SUCCESS,
     }
 }
 
@@ -70,9 +79,7 @@ fn explain(id: Option<&str>) -> ExitCode {
         },
         None => catalog::explain_all(),
     };
-    let mut out = io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    ExitCode::SUCCESS
+    print_text(&text)
 }
 
 pub fn table_config(args: &ReplayArgs) -> TableConfig {

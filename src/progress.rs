@@ -27,13 +27,13 @@ pub struct Progress {
 
 impl Progress {
     /// A bar for reading `files`, or a silent one when there is no terminal to draw
-    /// on or the size of an input is unknown (standard input, a pipe).
+    /// on or the size of an input is unknown (standard input, a pipe, a compressed file).
     pub fn new(files: &[String]) -> Progress {
         let total = if std::io::stderr().is_terminal() {
             files.iter().try_fold(0u64, |sum, f| {
-                let meta = std::fs::metadata(f)
-                    .ok()
-                    .filter(|m| f != "-" && m.is_file())?;
+                let meta = std::fs::metadata(f).ok().filter(|m| {
+                    f != "-" && m.is_file() && !crate::source::open::is_compressed(f)
+                })?;
                 Some(sum + meta.len())
             })
         } else {

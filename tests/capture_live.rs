@@ -280,6 +280,10 @@ fn routed(tag: &str) -> (Lab, String, String, String) {
 struct Capture {
     child: Child,
     stdout: mpsc::Receiver<Vec<u8>>,
+    /// Its standard error after the "capturing on" line (also shown in the test's),
+    /// whole once the thread that reads it has ended.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Capture {
@@ -313,13 +317,21 @@ impl Capture {
             .recv_timeout(Duration::from_secs(15))
             .expect("tcpdiag did not start");
         assert!(first.contains("capturing on"), "tcpdiag: {first}");
-        // The rest of stderr goes to the test's output.
-        std::thread::spawn(move || {
+        // The rest of stderr goes to the test's output, and is kept.
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let kept = stderr.clone();
+        let reader = std::thread::spawn(move || {
             for l in erx {
                 eprint!("{l}");
+                kept.lock().unwrap().push_str(&l);
             }
         });
-        Capture { child, stdout: orx }
+        Capture {
+            child,
+            stdout: orx,
+            stderr,
+            stderr_reader: Some(reader),
+        }
     }
 
     /// Waits for it to exit: (exit code, stdout).
@@ -346,6 +358,18 @@ impl Capture {
         let (code, stdout) = self.finish(timeout);
         assert_eq!(code, 0);
         json(&stdout)
+    }
+
+    /// Waits for it to exit: (exit code, stdout, stderr after "capturing on").
+    fn finish_with_stderr(mut self, timeout: Duration) -> (i32, Vec<u8>, String) {
+        let reader = self.stderr_reader.take();
+        let stderr = self.stderr.clone();
+        let (code, out) = self.finish(timeout);
+        if let Some(r) = reader {
+            let _ = r.join();
+        }
+        let err = stderr.lock().unwrap().clone();
+        (code, out, err)
     }
 
     fn interrupt(&self) {
@@ -1026,6 +1050,169 @@ c.close()
     // No spool left behind.
     let left = file_names(dir.path());
     assert_eq!(left.len(), 2, "{left:?}");
+}
+
+/// A tmpfs of `size` mounted on a fresh temporary directory, unmounted on drop.
+struct SmallFs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    fn mount(size: &str) -> SmallFs {
+        let dir = tempfile::tempdir().unwrap();
+        run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path()));
+        SmallFs { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).output();
+    }
+}
+
+/// A bulk transfer (2 MB from the server) and a refused connection, while `cap` runs.
+fn bulk_and_refused(lab: &mut Lab, c: &str, s: &str) {
+    lab.serve(
+        s,
+        8000,
+        r#"
+c, peer = ls.accept()
+c.sendall(b"x" * 2_000_000)
+c.close()
+"#,
+    );
+    let out = lab.run_python(
+        c,
+        &format!(
+            "{CONNECT_REFUSED}\ns = socket.create_connection(('192.0.2.1', 8000))\nn = 0\nwhile True:\n d = s.recv(65536)\n if not d: break\n n += len(d)\nprint(n)"
+        ),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2000000"), "the transfer ran: {text}");
+}
+
+#[test]
+fn a_full_disk_under_w_is_an_error_and_the_capture_goes_on() {
+    need_root!();
+    if !live_env::ready(&["mount", "umount"]) {
+        return;
+    }
+    let (mut lab, c, s) = pair("fullw");
+    let fs = SmallFs::mount("64k");
+    let all = fs.path().join("all.pcap");
+    let cap = capture(&s, "s0")
+        .filter("tcp")
+        .duration("3s")
+        .opt("--snaplen", "2000")
+        .path("-w", &all)
+        .start();
+    bulk_and_refused(&mut lab, &c, &s);
+    let (code, stdout, stderr) = cap.finish_with_stderr(Duration::from_secs(15));
+    assert_eq!(
+        code, 2,
+        "a file that could not be written is exit 2; {stderr}"
+    );
+    let errs: Vec<&str> = stderr.lines().filter(|l| l.contains("all.pcap")).collect();
+    assert_eq!(errs.len(), 1, "one line about the file: {stderr}");
+    assert!(
+        errs[0].contains("No space left on device"),
+        "the OS error: {}",
+        errs[0]
+    );
+    let doc = json(&stdout);
+    let sum = &doc["summary"];
+    assert_eq!(sum["complete"], false);
+    let errors = sum["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["file"], all.to_str().unwrap());
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("No space left on device"));
+    let first_missing = errors[0]["frame"].as_u64().unwrap();
+    // The analysis went on past the failure: every frame is in the report.
+    let frames = sum["capture"]["frames"].as_u64().unwrap();
+    assert!(
+        frames > first_missing + 100,
+        "{frames} frames, file stopped at {first_missing}"
+    );
+    let bulk = flow_with(&doc, "server", "192.0.2.1:8000");
+    assert_eq!(bulk["server_stats"]["payload_bytes"], 2_000_000, "{bulk}");
+    // The file ends at a whole frame: it replays cleanly, frames 1 to first_missing - 1.
+    let out = Command::new(BIN)
+        .args(["replay", "--format", "json", all.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replayed = json(&out.stdout);
+    assert_eq!(replayed["summary"]["packets"]["frames"], first_missing - 1);
+}
+
+#[test]
+fn a_full_disk_under_write_flagged_says_why_and_leaves_no_empty_file() {
+    need_root!();
+    if !live_env::ready(&["mount", "umount"]) {
+        return;
+    }
+    let (mut lab, c, s) = pair("fullf");
+    let fs = SmallFs::mount("64k");
+    let flagged = fs.path().join("flagged.pcap");
+    let cap = capture(&s, "s0")
+        .filter("tcp")
+        .duration("3s")
+        .opt("--snaplen", "2000")
+        .path("--write-flagged", &flagged)
+        .start();
+    bulk_and_refused(&mut lab, &c, &s);
+    let (code, stdout, stderr) = cap.finish_with_stderr(Duration::from_secs(15));
+    assert_eq!(code, 2, "{stderr}");
+    let doc = json(&stdout);
+    assert_eq!(doc["summary"]["complete"], false);
+    let errors = doc["summary"]["errors"].as_array().unwrap();
+    assert!(!errors.is_empty());
+    for e in errors {
+        assert_eq!(e["file"], flagged.to_str().unwrap(), "{e}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("No space left on device"),
+            "{e}"
+        );
+    }
+    for line in stderr.lines().filter(|l| l.contains("flagged.pcap")) {
+        assert!(line.contains("No space left on device"), "{line}");
+        assert!(!line.contains("truncated dump file"), "{line}");
+    }
+    // No spool left behind, and no empty or unreadable flagged file: either it is gone
+    // or it replays.
+    let left = file_names(fs.path());
+    assert!(left.iter().all(|n| n == "flagged.pcap"), "{left:?}");
+    if flagged.exists() {
+        assert!(std::fs::metadata(&flagged).unwrap().len() > 24);
+        let out = Command::new(BIN)
+            .args(["replay", "--format", "json", flagged.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

@@ -605,3 +605,105 @@ fn assert_none(problems: &[String], what: &str) {
         problems.join("\n")
     );
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zstd(data: &[u8]) -> Vec<u8> {
+    zstd::encode_all(data, 3).unwrap()
+}
+
+#[test]
+fn multi_link_pcapng_and_compressed_captures_agree_with_tshark() {
+    // pcapng files whose interfaces have different link types (what dumpcap writes
+    // for -i eth0 -i any), several sections in both byte orders, and gzip/zstd
+    // compression of pcapng and of classic pcap: tshark reads them all, frame for
+    // frame; so must we, with the same frame numbers, conversations and labels.
+    if !tshark_available() || !live_env::tools(&["mergecap"]) {
+        return;
+    }
+    use common::pcap::Pcap;
+    use common::pcapng::{self, Pcapng};
+    let cooked = Pcap::read(&fixture("cooked_any_v2.pcap"));
+    let http = Pcap::read(&fixture("http_clean.pcap"));
+    let raw = Pcap::read(&fixture("raw_ip.pcap"));
+    let mixed = pcapng::merge(&[&cooked, &http, &raw], false, 6).bytes();
+    // Section 1 (little-endian, nanoseconds): http_clean; section 2 (big-endian):
+    // cooked v2 and raw IP, with an interface statistics block between packets.
+    let mut two = Pcapng::new(false);
+    two.interface(http.linktype as u16, 9);
+    for (i, r) in http.records.iter().enumerate() {
+        two.packet(0, pcapng::record_ns(&http, i), r.orig_len, &r.data);
+    }
+    two.section(true);
+    two.interface(cooked.linktype as u16, 6);
+    two.interface(raw.linktype as u16, 9);
+    for (i, r) in cooked.records.iter().enumerate() {
+        two.packet(0, pcapng::record_ns(&cooked, i), r.orig_len, &r.data);
+        if i == 2 {
+            two.block(5, &[0; 12]);
+        }
+    }
+    for (i, r) in raw.records.iter().enumerate() {
+        two.packet(1, pcapng::record_ns(&raw, i), r.orig_len, &r.data);
+    }
+    let two = two.bytes();
+    let http_bytes = std::fs::read(fixture("http_clean.pcap")).unwrap();
+
+    let dir = tempdir();
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("mixed_links.pcapng".into(), mixed.clone()),
+        ("mixed_links.pcapng.gz".into(), gzip(&mixed)),
+        ("mixed_links.pcapng.zst".into(), zstd(&mixed)),
+        ("two_sections.pcapng".into(), two.clone()),
+        ("two_sections.pcapng.gz".into(), gzip(&two)),
+        ("http_clean.pcap.gz".into(), gzip(&http_bytes)),
+        ("http_clean.pcap.zst".into(), zstd(&http_bytes)),
+    ];
+    // And what mergecap itself writes for two inputs of different link types.
+    let merged = dir.path().join("mergecap.pcapng");
+    let out = Command::new("mergecap")
+        .args(["-F", "pcapng", "-w"])
+        .arg(&merged)
+        .arg(fixture("cooked_any_v2.pcap"))
+        .arg(fixture("http_clean.pcap"))
+        .output()
+        .expect("run mergecap");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    files.push(("mergecap.pcapng".into(), std::fs::read(&merged).unwrap()));
+
+    let mut problems = Vec::new();
+    for (name, bytes) in &files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let ts = run_tshark(&path);
+        assert!(!ts.frames.is_empty(), "{name}: tshark read nothing");
+        let o = ours_at(&path, name);
+        problems.extend(check_fixture(name, &ts, &o));
+        let doc = run(["replay", &path, "--format", "json"]).json();
+        let frames = num(&doc, "/summary/packets/frames");
+        if frames != ts.frames.len() as u64 {
+            problems.push(format!(
+                "{name}: tshark {} frames, ours {frames}",
+                ts.frames.len()
+            ));
+        }
+        if (flows(&doc).len() as u64) < ts.convs.len() as u64 {
+            problems.push(format!(
+                "{name}: tshark {} conversations, ours {} flows",
+                ts.convs.len(),
+                flows(&doc).len()
+            ));
+        }
+    }
+    assert_none(&problems, "disagreement(s) with tshark");
+}

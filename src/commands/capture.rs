@@ -35,8 +35,10 @@ use crate::report::{Format, ReportEnd, Sink};
 use crate::source::live::{
     self, CaptureSummary, HostSummary, LiveCapture, LiveConfig, SocketPollSummary, SocketSeen,
 };
+use crate::source::pcap_file;
+use crate::source::pcap_writer::PcapWriter;
 use crate::source::sockpoll::{self, PollBatch, Poller};
-use crate::source::SourceError;
+use crate::source::{RawFrame, SourceError};
 
 /// Most flows with findings remembered for --write-flagged.
 const MAX_FLAGGED: usize = 100_000;
@@ -188,10 +190,13 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    // What each pcap writer is, in the order they are added, for their errors.
+    let mut writer_roles: Vec<WriterRole> = Vec::new();
     if let Some(path) = &args.write {
         if let Err(e) = cap.write_to(path) {
             return fail(e);
         }
+        writer_roles.push(WriterRole::All(path.clone()));
     }
     // Where --write-flagged copies from: the -w file when there is one, else a
     // temporary spool beside the flagged output (so the final copy is a local read).
@@ -212,6 +217,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
                     if let Err(e) = cap.write_to(f.path()) {
                         return fail(e);
                     }
+                    writer_roles.push(WriterRole::Spool(path.clone()));
                     Some(Spool::Temp(f))
                 }
                 Err(e) => {
@@ -352,6 +358,19 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     );
     let stop_reason;
     let mut read_error: Option<SourceError> = None;
+    // Files that could not be written: said at once, and in summary.errors.
+    let mut write_errors: Vec<SourceError> = Vec::new();
+    let note_write_failures = |failed: Vec<live::WriterFailed>,
+                               write_errors: &mut Vec<SourceError>| {
+        for f in failed {
+            let e = write_error(&writer_roles[f.writer], &f);
+            if status_on {
+                clear_status();
+            }
+            eprintln!("tcpdiag: {e}");
+            write_errors.push(e);
+        }
+    };
     let mut last_tick = Instant::now();
     let mut drops = live::DropStats::default();
     loop {
@@ -405,6 +424,9 @@ pub fn run(args: CaptureArgs) -> ExitCode {
                 engine.note_capture_drops(u64::from(s.dropped) + u64::from(s.if_dropped));
             }
             engine.tick(Ts(now.0 - TICK_LAG_NS));
+            // Keeps the files current, and notices a full disk within a tick.
+            cap.flush_writers();
+            note_write_failures(cap.new_write_failures(), &mut write_errors);
             if status_on {
                 let (live_flows, flows, findings) = engine.progress();
                 let mut e = io::stderr().lock();
@@ -437,9 +459,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     if let Some(s) = pcap_stats {
         engine.note_capture_drops(u64::from(s.dropped) + u64::from(s.if_dropped));
     }
-    if let Err(e) = cap.flush_writers() {
-        eprintln!("tcpdiag: writing the capture file failed: {e}");
-    }
+    note_write_failures(cap.close_writers(), &mut write_errors);
     if let Some(p) = poller {
         for batch in p.stop() {
             join.apply(&mut engine, batch);
@@ -461,11 +481,41 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     };
     let frames = cap.frames();
     let link_name = cap.link_name;
+    let link = cap.link();
     drop(cap);
     // A quiet end (no packets for a while before the stop) still counts as time seen.
     engine.note_capture_end(ended_wall);
     let result = engine.finish();
     let flagged = sink.flagged.take();
+    // The flagged copy is made before the report, so that its failure is in it.
+    if let (Some(path), Some(spool), Some(flagged)) = (&args.write_flagged, &spool, &flagged) {
+        let from = match spool {
+            Spool::Written(p) => p.as_path(),
+            Spool::Temp(f) => f.path(),
+        };
+        let snaplen = live::effective_snaplen(args.snaplen.unwrap_or(live::DEFAULT_SNAPLEN));
+        match write_flagged(from, path, flagged, link, snaplen) {
+            Ok(_) => {
+                if sink.flagged_dropped > 0 {
+                    eprintln!(
+                        "tcpdiag: {} flows with findings beyond the first {MAX_FLAGGED} are not in {}",
+                        sink.flagged_dropped,
+                        path.display()
+                    );
+                }
+            }
+            Err(message) => {
+                let e = SourceError {
+                    file: path.display().to_string(),
+                    frame: None,
+                    message,
+                };
+                eprintln!("tcpdiag: {e}");
+                write_errors.push(e);
+            }
+        }
+    }
+    drop(spool);
 
     // Findings of this source beyond the engine's.
     let mut extra: Vec<Finding> = Vec::new();
@@ -483,10 +533,12 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     if let Some(f) = pcap_stats.and_then(|s| drop_finding(&s, started_wall.secs_f64())) {
         extra.push(f);
     }
-    let complete = read_error.is_none();
+    let mut errors: Vec<SourceError> = read_error.iter().cloned().collect();
+    errors.extend(write_errors);
+    let complete = errors.is_empty();
     let source = SourceSummary {
         inputs: Vec::new(),
-        errors: read_error.iter().cloned().collect(),
+        errors,
         first_packet: result
             .first_ts
             .map(|t| crate::model::time::round_us(t.secs_f64())),
@@ -513,27 +565,6 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     };
     if let Some(e) = &read_error {
         eprintln!("tcpdiag: {e} (the report covers frames 1-{frames})");
-    }
-    if let (Some(path), Some(spool), Some(flagged)) = (&args.write_flagged, spool, flagged) {
-        let from = match &spool {
-            Spool::Written(p) => p.as_path(),
-            Spool::Temp(f) => f.path(),
-        };
-        match write_flagged(from, path, &flagged) {
-            Ok(_) => {
-                if sink.flagged_dropped > 0 {
-                    eprintln!(
-                        "tcpdiag: {} flows with findings beyond the first {MAX_FLAGGED} are not in {}",
-                        sink.flagged_dropped,
-                        path.display()
-                    );
-                }
-            }
-            Err(e) => {
-                eprintln!("tcpdiag: writing {} failed: {e}", path.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        }
     }
     if !complete {
         return ExitCode::from(EXIT_BAD_INPUT);
@@ -594,38 +625,64 @@ enum Spool {
     Temp(tempfile::NamedTempFile),
 }
 
+/// What a pcap writer of the capture is (`LiveCapture::write_to` order).
+enum WriterRole {
+    /// `-w FILE`.
+    All(std::path::PathBuf),
+    /// The temporary spool behind `--write-flagged FILE`.
+    Spool(std::path::PathBuf),
+}
+
+/// The one-line error (and summary.errors entry) of a pcap writer that failed: the
+/// file, the first frame missing from it, the OS error, and what it holds.
+fn write_error(role: &WriterRole, f: &live::WriterFailed) -> SourceError {
+    let first_missing = f.kept + 1;
+    match role {
+        WriterRole::All(path) => {
+            let holds = match (f.kept, f.cut_back) {
+                (0, true) => "it holds no frame".to_string(),
+                (n, true) => format!("it holds frames 1-{n}"),
+                (n, false) => format!("it may end inside frame {}", n + 1),
+            };
+            SourceError {
+                file: path.display().to_string(),
+                frame: Some(first_missing),
+                message: format!(
+                    "writing failed: {}; {holds}; the capture goes on without it",
+                    f.error
+                ),
+            }
+        }
+        WriterRole::Spool(path) => SourceError {
+            file: path.display().to_string(),
+            frame: Some(first_missing),
+            message: format!(
+                "spooling the capture for --write-flagged failed: {}; it can hold frames 1-{} only",
+                f.error, f.kept
+            ),
+        },
+    }
+}
+
 /// Copies the spooled frames of flagged flows to `out`, and the DNS messages sent
 /// while one of them was open (a stall's PTR lookups are part of its evidence);
-/// returns how many frames were written.
+/// returns how many frames were written. On a failure the message says why (the OS
+/// error) and what became of `out`: removed when it holds no frame, else partial.
 fn write_flagged(
     spool: &std::path::Path,
     out: &std::path::Path,
     flagged: &FxHashMap<FlowKey, Vec<(u64, u64)>>,
+    link: decode::LinkType,
+    snaplen: u32,
 ) -> Result<u64, String> {
-    let mut cap = pcap::Capture::from_file_with_precision(spool, pcap::Precision::Nano)
-        .map_err(|e| e.to_string())?;
-    let link = decode::LinkType::from_dlt(cap.get_datalink().0)
-        .ok_or_else(|| "unsupported link type in the spool".to_string())?;
-    let mut save = cap.savefile(out).map_err(|e| e.to_string())?;
+    let mut save =
+        PcapWriter::create(out, link, snaplen).map_err(|e| format!("cannot write: {e}"))?;
     let open_spans = merged_spans(flagged.values().flatten().copied());
-    let mut number = 0u64;
-    let mut written = 0u64;
-    let mut failure = None;
-    loop {
-        let p = match cap.next_packet() {
-            Ok(p) => p,
-            Err(pcap::Error::NoMorePackets) => break,
-            Err(e) => {
-                // The spool cut short (a full disk): keep what was copied, say where.
-                failure = Some(format!(
-                    "the capture could not be read back past frame {number}: {e}"
-                ));
-                break;
-            }
-        };
-        number += 1;
-        let Decoded::Ip(pkt) = decode::decode(link, p.data) else {
-            continue;
+    let spool_name = spool.to_string_lossy();
+    let (_, read_error) = pcap_file::read(&spool_name, None, 1, &mut |f: RawFrame<'_>| {
+        let number = f.number;
+        let Decoded::Ip(pkt) = decode::decode(f.link, f.data) else {
+            return;
         };
         let keep = match &pkt.transport {
             Transport::Tcp(tcp) => {
@@ -643,13 +700,41 @@ fn write_flagged(
             _ => false,
         };
         if keep {
-            save.write(&p);
-            written += 1;
+            save.write(f.ts, f.wire_len, f.data);
         }
-    }
-    save.flush().map_err(|e| e.to_string())?;
-    match failure {
-        Some(f) => Err(f),
+    });
+    let written = match save.finish() {
+        Ok(n) => n,
+        Err(f) if f.records_kept == 0 => {
+            let _ = std::fs::remove_file(out);
+            return Err(format!(
+                "writing failed: {}; removed it (no frame could be written)",
+                f.error
+            ));
+        }
+        Err(f) => {
+            let total = f.records_kept + f.records_lost;
+            let what = if f.cut_back {
+                format!(
+                    "it is partial: it holds {} of {total} frames",
+                    f.records_kept
+                )
+            } else {
+                format!(
+                    "it is partial and may end inside frame {}",
+                    f.records_kept + 1
+                )
+            };
+            return Err(format!("writing failed: {}; {what}", f.error));
+        }
+    };
+    match read_error {
+        // The spool cut short: keep what was copied, say where.
+        Some(e) => Err(format!(
+            "the capture could not be read back past frame {}: {}; it holds {written} frames copied before that",
+            e.frame.map_or(0, |n| n - 1),
+            e.message
+        )),
         None => Ok(written),
     }
 }

@@ -11,9 +11,10 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use pcap::{Active, Capture, Precision, Savefile};
+use pcap::{Active, Capture, Precision};
 use serde::Serialize;
 
+use super::pcap_writer::PcapWriter;
 use super::RawFrame;
 use crate::decode::LinkType;
 use crate::model::Ts;
@@ -53,8 +54,29 @@ pub struct LiveCapture {
     cap: Capture<Active>,
     link: LinkType,
     pub link_name: &'static str,
+    snaplen: u32,
     next_number: u64,
-    writers: Vec<Savefile>,
+    writers: Vec<Writer>,
+}
+
+/// A pcap file every frame is copied to, and whether its failure was reported.
+struct Writer {
+    out: PcapWriter,
+    reported: bool,
+}
+
+/// A copy of the capture (`-w`, the `--write-flagged` spool) that stopped at a write
+/// error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterFailed {
+    /// The writer's index, in `write_to` order.
+    pub writer: usize,
+    /// Frames in the file (whole ones; the first missing one is `kept + 1`).
+    pub kept: u64,
+    /// False when the file could not be cut back to a whole frame.
+    pub cut_back: bool,
+    /// The OS error.
+    pub error: String,
 }
 
 /// Names of the network interfaces of this (possibly entered) namespace, plus "any",
@@ -191,6 +213,7 @@ impl LiveCapture {
             cap,
             link,
             link_name: link.name(),
+            snaplen: effective_snaplen(cfg.snaplen),
             next_number: 1,
             writers: Vec::new(),
         })
@@ -200,19 +223,15 @@ impl LiveCapture {
         self.link
     }
 
-    /// Also write every captured frame to `path` (pcap, nanosecond timestamps).
+    /// Also write every captured frame to `path` (pcap, nanosecond timestamps). Writers
+    /// are numbered in the order they were added (`WriterFailed::writer`).
     pub fn write_to(&mut self, path: &std::path::Path) -> Result<(), OpenError> {
-        let f = self.cap.savefile(path).map_err(|e| {
-            // libpcap's message already names the file.
-            let msg = clean(&e);
-            let shown = path.display().to_string();
-            let msg = msg
-                .strip_prefix(&format!("{shown}: "))
-                .unwrap_or(&msg)
-                .to_string();
-            OpenError(format!("cannot write {shown}: {msg}"))
-        })?;
-        self.writers.push(f);
+        let out = PcapWriter::create(path, self.link, self.snaplen)
+            .map_err(|e| OpenError(format!("cannot write {}: {e}", path.display())))?;
+        self.writers.push(Writer {
+            out,
+            reported: false,
+        });
         Ok(())
     }
 
@@ -236,10 +255,10 @@ impl LiveCapture {
         while n < max {
             match self.cap.next_packet() {
                 Ok(p) => {
-                    for w in &mut self.writers {
-                        w.write(&p);
-                    }
                     let ts = Ts::from_secs_nanos(p.header.ts.tv_sec, p.header.ts.tv_usec);
+                    for w in &mut self.writers {
+                        w.out.write(ts, p.header.len, p.data);
+                    }
                     sink(RawFrame {
                         number: self.next_number,
                         ts,
@@ -270,12 +289,46 @@ impl LiveCapture {
         })
     }
 
-    /// Flushes the pcap writers; the first error is returned.
-    pub fn flush_writers(&mut self) -> Result<(), String> {
+    /// Flushes the pcap writers (the capture loop does so every tick, so the files
+    /// stay current and a full disk is noticed within a tick).
+    pub fn flush_writers(&mut self) {
         for w in &mut self.writers {
-            w.flush().map_err(|e| clean(&e))?;
+            w.out.flush();
         }
-        Ok(())
+    }
+
+    /// Writers that failed since the last call, each reported once. Every frame goes
+    /// to every writer, so a writer's record count is the capture's frame number.
+    pub fn new_write_failures(&mut self) -> Vec<WriterFailed> {
+        let mut out = Vec::new();
+        for (i, w) in self.writers.iter_mut().enumerate() {
+            if let (Some(f), false) = (w.out.failure(), w.reported) {
+                w.reported = true;
+                out.push(WriterFailed {
+                    writer: i,
+                    kept: f.records_kept,
+                    cut_back: f.cut_back,
+                    error: f.error.to_string(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Flushes and closes the writers: the failures not reported yet.
+    pub fn close_writers(&mut self) -> Vec<WriterFailed> {
+        let mut out = Vec::new();
+        for (i, w) in std::mem::take(&mut self.writers).into_iter().enumerate() {
+            if let (Err(f), false) = (w.out.finish(), w.reported) {
+                out.push(WriterFailed {
+                    writer: i,
+                    kept: f.records_kept,
+                    cut_back: f.cut_back,
+                    error: f.error.to_string(),
+                });
+            }
+        }
+        out
     }
 }
 

@@ -2,11 +2,15 @@
 //! through netlink sock_diag, and host context (sysctls, counters, processes). They
 //! hand plain data downstream and know nothing of the analysis.
 
+pub mod bpf;
 pub mod host;
 pub mod hostpoll;
 pub mod live;
 pub mod netns;
+pub mod open;
 pub mod pcap_file;
+pub mod pcap_writer;
+pub mod pcapng;
 pub mod sockdiag;
 pub mod sockdiag_snap;
 pub mod sockpoll;

@@ -1,15 +1,23 @@
-//! Saved captures (pcap and pcapng, or "-" for standard input) read through libpcap.
+//! Saved captures (pcap and pcapng, plain or gzip/zstd-compressed, or "-" for
+//! standard input).
 //!
-//! Fast path: a regular classic-pcap file is read in 4 MiB blocks and its records are
-//! walked here (no stdio copy, no library call per frame). libpcap still opens the file first
-//! (format, link type, snaplen, filter), and anything the fast path is not sure of
-//! (pcapng, standard input, another magic, a record libpcap would reject or cut) is
-//! handed back to libpcap at that record, so errors and edge cases stay libpcap's.
+//! `open` tells the format from the first bytes. pcapng goes through this crate's
+//! block walker (`pcapng`), so every interface keeps its own link type and a `-f`
+//! filter is compiled per link type (`bpf`). Classic pcap goes through libpcap, so
+//! its errors and edge cases stay libpcap's: a regular, uncompressed file is opened
+//! by path and read in 4 MiB blocks by a small record walker (the fast path) that
+//! hands anything unusual back to libpcap at that record; standard input and
+//! decompressed streams reach libpcap through a pipe fed by a thread.
 
-use pcap::{Capture, Precision};
+use std::io::Read;
+use std::os::fd::IntoRawFd;
+
+use pcap::{Capture, Offline, Precision};
 use serde::Serialize;
 
-use super::{RawFrame, SourceError};
+use super::open::{self, Format, Input};
+use super::pcapng::{Item, Walker};
+use super::{bpf, RawFrame, SourceError};
 use crate::decode::LinkType;
 use crate::model::Ts;
 
@@ -17,13 +25,20 @@ use crate::model::Ts;
 #[derive(Debug, Clone, Serialize)]
 pub struct FileSummary {
     pub file: String,
+    /// libpcap's name of the link type; for a pcapng whose interfaces differ, each
+    /// distinct one in the order described, comma-separated ("EN10MB,LINUX_SLL2").
     pub link_type: String,
+    /// "gzip" or "zstd" when the file was compressed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<&'static str>,
     pub first_frame: u64,
     pub frames: u64,
     pub bytes: u64,
     pub snaplen: u32,
     /// Frames whose captured length is shorter than their length on the wire.
     pub cut_frames: u64,
+    /// Frames of pcapng interfaces whose link type is not decoded (numbered, skipped).
+    pub unsupported_link_frames: u64,
     /// Timestamps of the earliest and latest frame (None for an empty file).
     #[serde(
         rename = "first_packet",
@@ -37,8 +52,25 @@ pub struct FileSummary {
     pub last_ts: Option<Ts>,
 }
 
-/// Reads `path` frame by frame into `sink`. Frame numbers continue from `first_frame`.
-/// On a read error the frames already delivered stay delivered; the error says where.
+impl FileSummary {
+    fn count(&mut self, ts: Ts, caplen: u32, len: u32) {
+        self.frames += 1;
+        self.bytes += u64::from(caplen);
+        self.first_ts = Some(self.first_ts.map_or(ts, |t| t.min(ts)));
+        self.last_ts = Some(self.last_ts.map_or(ts, |t| t.max(ts)));
+        if caplen < len {
+            self.cut_frames += 1;
+        }
+    }
+}
+
+/// Where reading stopped: the frame (None: before any) and why.
+type Stop = (Option<u64>, String);
+
+/// Reads `path` frame by frame into `sink`. Frame numbers continue from `first_frame`
+/// and count every frame of the file, filtered or not (as Wireshark and tcpdump -r
+/// number them). On a read error the frames already delivered stay delivered; the
+/// error says where.
 pub fn read(
     path: &str,
     filter: Option<&str>,
@@ -48,34 +80,57 @@ pub fn read(
     let mut summary = FileSummary {
         file: path.to_string(),
         link_type: String::new(),
+        compression: None,
         first_frame,
         frames: 0,
         bytes: 0,
         snaplen: 0,
         cut_frames: 0,
+        unsupported_link_frames: 0,
         first_ts: None,
         last_ts: None,
     };
-    let fail = |frame: Option<u64>, message: String| SourceError {
+    let stop = match open::open(path) {
+        Err(message) => Some((None, message)),
+        Ok(input) => {
+            summary.compression = input.compression;
+            match input.format {
+                Format::Pcapng => read_pcapng(input.reader, filter, &mut summary, sink),
+                Format::Pcap if input.compression.is_none() && path != "-" => {
+                    drop(input);
+                    let cap = Capture::from_file_with_precision(path, Precision::Nano);
+                    read_classic(cap, Some(path), filter, &mut summary, sink)
+                }
+                Format::Pcap => read_classic_stream(input, filter, &mut summary, sink),
+            }
+        }
+    };
+    let error = stop.map(|(frame, message)| SourceError {
         file: path.to_string(),
         frame,
         message,
-    };
-    if path != "-" {
-        if let Err(e) = std::fs::metadata(path) {
-            return (summary, Some(fail(None, format!("cannot open: {e}"))));
-        }
-    }
-    let mut cap = match Capture::from_file_with_precision(path, Precision::Nano) {
+    });
+    (summary, error)
+}
+
+/// A classic pcap through libpcap, from `cap`; `fast_path` names a regular file the
+/// block walker may read first.
+fn read_classic(
+    cap: Result<Capture<Offline>, pcap::Error>,
+    fast_path: Option<&str>,
+    filter: Option<&str>,
+    summary: &mut FileSummary,
+    sink: &mut dyn FnMut(RawFrame<'_>),
+) -> Option<Stop> {
+    let mut cap = match cap {
         Ok(c) => c,
-        Err(e) => return (summary, Some(fail(None, clean_pcap_error(&e)))),
+        Err(e) => return Some((None, clean_pcap_error(&e))),
     };
     let dlt = cap.get_datalink();
     summary.snaplen = cap_snaplen(&cap);
     let Some(link) = LinkType::from_dlt(dlt.0) else {
         let name = dlt.get_name().unwrap_or_else(|_| "unknown".into());
-        let msg = format!("unsupported link type {} ({name})", dlt.0);
-        return (summary, Some(fail(None, msg)));
+        return Some((None, format!("unsupported link type {} ({name})", dlt.0)));
     };
     summary.link_type = link.name().to_string();
     // The filter runs here rather than inside libpcap so that frame numbers stay the
@@ -84,24 +139,20 @@ pub fn read(
         None => None,
         Some((_, Ok(p))) => Some(p),
         Some((expr, Err(e))) => {
-            let msg = format!("bad filter '{expr}': {}", clean_pcap_error(&e));
-            return (summary, Some(fail(None, msg)));
+            return Some((
+                None,
+                format!("bad filter '{expr}': {}", clean_pcap_error(&e)),
+            ));
         }
     };
-    let mut number = first_frame;
+    let mut number = summary.first_frame;
     let mut emit = |summary: &mut FileSummary,
                     number: &mut u64,
                     ts: Ts,
                     caplen: u32,
                     len: u32,
                     data: &[u8]| {
-        summary.frames += 1;
-        summary.bytes += u64::from(caplen);
-        summary.first_ts = Some(summary.first_ts.map_or(ts, |t| t.min(ts)));
-        summary.last_ts = Some(summary.last_ts.map_or(ts, |t| t.max(ts)));
-        if caplen < len {
-            summary.cut_frames += 1;
-        }
+        summary.count(ts, caplen, len);
         if program.as_ref().is_some_and(|prog| !prog.filter(data)) {
             *number += 1;
             return;
@@ -117,24 +168,17 @@ pub fn read(
     };
     // Frames the fast path delivered; libpcap skips them if it has to take over.
     let mut done = 0u64;
-    if path != "-" {
-        if let Some(mut fast) = FastPcap::open(path) {
-            done = fast.walk(|ts, caplen, len, data| {
-                emit(&mut summary, &mut number, ts, caplen, len, data)
-            });
-            if fast.clean_end {
-                return (summary, None);
-            }
+    if let Some(mut fast) = fast_path.and_then(FastPcap::open) {
+        done = fast.walk(|ts, caplen, len, data| emit(summary, &mut number, ts, caplen, len, data));
+        if fast.clean_end {
+            return None;
         }
     }
     for _ in 0..done {
         if cap.next_packet().is_err() {
             // Cannot happen (the fast path only passes records libpcap reads alike);
             // say so rather than deliver frames twice.
-            return (
-                summary,
-                Some(fail(Some(number), "file changed while reading".into())),
-            );
+            return Some((Some(number), "file changed while reading".into()));
         }
     }
     loop {
@@ -142,7 +186,7 @@ pub fn read(
             Ok(p) => {
                 let ts = Ts::from_secs_nanos(p.header.ts.tv_sec, p.header.ts.tv_usec);
                 emit(
-                    &mut summary,
+                    summary,
                     &mut number,
                     ts,
                     p.header.caplen,
@@ -150,10 +194,154 @@ pub fn read(
                     p.data,
                 );
             }
-            Err(pcap::Error::NoMorePackets) => return (summary, None),
-            Err(e) => return (summary, Some(fail(Some(number), clean_pcap_error(&e)))),
+            Err(pcap::Error::NoMorePackets) => return None,
+            Err(e) => return Some((Some(number), clean_pcap_error(&e))),
         }
     }
+}
+
+/// A classic pcap from a stream (standard input, a decompressor): a thread copies it
+/// into a pipe that libpcap reads. An error of the stream itself (a cut gzip file)
+/// is the one reported, since libpcap only sees the pipe end early.
+fn read_classic_stream(
+    input: Input,
+    filter: Option<&str>,
+    summary: &mut FileSummary,
+    sink: &mut dyn FnMut(RawFrame<'_>),
+) -> Option<Stop> {
+    let (rx, tx) = match nix::unistd::pipe() {
+        Ok(p) => p,
+        Err(e) => return Some((None, format!("cannot read: {e}"))),
+    };
+    let mut reader = input.reader;
+    let copier = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut out = std::fs::File::from(tx);
+        match std::io::copy(&mut reader, &mut out) {
+            // libpcap stopped reading (damage, or a bad header): not the stream's fault.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.map(|_| ()),
+        }
+    });
+    let raw = rx.into_raw_fd();
+    // SAFETY: `raw` is an open descriptor this function owns; libpcap takes it over
+    // (fdopen) and closes it when the capture is dropped.
+    let cap = unsafe { Capture::from_raw_fd_with_precision(raw, Precision::Nano) };
+    if cap.is_err() {
+        // libpcap did not keep it (its FILE, if any, is never used again): close it
+        // so the copier stops on a broken pipe.
+        // SAFETY: the descriptor is ours and nothing else uses it.
+        unsafe { libc::close(raw) };
+    }
+    // Dropping the capture (inside) closes the pipe.
+    let stop = read_classic(cap, None, filter, summary, sink);
+    // At a clean end the copier has finished (libpcap saw the pipe close). After an
+    // error it may be blocked reading a slow producer: wait briefly, never forever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while !copier.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let stream_error = if copier.is_finished() {
+        copier.join().ok().and_then(Result::err)
+    } else {
+        None
+    };
+    match (stream_error, stop) {
+        (Some(e), Some((frame, _))) => Some((frame, e.to_string())),
+        (Some(e), None) => Some((Some(summary.first_frame + summary.frames), e.to_string())),
+        (None, stop) => stop,
+    }
+}
+
+/// A pcapng from any stream, every interface with its own link type.
+fn read_pcapng(
+    reader: Box<dyn Read + Send>,
+    filter: Option<&str>,
+    summary: &mut FileSummary,
+    sink: &mut dyn FnMut(RawFrame<'_>),
+) -> Option<Stop> {
+    let mut walker = Walker::new(reader);
+    let mut bpf = filter.map(bpf::Filter::new);
+    let mut names: Vec<String> = Vec::new();
+    let mut number = summary.first_frame;
+    let mut first_unsupported: Option<u32> = None;
+    loop {
+        let item = match walker.next_item() {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(message) => return Some((Some(number), message)),
+        };
+        match item {
+            Item::Interface { index, interface } => {
+                let link = link_of(interface.linktype);
+                let name =
+                    link.map_or_else(|| linktype_name(interface.linktype), |l| l.name().into());
+                if !names.contains(&name) {
+                    names.push(name.clone());
+                    summary.link_type = names.join(",");
+                }
+                if index == 0 && summary.snaplen == 0 {
+                    summary.snaplen = match interface.snaplen {
+                        0 => 262_144,
+                        n => n,
+                    };
+                }
+                if let (Some(f), Some(_)) = (&mut bpf, link) {
+                    if let Err(e) = f.prepare(interface.linktype) {
+                        let expr = f.expr();
+                        return Some(if summary.frames == 0 {
+                            (None, format!("bad filter '{expr}': {e}"))
+                        } else {
+                            let msg =
+                                format!("filter '{expr}' cannot be used on link type {name}: {e}");
+                            (Some(number), msg)
+                        });
+                    }
+                }
+            }
+            Item::Packet(p) => {
+                let caplen = p.data.len() as u32;
+                summary.count(p.ts, caplen, p.wire_len);
+                let lt = p.interface.linktype;
+                match link_of(lt) {
+                    None => {
+                        summary.unsupported_link_frames += 1;
+                        first_unsupported.get_or_insert(lt);
+                    }
+                    Some(link) => {
+                        if bpf.as_ref().is_none_or(|f| f.matches(lt, p.data)) {
+                            sink(RawFrame {
+                                number,
+                                ts: p.ts,
+                                link,
+                                wire_len: p.wire_len,
+                                data: p.data,
+                            });
+                        }
+                    }
+                }
+                number += 1;
+            }
+        }
+    }
+    match first_unsupported {
+        Some(lt) if summary.unsupported_link_frames == summary.frames => Some((
+            None,
+            format!("unsupported link type {lt} ({})", linktype_name(lt)),
+        )),
+        _ => None,
+    }
+}
+
+/// The decoder's link type of a file-format link type (LINKTYPE_*).
+fn link_of(linktype: u32) -> Option<LinkType> {
+    i32::try_from(linktype).ok().and_then(LinkType::from_dlt)
+}
+
+fn linktype_name(linktype: u32) -> String {
+    i32::try_from(linktype)
+        .ok()
+        .and_then(|n| pcap::Linktype(n).get_name().ok())
+        .unwrap_or_else(|| format!("LINKTYPE_{linktype}"))
 }
 
 /// A classic pcap file read in large blocks.
@@ -268,7 +456,7 @@ extern "C" {
     fn pcap_snapshot(p: *mut std::ffi::c_void) -> std::ffi::c_int;
 }
 
-fn cap_snaplen(cap: &Capture<pcap::Offline>) -> u32 {
+fn cap_snaplen(cap: &Capture<Offline>) -> u32 {
     // SAFETY: the handle is valid for the capture's lifetime; pcap_snapshot only reads it.
     let n = unsafe { pcap_snapshot(cap.as_ptr().cast()) };
     n.max(0) as u32

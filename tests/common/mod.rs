@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod pcap;
+pub mod pcapng;
 
 use std::ffi::OsStr;
 use std::io::Write;
