@@ -83,7 +83,7 @@ fn syn_retransmit_classic_backoff_and_unanswered() {
     // Never answered: the same SYNs, one finding (the retransmissions' carries it).
     assert!(findings_with_id(&doc, "handshake.unanswered").is_empty());
     assert_eq!(f["evidence"]["answered"], false);
-    assert_eq!(f["evidence"]["cause"], "no_answer");
+    assert_eq!(f["evidence"]["cause"], "syns_lost");
     assert_eq!(f["evidence"]["frames"].as_array().unwrap().len(), 3);
     assert_eq!(
         f["evidence"]["also_matched"],

@@ -112,8 +112,6 @@ pub enum Cause {
     PeerUnreachable,
     /// SYNs lost or dropped on the way.
     SynsLost,
-    /// Nothing answered the SYNs at all.
-    NoAnswer,
     /// This host dropped the SYNs: its listener's accept queue was full.
     AcceptQueueFull,
     // ---- windows
@@ -162,7 +160,6 @@ impl Cause {
             Cause::AckDrivenRecovery => "ack_driven_recovery",
             Cause::PeerUnreachable => "peer_unreachable",
             Cause::SynsLost => "syns_lost",
-            Cause::NoAnswer => "no_answer",
             Cause::AcceptQueueFull => "accept_queue_full",
             Cause::ReceiverNotReading => "receiver_not_reading",
             Cause::CannotTransmit => "cannot_transmit",
@@ -231,8 +228,7 @@ impl Cause {
             Cause::TailLossProbe { spurious: false } => "Informational: Linux's tail-loss probe resent the last segment about two round trips after sending it, sooner than any retransmission timeout; it recovers a lost tail without waiting for the RTO (TcpExtTCPLossProbes, TCPLossProbeRecovery).",
             Cause::AckDrivenRecovery => "Packet loss on the path, recovered quickly by duplicate ACKs/SACK: check for congestion or a lossy link (interface errors and drops, qdisc drops with tc -s qdisc).",
             Cause::PeerUnreachable => "The peer stopped acknowledging (dead host, blackholed path, or a firewall dropping this flow) and the sender gave up after its retransmission limit.",
-            Cause::SynsLost => "SYNs to the server are lost or dropped: check that the server listens and its accept queue (ss -ltn, ListenOverflows), and firewalls/security groups on the path (nft list ruleset). The client's retry count is net.ipv4.tcp_syn_retries.",
-            Cause::NoAnswer => "Nothing answered: the host is down or unreachable, or a firewall drops the SYNs silently (DROP rather than REJECT). Capture on the server side to see whether the SYNs arrive.",
+            Cause::SynsLost => "SYNs to the server went unanswered: the host is down or unreachable, a firewall drops them silently (DROP rather than REJECT; nft list ruleset, security groups), or the server's listener drops them (full accept queue: ss -ltn, ListenOverflows in nstat). A capture on the server side shows whether they arrive. The client's retry count is net.ipv4.tcp_syn_retries.",
             Cause::AcceptQueueFull => "This host dropped the SYNs itself: the listener's accept queue was full (ListenOverflows rose), because the application does not accept() fast enough. Look at the listening process (stopped, blocked, too few workers), its listen() backlog and net.core.somaxconn.",
             Cause::ReceiverNotReading => "The receiving application is not reading its socket (busy, blocked, stopped, or a small SO_RCVBUF): look at the reader on that host, its Recv-Q in ss, and net.ipv4.tcp_rmem.",
             Cause::CannotTransmit => "This host cannot transmit although the peer's window is open: a local firewall rule dropping output (nft list ruleset, iptables -S OUTPUT), a failing route or device, or a qdisc dropping everything. The kernel keeps probing until tcp_retries2 or TCP_USER_TIMEOUT ends the connection.",
@@ -273,7 +269,6 @@ impl Cause {
             Cause::AckDrivenRecovery => "loss recovered by duplicate ACKs",
             Cause::PeerUnreachable => "the peer stopped acknowledging",
             Cause::SynsLost => "the SYNs were lost or dropped",
-            Cause::NoAnswer => "nothing answered",
             Cause::AcceptQueueFull => "this host dropped the SYNs: the listener's accept queue was full",
             Cause::ReceiverNotReading => "the receiving application was not reading",
             Cause::CannotTransmit => "this host cannot transmit",
@@ -313,7 +308,6 @@ impl Cause {
         Cause::AckDrivenRecovery,
         Cause::PeerUnreachable,
         Cause::SynsLost,
-        Cause::NoAnswer,
         Cause::AcceptQueueFull,
         Cause::ReceiverNotReading,
         Cause::CannotTransmit,

@@ -195,18 +195,20 @@ impl TimeWaitTracker {
             if st.reuses.count > 0 {
                 out.push(port_reuse(cfg, *client, *server, &st.reuses));
             }
-            if st.closes < cfg.timewait_min as u64 {
-                continue;
-            }
             let tw = &st.time_wait;
             let peak = tw.peak.max(0) as u64;
             let share = peak as f64 / range as f64;
-            let severity = if share >= 0.5 {
+            // Many closes, or few against a small port range (half of it held).
+            if st.closes < cfg.timewait_min as u64 && share < 0.5 {
+                continue;
+            }
+            let reusing = st.reuses.client_held > 0;
+            // Ports that tcp_tw_reuse hands back do not run out.
+            let severity = if share >= 0.5 && !reusing {
                 Severity::Error
             } else {
                 Severity::Warning
             };
-            let reusing = st.reuses.client_held > 0;
             let peak_at = tw.peak_at.map_or(0.0, |s| Ts(s * tw.slice_ns).secs_f64());
             out.push(
                 Finding::new("timewait.buildup", severity, None, peak_at)

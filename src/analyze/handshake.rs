@@ -174,7 +174,7 @@ pub fn analyze(
         .evidence("tcp_syn_linear_timeouts", linear)
         .evidence("tcp_syn_linear_timeouts_assumed", linear_assumed)
         .evidence("answered", answered)
-        .with_cause(if answered { Cause::SynsLost } else { Cause::NoAnswer });
+        .with_cause(Cause::SynsLost);
         if !answered {
             // The same unanswered SYNs as handshake.unanswered: one of them says it.
             f = f.claim(Symptom::Syns(conn.id));
@@ -206,7 +206,7 @@ pub fn analyze(
             .evidence("attempts", hs.syn_count)
             .confidence(Confidence::High)
             .claim(Symptom::Syns(conn.id))
-            .with_cause(Cause::NoAnswer),
+            .with_cause(Cause::SynsLost),
         );
     }
     if state == "REJ" {

@@ -642,6 +642,7 @@ fn not_from_this_host(
     .evidence("socket_polls", sock.map_or(0, |s| s.polls))
     .evidence("this_host_known_from", if sock.is_some() { "socket" } else { "address" })
     .evidence("capture_dropped_packets", capture_drops)
+    .claim(Symptom::Rst(rst.at.frame))
     // A capture that dropped packets may have lost this host's own RST or FIN.
     .confidence(if strong && capture_drops == 0 {
         Confidence::High
@@ -650,12 +651,13 @@ fn not_from_this_host(
     } else {
         Confidence::Low
     })
-    .hint(
-        "Something between the hosts reset the connection: a firewall or load balancer (idle or \
-         state timeout, HA failover with a box that has no state), an IPS. Capture on the peer and at \
-         each middle box; check conntrack/session timeouts (nf_conntrack_tcp_timeout_established) \
-         and failover logs. Keepalives shorter than the middle box's idle timeout keep state alive.",
-    );
+    // A box sent it (its TTL or options say so), or the peer's end answered as if the
+    // connection did not exist (its end torn down by something else).
+    .with_cause(if strong {
+        Cause::Middlebox
+    } else {
+        Cause::UnknownConnection
+    });
     if peer.ttl_first.is_some() {
         f = f.evidence("peer_ttl_range", [peer.ttl_min, peer.ttl_max]);
     }

@@ -395,7 +395,10 @@ pub fn idle_before_rst(
     };
     let (signs, score, _) = injection_signs(conn.side(by), &rst, hosts, ep.ip, conn.id);
     let relative = idle < cfg.idle_reset_s;
-    if relative && score == 0 {
+    // Below --idle-reset only the pattern of a box that forgot the connection counts:
+    // the first segment after the silence is answered by a RST that is not the
+    // endpoint's own. A RST that is itself the end of a short silence is just a RST.
+    if relative && (score == 0 || rst.at.frame == gap.after.frame) {
         return None;
     }
     Some(IdleRst {

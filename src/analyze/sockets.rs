@@ -388,7 +388,11 @@ fn timewait_buildup(snap: &Snapshot, cfg: &SocketConfig, sys: &Sysctls, out: &mu
                 .evidence("tcp_max_tw_buckets", sys.ev("net.ipv4.tcp_max_tw_buckets"))
                 .evidence("TCPTimeWaitOverflow", sys.counter("TcpExt.TCPTimeWaitOverflow"))
                 .confidence(Confidence::High)
-                .hint("This host closes first, so it keeps TIME_WAIT for 60 s per connection; when the local ports towards one ip:port run out, connect() fails with EADDRNOTAVAIL ('Cannot assign requested address'). Reuse connections (keep-alive, pooling); widen net.ipv4.ip_local_port_range; net.ipv4.tcp_tw_reuse=1 lets outgoing connections reuse them and needs net.ipv4.tcp_timestamps=1 on both ends."),
+                .hint(if reuse_applies {
+                    "This host closes first, so it keeps TIME_WAIT for 60 s per connection; tcp_tw_reuse already lets new outgoing connections to this peer take over ports that have been in TIME_WAIT for 1 s, so connect() does not fail for lack of ports unless connections are opened faster than that. The lasting fix is fewer connections: reuse them (keep-alive, pooling), or widen net.ipv4.ip_local_port_range."
+                } else {
+                    "This host closes first, so it keeps TIME_WAIT for 60 s per connection; when the local ports towards one ip:port run out, connect() fails with EADDRNOTAVAIL ('Cannot assign requested address'). Reuse connections (keep-alive, pooling); widen net.ipv4.ip_local_port_range; net.ipv4.tcp_tw_reuse=1 lets outgoing connections reuse them and needs net.ipv4.tcp_timestamps=1 on both ends."
+                }),
         );
     }
 }
