@@ -519,7 +519,7 @@ impl IdleResetTracker {
                     "{} resets after {mean:.1} +/- {sd:.1} s idle (range {lo:.1}-{hi:.1} s){}",
                     self.resets,
                     if consistent {
-                        ": a consistent idle timeout on the path"
+                        ": a consistent idle timeout on the path; look for a box with an idle/session timeout of about that"
                     } else {
                         ": idle durations vary, a fixed timeout is less likely"
                     }
@@ -532,10 +532,7 @@ impl IdleResetTracker {
                 .evidence("idle_max_s", round_ms(hi))
                 .evidence("flows", self.flows.iter().take(50).collect::<Vec<_>>())
                 .confidence(if consistent { Confidence::High } else { Confidence::Low })
-                .hint(format!(
-                    "Look for an idle/session timeout of about {mean:.0} s in load balancers, firewalls or NAT \
-                     between the hosts, and keep connections alive more often than that."
-                )),
+                .with_cause(Cause::MiddleboxIdleTimeout),
         );
     }
 }

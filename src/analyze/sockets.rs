@@ -1598,6 +1598,105 @@ mod tests {
     }
 
     #[test]
+    fn a_persist_timer_with_an_open_window_is_this_host_unable_to_send() {
+        let persist = |wnd: u32| {
+            let mut z = sock(TcpState::Established, "10.0.0.1:80", "10.0.0.2:5000");
+            z.timer = timer(TimerKind::Persist, 0.4, 2);
+            z.send_q = 70952;
+            z.tcp_info = Some(TcpInfo {
+                snd_wnd: Some(wnd),
+                notsent_bytes: Some(70952),
+                ..TcpInfo::default()
+            });
+            analyze(&snap(vec![z], None), &SocketConfig::default())
+        };
+        // An nft OUTPUT drop: the peer's window is open, nothing leaves.
+        let blocked = persist(64512);
+        assert_eq!(ids(&blocked), vec!["sock.transmit_blocked"]);
+        assert_eq!(blocked[0].evidence["cause"], "cannot_transmit");
+        assert!(!blocked[0].summary.contains("zero window"));
+        // A peer that closed its window.
+        let zero = persist(0);
+        assert_eq!(ids(&zero), vec!["sock.zero_window"]);
+        assert_eq!(zero[0].evidence["cause"], "receiver_not_reading");
+    }
+
+    #[test]
+    fn a_full_receive_buffer_names_the_stopped_reader() {
+        let mut r = sock(TcpState::Established, "10.0.0.1:5000", "10.0.0.2:80");
+        r.recv_q = 122_444;
+        r.tcp_info = Some(TcpInfo {
+            rcv_wnd: Some(0),
+            last_data_recv_s: 12.0,
+            ..TcpInfo::default()
+        });
+        r.processes = Some(vec![crate::model::socket::ProcRef {
+            pid: 7,
+            comm: "python3".into(),
+            fd: 3,
+            state: Some("T (stopped)".into()),
+        }]);
+        let f = analyze(&snap(vec![r.clone()], None), &SocketConfig::default());
+        assert_eq!(ids(&f), vec!["sock.not_reading"]);
+        assert!(
+            f[0].summary.contains("python3[7, T (stopped)]"),
+            "{}",
+            f[0].summary
+        );
+        // Data waiting with the window still open is a reader that is just behind.
+        r.tcp_info.as_mut().unwrap().rcv_wnd = Some(30_000);
+        assert!(analyze(&snap(vec![r], None), &SocketConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn close_wait_sockets_never_accepted_are_the_accept_queues() {
+        let queued = |queue: u32| {
+            let mut l = sock(TcpState::Listen, "0.0.0.0:80", "0.0.0.0:0");
+            l.recv_q = queue;
+            l.send_q = 16;
+            l.processes = Some(vec![crate::model::socket::ProcRef {
+                pid: 9,
+                comm: "nginx".into(),
+                fd: 6,
+                state: Some("T (stopped)".into()),
+            }]);
+            let mut v = vec![l];
+            for i in 0..3 {
+                let mut s = sock(
+                    TcpState::CloseWait,
+                    "10.0.0.1:80",
+                    &format!("10.0.0.2:{}", 6000 + i),
+                );
+                s.inode = 0;
+                s.recv_q = 83;
+                s.processes = Some(Vec::new());
+                v.push(s);
+            }
+            let cfg = SocketConfig {
+                close_wait_min: 3,
+                ..SocketConfig::default()
+            };
+            analyze(&snap(v, None), &cfg)
+        };
+        // The queue has room: the clients gave up before being accepted, and the
+        // listener's process is named, not "use -p".
+        let f = queued(3);
+        assert_eq!(ids(&f), vec!["sock.close_wait_buildup"]);
+        assert_eq!(f[0].evidence["never_accepted"], true);
+        assert_eq!(f[0].evidence["cause"], "not_accepted");
+        assert!(
+            f[0].summary.contains("nginx[9, T (stopped)]"),
+            "{}",
+            f[0].summary
+        );
+        assert!(!f[0].summary.contains("use -p"));
+        // A full queue: the accept queue finding tells it, once.
+        let f = queued(17);
+        assert_eq!(ids(&f), vec!["sock.accept_queue_full"]);
+        assert_eq!(f[0].evidence["close_wait_not_accepted"], 3);
+    }
+
+    #[test]
     fn close_wait_and_orphans() {
         let mut v = Vec::new();
         for i in 0..3 {

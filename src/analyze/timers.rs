@@ -568,4 +568,161 @@ mod tests {
         assert_eq!(retries_for(3.1), 3);
         assert_eq!(retries_for(924.0), 15);
     }
+
+    use crate::decode::TcpFlags;
+    use crate::flow::conn::ConnConfig;
+    use crate::flow::{Segment, TimelineMode};
+
+    const S: u8 = TcpFlags::SYN;
+    const A: u8 = TcpFlags::ACK;
+    const P: u8 = TcpFlags::PSH;
+
+    /// Feeds (secs, from_client, flags, seq, ack, len) to one connection; `cap` is
+    /// its timeline cap.
+    fn feed(script: &[(f64, bool, u8, u32, u32, u32)], cap: usize) -> Connection {
+        let cfg = ConnConfig {
+            timeline: TimelineMode::Collapsed,
+            timeline_cap: cap,
+            idle_mark_ns: 1_000_000_000,
+            ooo_threshold_ns: 3_000_000,
+        };
+        let mut conn: Option<Connection> = None;
+        for (i, &(at, c, flags, seq, ack, len)) in script.iter().enumerate() {
+            let seg =
+                Segment::test_conn(i as u64 + 1, Ts::from_secs_f64(at), c, flags, seq, ack, len);
+            conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg))
+                .on_segment(&seg, &cfg);
+        }
+        conn.unwrap()
+    }
+
+    fn findings(conn: &Connection, cfg: &AnalyzerConfig, end: f64) -> Vec<Finding> {
+        let ctx = CaptureContext {
+            capture_end: Some(Ts::from_secs_f64(end)),
+            ..CaptureContext::default()
+        };
+        let mut out = Vec::new();
+        analyze(conn, cfg, &ctx, &mut out);
+        out
+    }
+
+    fn handshake() -> Vec<(f64, bool, u8, u32, u32, u32)> {
+        vec![
+            (0.0, true, S, 100, 0, 0),
+            (0.001, false, S | A, 500, 101, 0),
+            (0.002, true, A, 101, 501, 0),
+            (0.003, true, P | A, 101, 501, 50),
+        ]
+    }
+
+    #[test]
+    fn a_resend_sooner_than_any_rto_is_a_tail_loss_probe() {
+        // The response's last segment is resent 11 ms after it was sent: no Linux
+        // retransmission timer fires that soon.
+        let mut script = handshake();
+        script.extend([
+            (0.004, false, P | A, 501, 151, 1000),
+            (0.005, false, P | A, 1501, 151, 500),
+            (0.0051, true, A, 151, 1501, 0),
+            (0.016, false, P | A, 1501, 151, 500),
+            (0.017, true, A, 151, 2001, 0),
+        ]);
+        let conn = feed(&script, 100);
+        let f = findings(&conn, &AnalyzerConfig::default(), 1.0);
+        let ids: Vec<&str> = f.iter().map(|f| f.id).collect();
+        assert_eq!(ids, ["retransmit.tail_loss_probe"]);
+        assert_eq!(f[0].evidence["after_progress_ms"][0], 10.9);
+        assert_eq!(f[0].severity, Severity::Info);
+    }
+
+    #[test]
+    fn a_known_retries2_says_when_the_kernel_gives_up() {
+        // Data sent at 0.003 s and resent by the timer at 0.21, 0.624, 1.452 s (its RTO
+        // 207 ms, doubling); the capture ends at 2 s, before the next resend: still
+        // retrying. With this host's tcp_retries2=5 the kernel gives up at the first
+        // expiry past (2^6 - 1) x 200 ms = 12.6 s: 63 x 207 ms after the first send.
+        let mut script = handshake();
+        script.extend([
+            (0.21, true, P | A, 101, 501, 50),
+            (0.624, true, P | A, 101, 501, 50),
+            (1.452, true, P | A, 101, 501, 50),
+        ]);
+        let conn = feed(&script, 100);
+        let cfg = AnalyzerConfig {
+            tcp_retries2: Some(5),
+            ..AnalyzerConfig::default()
+        };
+        let f = findings(&conn, &cfg, 2.0);
+        let t = f
+            .iter()
+            .find(|f| f.id == "retransmit.timeout")
+            .expect("timeout");
+        assert_eq!(t.evidence["still_retrying_at_end"], true);
+        assert_eq!(t.evidence["tcp_retries2"], 5);
+        let at = t.evidence["gives_up_at"].as_f64().unwrap();
+        assert!((at - (0.003 + 63.0 * 0.207)).abs() < 0.001, "{at}");
+        assert!(!t.summary.contains("924"), "{}", t.summary);
+        assert!(f.iter().all(|f| f.id != "retransmit.give_up"));
+    }
+
+    #[test]
+    fn the_longest_zero_window_episode_whatever_the_timeline_cap() {
+        // A 10 ms zero window, then one of 5 s with persist probes; a cap of 3
+        // timeline events keeps none of it, and the finding is the same.
+        let mut script = handshake();
+        let mut t = 0.01;
+        for _ in 0..20 {
+            script.push((t, false, A, 501, 151, 0));
+            t += 0.01;
+        }
+        let mut with_window = Vec::new();
+        for &(at, c, flags, seq, ack, len) in &script {
+            with_window.push((at, c, flags, seq, ack, len, 1000u16));
+        }
+        with_window.extend([
+            (0.3, true, A, 151, 501, 0, 0u16),
+            (0.31, true, A, 151, 501, 0, 1000),
+            (1.0, true, A, 151, 501, 0, 0),
+            (1.5, false, A, 500, 151, 0, 1000),
+            (2.5, false, A, 500, 151, 0, 1000),
+            (4.5, false, A, 500, 151, 0, 1000),
+            (6.0, true, A, 151, 501, 0, 1000),
+        ]);
+        let run = |cap: usize| {
+            let cfg = ConnConfig {
+                timeline: TimelineMode::Collapsed,
+                timeline_cap: cap,
+                idle_mark_ns: 1_000_000_000,
+                ooo_threshold_ns: 3_000_000,
+            };
+            let mut conn: Option<Connection> = None;
+            for (i, &(at, c, flags, seq, ack, len, win)) in with_window.iter().enumerate() {
+                let mut seg = Segment::test_conn(
+                    i as u64 + 1,
+                    Ts::from_secs_f64(at),
+                    c,
+                    flags,
+                    seq,
+                    ack,
+                    len,
+                );
+                seg.window = win;
+                conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg))
+                    .on_segment(&seg, &cfg);
+            }
+            findings(&conn.unwrap(), &AnalyzerConfig::default(), 7.0)
+        };
+        let small = run(3);
+        let large = run(1000);
+        let z = small
+            .iter()
+            .find(|f| f.id == "window.zero")
+            .expect("window.zero");
+        assert_eq!(z.severity, Severity::Warning);
+        assert_eq!(z.evidence["episodes"], 2);
+        assert_eq!(z.evidence["longest_episode"]["duration_s"], 5.0);
+        assert_eq!(z.evidence["longest_episode"]["persist_probes"], 3);
+        let json = |v: &[Finding]| serde_json::to_string(v).unwrap();
+        assert_eq!(json(&small), json(&large));
+    }
 }
