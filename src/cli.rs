@@ -282,6 +282,11 @@ pub struct TrackingArgs {
     /// Most timeline events kept per flow.
     #[arg(long, default_value_t = 2_000, value_name = "N")]
     pub timeline_cap: usize,
+    /// Memory budget of the whole process (256M, 1G): past it, the stored timelines
+    /// of the least recently active flows are dropped first (their findings stay),
+    /// then those flows are finished early; the report says so (capture.memory_limit).
+    #[arg(long, default_value = "256M", value_parser = crate::budget::parse_size, value_name = "SIZE")]
+    pub memory_limit: usize,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -102,6 +102,7 @@ pub fn table_config_of(report: &ReportArgs, t: &crate::cli::TrackingArgs) -> Tab
         close_linger_ns: 5_000_000_000,
         max_flows: t.max_flows.max(1),
         recent_ns: 60_000_000_000,
+        memory_limit: t.memory_limit,
     }
 }
 
@@ -295,6 +296,7 @@ pub fn write_run_report(
         findings: counts,
         findings_not_listed: result.findings_not_kept,
         dns_dropped: result.dns_dropped,
+        memory: result.memory,
         capture: source.capture,
     };
     let end = ReportEnd {

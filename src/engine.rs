@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use serde::Serialize;
 
 use crate::analyze::context::{CaptureContext, DnsRecord};
 use crate::analyze::{Analyzers, Finding};
+use crate::budget::{MemoryBudget, Part};
 use crate::decode::{self, dns, Decoded, Transport};
 use crate::flow::{Connection, FlowTable, Segment, TableConfig};
 use crate::model::Ts;
@@ -70,7 +71,13 @@ struct Downstream<'s> {
     sink_error: Option<std::io::Error>,
     /// Findings so far, readable from another thread (progress display).
     findings: &'s AtomicU64,
+    /// The process's memory budget: this half reports what it holds.
+    budget: Arc<MemoryBudget>,
+    delivered: u64,
 }
+
+/// Flows delivered between two reports of the analyzer half's memory.
+const PUBLISH_EVERY: u64 = 256;
 
 impl Downstream<'_> {
     /// By reference: the pipelined front gets its messages back and frees them itself
@@ -83,11 +90,22 @@ impl Downstream<'_> {
         }
     }
 
+    /// Tells the budget what the analyzers, the context and the sink hold.
+    fn publish(&self) {
+        self.budget.set(Part::Trackers, self.analyzers.footprint());
+        self.budget.set(Part::Context, self.ctx.footprint());
+        self.budget.set(Part::Output, self.sink.footprint());
+    }
+
     fn note_capture_end(&mut self, at: Ts) {
         self.ctx.capture_end = self.ctx.capture_end.max(Some(at));
     }
 
     fn deliver(&mut self, conn: &Connection) {
+        self.delivered += 1;
+        if self.delivered % PUBLISH_EVERY == 0 {
+            self.publish();
+        }
         *self.conn_states.entry(conn.zeek.conn_state()).or_default() += 1;
         let findings = self.analyzers.on_flow(conn, &self.ctx);
         if !findings.is_empty() {
@@ -106,9 +124,12 @@ impl Downstream<'_> {
 static UNSHARED_FINDINGS: AtomicU64 = AtomicU64::new(0);
 
 impl<'s> Engine<'s> {
-    pub fn new(table: TableConfig, analyzers: Analyzers, sink: &'s mut dyn Sink) -> Engine<'s> {
+    pub fn new(table: TableConfig, mut analyzers: Analyzers, sink: &'s mut dyn Sink) -> Engine<'s> {
+        let front = Front::new(table);
+        let budget = front.table.budget();
+        analyzers.set_budget(Arc::clone(&budget));
         Engine {
-            front: Front::new(table),
+            front,
             downstream: Downstream {
                 conn_states: BTreeMap::new(),
                 ctx: CaptureContext::default(),
@@ -116,6 +137,8 @@ impl<'s> Engine<'s> {
                 sink,
                 sink_error: None,
                 findings: &UNSHARED_FINDINGS,
+                budget,
+                delivered: 0,
             },
         }
     }
@@ -301,9 +324,11 @@ fn result(front: Front, downstream: Downstream<'_>) -> EngineResult {
         ctx,
         mut analyzers,
         sink_error,
+        budget,
         ..
     } = downstream;
-    let capture_findings = analyzers.finish(&table.stats, &stats, &ctx);
+    let capture_findings = analyzers.finish(&table.stats, &stats, &ctx, &budget);
+    let memory = MemoryReport::of(&budget);
     EngineResult {
         severity_counts: analyzers.severity_counts(),
         findings_not_kept: analyzers.findings_not_kept,
@@ -318,6 +343,45 @@ fn result(front: Front, downstream: Downstream<'_>) -> EngineResult {
         dns: ctx.dns.into_iter().collect(),
         dns_dropped: ctx.dns_dropped,
         sink_error,
+        memory,
+    }
+}
+
+/// What the memory budget saw: `summary.memory` in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemoryReport {
+    pub limit: u64,
+    /// The process's resident memory when the run started (code, libraries, buffers).
+    pub baseline: u64,
+    /// The most the budget counted at once: in use (its parts' estimates, checked
+    /// against the allocator's own count) plus the free memory the allocator keeps
+    /// (measured as the resident set at each check).
+    pub peak_accounted: u64,
+    /// Of it, the most counted in use.
+    pub peak_in_use: u64,
+    /// The process's peak resident memory (getrusage), for comparison.
+    pub peak_resident: Option<u64>,
+    pub limit_reached: bool,
+    pub timelines_dropped: u64,
+    pub timeline_events_dropped: u64,
+    pub flows_finished_early: u64,
+    pub closed_flows_finished_early: u64,
+}
+
+impl MemoryReport {
+    fn of(b: &MemoryBudget) -> MemoryReport {
+        MemoryReport {
+            limit: b.limit().min(u64::MAX as usize) as u64,
+            baseline: b.baseline() as u64,
+            peak_accounted: b.peak().max(b.peak_held()) as u64,
+            peak_in_use: b.peak() as u64,
+            peak_resident: crate::budget::peak_resident_bytes().map(|v| v as u64),
+            limit_reached: b.reached(),
+            timelines_dropped: b.timelines_shed.load(Ordering::Relaxed),
+            timeline_events_dropped: b.events_shed.load(Ordering::Relaxed),
+            flows_finished_early: b.flows_finished_early.load(Ordering::Relaxed),
+            closed_flows_finished_early: b.lingers_cut.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -337,6 +401,7 @@ pub struct Pipeline<'a> {
     findings: &'a AtomicU64,
     /// The back thread has stopped (it panicked); nothing more is sent.
     broken: bool,
+    budget: Arc<MemoryBudget>,
 }
 
 impl Pipeline<'_> {
@@ -347,11 +412,12 @@ impl Pipeline<'_> {
             tx,
             spare,
             broken,
+            budget,
             ..
         } = self;
         // Sent as soon as a batch is full, even in the middle of a frame: an eviction
         // finishes thousands of flows at once, and they must not pile up here.
-        front.on_frame(frame, &mut |m| push(batch, m, tx, spare, broken));
+        front.on_frame(frame, &mut |m| push(batch, m, tx, spare, broken, budget));
     }
 
     /// Flows started and findings made so far (for progress displays).
@@ -363,6 +429,17 @@ impl Pipeline<'_> {
     }
 }
 
+/// Bytes of the connections in a batch (memory budget: pending until freed).
+fn pending_bytes(batch: &[Msg]) -> usize {
+    batch
+        .iter()
+        .map(|m| match m {
+            Msg::Flow(c) => c.accounted,
+            _ => 0,
+        })
+        .sum()
+}
+
 /// Adds `m` to the batch; a full batch goes to the back thread.
 fn push(
     batch: &mut Vec<Msg>,
@@ -370,11 +447,16 @@ fn push(
     tx: &mpsc::SyncSender<Vec<Msg>>,
     spare: &mpsc::Receiver<Vec<Msg>>,
     broken: &mut bool,
+    budget: &MemoryBudget,
 ) {
+    if let Msg::Flow(c) = &m {
+        budget.add(Part::Pending, c.accounted);
+    }
     batch.push(m);
     if batch.len() >= BATCH {
         let next = match spare.try_recv() {
             Ok(mut done) => {
+                budget.sub(Part::Pending, pending_bytes(&done));
                 done.clear(); // frees the delivered connections here, where they were made
                 done
             }
@@ -398,10 +480,15 @@ pub fn run_pipelined<R>(
     feed: impl FnOnce(&mut Pipeline<'_>) -> R,
 ) -> (R, EngineResult) {
     let findings = AtomicU64::new(0);
+    let front = Front::new(table);
+    let budget = front.table.budget();
+    let mut analyzers = analyzers;
+    analyzers.set_budget(Arc::clone(&budget));
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<Vec<Msg>>(BATCHES_IN_FLIGHT);
         let (spare_tx, spare_rx) = mpsc::channel::<Vec<Msg>>();
         let findings = &findings;
+        let back_budget = Arc::clone(&budget);
         let back = scope.spawn(move || {
             let mut downstream = Downstream {
                 conn_states: BTreeMap::new(),
@@ -410,6 +497,8 @@ pub fn run_pipelined<R>(
                 sink,
                 sink_error: None,
                 findings,
+                budget: back_budget,
+                delivered: 0,
             };
             for batch in rx {
                 for msg in &batch {
@@ -427,7 +516,8 @@ pub fn run_pipelined<R>(
             )
         });
         let mut pipe = Pipeline {
-            front: Front::new(table),
+            budget: Arc::clone(&budget),
+            front,
             batch: Vec::with_capacity(BATCH),
             tx,
             spare: spare_rx,
@@ -462,6 +552,8 @@ pub fn run_pipelined<R>(
             sink: &mut none,
             sink_error,
             findings,
+            budget,
+            delivered: 0,
         };
         (fed, result(front, downstream))
     })
@@ -496,4 +588,5 @@ pub struct EngineResult {
     pub dns: Vec<DnsRecord>,
     pub dns_dropped: u64,
     pub sink_error: Option<std::io::Error>,
+    pub memory: MemoryReport,
 }

@@ -7,6 +7,7 @@
 //! commands (`sockets`, `watch`, `host`).
 
 pub mod analyze;
+pub mod budget;
 pub mod cli;
 pub mod commands;
 pub mod decode;

@@ -69,3 +69,31 @@ fn unknown_id_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }
+
+/// Every entry says what would make its finding wrong (false positives and honest
+/// limits), and `tcpdiag explain ID` prints it.
+#[test]
+fn every_entry_says_what_would_make_it_wrong() {
+    use tcpdiag::analyze::catalog::CATALOG;
+    assert!(CATALOG.len() >= 30);
+    for e in CATALOG {
+        let wrong = e.wrong_when.trim();
+        assert!(
+            wrong.len() >= 80,
+            "{}: wrong_when is empty or too short ({} characters)",
+            e.id,
+            wrong.len()
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_tcpdiag"))
+            .args(["explain", e.id])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tcpdiag explain {} failed", e.id);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("wrong when: {wrong}")),
+            "tcpdiag explain {} does not print its wrong_when:\n{text}",
+            e.id
+        );
+    }
+}

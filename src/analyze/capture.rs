@@ -8,6 +8,72 @@ use crate::model::time::round_us;
 use crate::model::units::plural;
 use crate::model::Ts;
 
+/// `capture.memory_limit`: the run reached its memory budget and degraded, in the
+/// stated order: stored timelines of the least recently active flows first, then
+/// those flows finished early. Counters, trackers and findings of flows whose
+/// timeline went are whole; flows finished early may come back as new midstream
+/// flows, so their later findings are split.
+pub fn memory_limit(b: &crate::budget::MemoryBudget) -> Option<Finding> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if !b.reached() {
+        return None;
+    }
+    let shed = b.timelines_shed.load(Relaxed);
+    let events = b.events_shed.load(Relaxed);
+    let early = b.flows_finished_early.load(Relaxed);
+    let lingers = b.lingers_cut.load(Relaxed);
+    let mib = |v: usize| v as f64 / (1u64 << 20) as f64;
+    let at = b.first_reached_ns.load(Relaxed) as f64 / 1e9;
+    Some(
+        Finding::new(
+            "capture.memory_limit",
+            if early > 0 {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
+            None,
+            at,
+        )
+        .summary(format!(
+            "The run reached its memory budget ({:.0} MiB, --memory-limit): the stored timelines of {} were dropped \
+             ({} events; their counters and findings are whole){}{}",
+            mib(b.limit()),
+            plural(shed, "least recently active flow"),
+            events,
+            if lingers > 0 {
+                format!(
+                    ", {} that had closed were finished before their close linger ran out",
+                    plural(lingers, "connection")
+                )
+            } else {
+                String::new()
+            },
+            if early > 0 {
+                format!(
+                    ", then {} finished early (later packets of them start new midstream flows)",
+                    plural(early, "flow")
+                )
+            } else {
+                String::new()
+            }
+        ))
+        .evidence("limit_bytes", b.limit())
+        .evidence("peak_accounted_bytes", b.peak())
+        .evidence("timelines_dropped", shed)
+        .evidence("timeline_events_dropped", events)
+        .evidence("flows_finished_early", early)
+        .evidence("closed_flows_finished_early", lingers)
+        .evidence("peak_resident_bytes", b.peak_held())
+        .confidence(Confidence::High)
+        .hint(
+            "Raise --memory-limit if the host has memory to spare, or narrow the input (-f, a shorter \
+             capture). Findings do not depend on the dropped timelines; flows finished early can split \
+             a connection's findings.",
+        ),
+    )
+}
+
 /// Overlap between input files that `inputs_overlap` lets pass (seconds).
 const OVERLAP_TOLERANCE_S: f64 = 1.0;
 

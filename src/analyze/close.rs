@@ -128,6 +128,26 @@ pub struct TimeWaitTracker {
 const MAX_PAIRS: usize = 50_000;
 
 impl TimeWaitTracker {
+    /// Bytes held (memory budget).
+    pub fn footprint(&self) -> usize {
+        use crate::budget::{table_bytes, vec_bytes, BLOCK_OVERHEAD};
+        table_bytes(
+            self.pairs.capacity(),
+            std::mem::size_of::<((IpAddr, Endpoint), PairState)>(),
+        ) + self
+            .pairs
+            .values()
+            .map(|st| {
+                table_bytes(st.ports.capacity(), 2)
+                    + vec_bytes(&st.example_flows)
+                    + st.time_wait.steps.len()
+                        * (std::mem::size_of::<(i64, i32)>() + BLOCK_OVERHEAD)
+                    + vec_bytes(&st.reuses.gaps)
+                    + vec_bytes(&st.reuses.flows)
+            })
+            .sum::<usize>()
+    }
+
     pub fn on_flow(&mut self, conn: &Connection, cfg: &AnalyzerConfig) {
         let close = conn.close();
         let client_closed =

@@ -35,15 +35,41 @@ pub struct CaptureContext {
     pub capture_end: Option<Ts>,
     /// This host's listeners and listen counters (live capture only).
     pub listeners: super::listeners::ListenerLog,
+    /// Bytes the DNS records hold (memory budget).
+    dns_bytes: usize,
+}
+
+fn record_bytes(r: &DnsRecord) -> usize {
+    use crate::budget::BLOCK_OVERHEAD;
+    let m = &r.message;
+    m.qname.capacity()
+        + m.rcode.capacity()
+        + m.qtype.capacity()
+        + m.answers
+            .iter()
+            .map(|a| a.capacity() + BLOCK_OVERHEAD)
+            .sum::<usize>()
+        + m.answers.capacity() * std::mem::size_of::<String>()
+        + 4 * BLOCK_OVERHEAD
 }
 
 impl CaptureContext {
     pub fn add_dns(&mut self, rec: DnsRecord) {
         if self.dns.len() >= MAX_DNS_RECORDS {
-            self.dns.pop_front();
+            if let Some(old) = self.dns.pop_front() {
+                self.dns_bytes = self.dns_bytes.saturating_sub(record_bytes(&old));
+            }
             self.dns_dropped += 1;
         }
+        self.dns_bytes += record_bytes(&rec);
         self.dns.push_back(rec);
+    }
+
+    /// Bytes held (memory budget): the DNS records and the listener polls.
+    pub fn footprint(&self) -> usize {
+        self.dns.capacity() * std::mem::size_of::<DnsRecord>()
+            + self.dns_bytes
+            + self.listeners.footprint()
     }
 
     /// Queries (not responses) seen between `from` and `to`, inclusive.

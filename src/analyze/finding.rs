@@ -86,6 +86,16 @@ impl Finding {
         }
     }
 
+    /// Bytes this finding holds (for the memory budget).
+    pub fn heap_bytes(&self) -> usize {
+        use crate::budget::{map_bytes, BLOCK_OVERHEAD};
+        std::mem::size_of::<Finding>()
+            + self.summary.capacity()
+            + self.hint.capacity()
+            + 2 * BLOCK_OVERHEAD
+            + map_bytes(&self.evidence)
+    }
+
     /// Says that this finding explains `symptom`.
     pub fn claim(mut self, symptom: Symptom) -> Self {
         if let Some(slot) = self.claims.iter_mut().find(|c| c.is_none()) {

@@ -360,6 +360,26 @@ impl FloodTracker {
         true
     }
 
+    /// Bytes held (memory budget): the servers with their sources and windows, and
+    /// the findings held for folding.
+    pub fn footprint(&self) -> usize {
+        use crate::budget::{table_bytes, vec_bytes};
+        table_bytes(
+            self.servers.capacity(),
+            std::mem::size_of::<(Endpoint, FloodState)>(),
+        ) + self
+            .servers
+            .values()
+            .map(|st| {
+                table_bytes(st.sources.capacity(), std::mem::size_of::<IpAddr>())
+                    + vec_bytes(&st.example_flows)
+                    + st.window.footprint()
+            })
+            .sum::<usize>()
+            + vec_bytes(&self.held)
+            + self.held.iter().map(|(_, f)| f.heap_bytes()).sum::<usize>()
+    }
+
     /// Per-flow findings held so far.
     pub fn held(&self) -> usize {
         self.held.len()

@@ -50,6 +50,14 @@ impl HostProfiles {
         }
     }
 
+    /// Bytes held (memory budget).
+    pub fn footprint(&self) -> usize {
+        crate::budget::table_bytes(
+            self.hosts.capacity(),
+            std::mem::size_of::<(IpAddr, HostProfile)>(),
+        )
+    }
+
     pub fn get(&self, ip: IpAddr) -> Option<&HostProfile> {
         self.hosts.get(&ip)
     }

@@ -66,6 +66,16 @@ impl ListenerLog {
         self.listeners.is_empty()
     }
 
+    /// Bytes held (memory budget).
+    pub fn footprint(&self) -> usize {
+        use crate::budget::{table_bytes, vec_bytes};
+        table_bytes(
+            self.listeners.capacity(),
+            std::mem::size_of::<(Endpoint, Vec<QueuePoll>)>(),
+        ) + self.listeners.values().map(vec_bytes).sum::<usize>()
+            + vec_bytes(&self.counters)
+    }
+
     /// A listener at one poll.
     pub fn record(&mut self, listener: Endpoint, poll: QueuePoll) {
         if !self.listeners.contains_key(&listener) && self.listeners.len() >= MAX_LISTENERS {

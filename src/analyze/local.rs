@@ -95,7 +95,7 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
             (
                 "retransmit.timeout" | "retransmit.give_up" | "retransmit.tail_loss_probe",
                 Some(s),
-            ) if !conn.side(ldir).resends.is_empty() => annotate_timer(conn, s, TIMER_ON, f),
+            ) if !conn.side(ldir).resends().is_empty() => annotate_timer(conn, s, TIMER_ON, f),
             ("window.persist_probe", Some(s)) => annotate_timer(conn, s, TIMER_PERSIST, f),
             _ => {}
         }
@@ -181,7 +181,7 @@ fn drop_false_give_up(
     sock: &LocalSocket,
     found: &mut Vec<Finding>,
 ) {
-    let Some(last_resend) = conn.side(ldir).resends.latest else {
+    let Some(last_resend) = conn.side(ldir).resends().latest else {
         return;
     };
     let s = &sock.last;

@@ -131,6 +131,11 @@ pub struct Analyzers {
     queued: Vec<(crate::model::Endpoint, Finding)>,
     pub findings_not_kept: u64,
     counts: [u64; 3],
+    /// Bytes the kept and queued findings hold (memory budget).
+    kept_bytes: usize,
+    /// The process's memory budget: past its trigger, no more findings are kept for
+    /// the top-level list (they are counted, and each flow's record has its own).
+    budget: Option<std::sync::Arc<crate::budget::MemoryBudget>>,
 }
 
 impl Analyzers {
@@ -147,7 +152,34 @@ impl Analyzers {
             queued: Vec::new(),
             findings_not_kept: 0,
             counts: [0; 3],
+            kept_bytes: 0,
+            budget: None,
         }
+    }
+
+    /// Shares the process's memory budget (the engine sets it).
+    pub fn set_budget(&mut self, budget: std::sync::Arc<crate::budget::MemoryBudget>) {
+        self.budget = Some(budget);
+    }
+
+    /// Whether another finding may be kept for the top-level list: under the count
+    /// bound and with room in the memory budget.
+    fn room_to_keep(&self) -> bool {
+        self.flow_findings.len() + self.floods.held() + self.queued.len() < MAX_KEPT_FINDINGS
+            && self.budget.as_ref().is_none_or(|b| !b.crowded())
+    }
+
+    /// Bytes the capture-wide trackers and the kept findings hold (memory budget).
+    pub fn footprint(&self) -> usize {
+        use crate::budget::vec_bytes;
+        self.hosts.footprint()
+            + self.floods.footprint()
+            + self.idle_resets.footprint()
+            + self.time_waits.footprint()
+            + vec_bytes(&self.flow_findings)
+            + vec_bytes(&self.queued)
+            + vec_bytes(&self.folded)
+            + self.kept_bytes
     }
 
     /// Runs the per-flow analyzers on a finished connection.
@@ -171,15 +203,15 @@ impl Analyzers {
         for f in &found {
             self.counts[f.severity as usize] += 1;
             let accept_queue = matches!(f.cause, Some(Cause::AcceptQueueFull | Cause::NotAccepted));
-            if self.flow_findings.len() + self.floods.held() + self.queued.len()
-                >= MAX_KEPT_FINDINGS
-            {
+            if !self.room_to_keep() {
                 if !(half_open && self.floods.count_unheld(conn.server, f)) {
                     self.findings_not_kept += 1;
                 }
             } else if accept_queue {
+                self.kept_bytes += f.heap_bytes();
                 self.queued.push((conn.server, f.clone()));
             } else if !(half_open && self.floods.hold(conn.server, f)) {
+                self.kept_bytes += f.heap_bytes();
                 self.flow_findings.push(f.clone());
             }
         }
@@ -201,6 +233,7 @@ impl Analyzers {
         table: &TableStats,
         decode: &DecodeStats,
         ctx: &CaptureContext,
+        budget: &crate::budget::MemoryBudget,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
         // Findings caused by a full accept queue: a listener seen full stands for them.
@@ -241,6 +274,7 @@ impl Analyzers {
         self.idle_resets.findings(&mut out);
         self.time_waits.findings(&self.cfg, &mut out);
         self.capture.findings(table, decode, &mut out);
+        out.extend(capture::memory_limit(budget));
         if !self.cfg.report_snaplen_cut {
             out.retain(|f| f.id != "capture.truncated");
         }

@@ -486,6 +486,11 @@ pub struct IdleResetTracker {
 }
 
 impl IdleResetTracker {
+    /// Bytes held (memory budget).
+    pub fn footprint(&self) -> usize {
+        crate::budget::vec_bytes(&self.idles) + crate::budget::vec_bytes(&self.flows)
+    }
+
     pub fn on_flow(&mut self, conn: &Connection, cfg: &AnalyzerConfig, hosts: &HostProfiles) {
         if let Some(IdleRst {
             idle_s: idle, rst, ..

@@ -50,7 +50,7 @@ pub fn analyze(
 }
 
 fn keepalive(conn: &Connection, prober: Dir, out: &mut Vec<Finding>) {
-    let k = &conn.side(prober).keepalives;
+    let k = conn.side(prober).keepalives();
     let Some(first) = k.probes.first() else {
         return;
     };
@@ -131,7 +131,7 @@ fn keepalive(conn: &Connection, prober: Dir, out: &mut Vec<Finding>) {
 const ZERO_WINDOW_WARN_S: f64 = 1.0;
 
 fn zero_window(conn: &Connection, receiver: Dir, ctx: &CaptureContext, out: &mut Vec<Finding>) {
-    let z = &conn.side(receiver).zero_windows;
+    let z = conn.side(receiver).zero_windows();
     // An episode still open at the end lasts until the capture ended.
     let end = ctx.capture_end.map_or(conn.end, |e| e.max(conn.end));
     let Some((worst, worst_ns)) = z.worst(end) else {
@@ -220,7 +220,7 @@ fn retransmissions(
 ) {
     let side = conn.side(dir);
     let peer = conn.side(dir.other());
-    let r = &side.resends;
+    let r = side.resends();
     if r.is_empty() {
         return;
     }
@@ -244,7 +244,19 @@ fn retransmissions(
             .collect();
         let spurious = r.dsacked_probes > 0 && r.dsacked_probes == r.tail_loss_probes;
         out.push(
-            Finding::new("retransmit.tail_loss_probe", Severity::Info, Some(conn.id), probes[0].at.ts.secs_f64())
+            // The first kept resends may all be of other causes: the probes are counted
+            // still, and the finding points at the latest resend then.
+            Finding::new(
+                "retransmit.tail_loss_probe",
+                Severity::Info,
+                Some(conn.id),
+                probes
+                    .first()
+                    .copied()
+                    .or(r.latest.as_ref())
+                    .map_or(conn.start, |x| x.at.ts)
+                    .secs_f64(),
+            )
                 .summary(format!(
                     "{} {who} resent its last segment {} only {} ms after its last progress, sooner than any retransmission timeout (>= {:.0} ms on Linux): {}{}",
                     dir.side(),
@@ -322,7 +334,7 @@ fn timeouts(
     ctx: &CaptureContext,
     out: &mut Vec<Finding>,
 ) {
-    let r = &conn.side(dir).resends;
+    let r = conn.side(dir).resends();
     let who = endpoint(conn, dir);
     let Some(worst) = r.longest_chain() else {
         return;
@@ -390,6 +402,7 @@ fn silence_after(conn: &Connection, last: Ts, ctx: &CaptureContext) -> (Option<f
         EndReason::Closed => (None, "connection closed"),
         EndReason::Reused => (None, "new connection on the 4-tuple"),
         EndReason::Evicted => (Some(0.0), "flow evicted"),
+        EndReason::MemoryLimit => (Some(0.0), "flow finished early (memory limit)"),
         EndReason::EndOfCapture => (
             Some(ctx.capture_end.map_or(0.0, |end| end.since(last).max(0.0))),
             "end of capture",
@@ -597,10 +610,8 @@ mod tests {
     }
 
     fn findings(conn: &Connection, cfg: &AnalyzerConfig, end: f64) -> Vec<Finding> {
-        let ctx = CaptureContext {
-            capture_end: Some(Ts::from_secs_f64(end)),
-            ..CaptureContext::default()
-        };
+        let mut ctx = CaptureContext::default();
+        ctx.capture_end = Some(Ts::from_secs_f64(end));
         let mut out = Vec::new();
         analyze(conn, cfg, &ctx, &mut out);
         out

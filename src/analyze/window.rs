@@ -27,6 +27,11 @@ pub struct WindowPeak {
 }
 
 impl WindowPeak {
+    /// Heap bytes of the slices (memory budget).
+    pub fn footprint(&self) -> usize {
+        self.slices.capacity() * std::mem::size_of::<(i64, usize)>()
+    }
+
     pub fn add(&mut self, at: Ts, horizon_ns: i64) {
         if self.slice_ns == 0 {
             self.slice_ns = (horizon_ns / SLICES).max(1);

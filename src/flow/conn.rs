@@ -72,6 +72,8 @@ pub enum EndReason {
     Idle,
     /// Removed to keep the live-flow count under the cap.
     Evicted,
+    /// Finished early to keep the process under its memory budget.
+    MemoryLimit,
     /// A new connection (new SYN, new ISN) took over the 4-tuple.
     Reused,
     /// Still open when the capture ended.
@@ -85,6 +87,7 @@ impl EndReason {
             EndReason::Closed => "closed",
             EndReason::Idle => "idle",
             EndReason::Evicted => "evicted",
+            EndReason::MemoryLimit => "memory_limit",
             EndReason::Reused => "reused",
             EndReason::EndOfCapture => "end_of_capture",
         }
@@ -218,6 +221,9 @@ pub struct Connection {
     pub previous: Option<PreviousConn>,
     /// Socket snapshots of the endpoints on this host (live capture only).
     pub local: Option<Box<LocalSockets>>,
+    /// What the memory budget counts for it, and counted before the last change.
+    pub accounted: usize,
+    pub accounted_before: usize,
 }
 
 /// What ended on the same 4-tuple before this connection started.
@@ -276,6 +282,8 @@ impl Connection {
             server_answers: 0,
             previous: None,
             local: None,
+            accounted: 0,
+            accounted_before: 0,
         }
     }
 
@@ -332,6 +340,26 @@ impl Connection {
             }
         }
         first
+    }
+
+    /// Bytes this connection holds (the box, its timeline, its trackers), with the
+    /// allocator's per-block overhead: what the memory budget counts for it.
+    pub fn footprint(&self) -> usize {
+        use crate::budget::{vec_bytes, BLOCK_OVERHEAD};
+        let side = |s: &Side| {
+            s.trackers_heap_bytes()
+                + s.first_rst_info.as_ref().map_or(0, |_| {
+                    std::mem::size_of::<super::side::RstInfo>() + BLOCK_OVERHEAD
+                })
+        };
+        std::mem::size_of::<Connection>()
+            + BLOCK_OVERHEAD
+            + self.timeline.heap_bytes()
+            + vec_bytes(&self.handshake.syns)
+            + vec_bytes(&self.handshake.syn_acks)
+            + side(&self.sides[0])
+            + side(&self.sides[1])
+            + self.local.as_ref().map_or(0, |l| l.heap_bytes())
     }
 
     /// Both directions finished (FIN each way) or a RST was seen.
@@ -614,6 +642,7 @@ mod tests {
             EndReason::Closed,
             EndReason::Idle,
             EndReason::Evicted,
+            EndReason::MemoryLimit,
             EndReason::Reused,
             EndReason::EndOfCapture,
         ] {

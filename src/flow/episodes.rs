@@ -19,6 +19,11 @@ pub struct Series {
 }
 
 impl Series {
+    pub const EMPTY: Series = Series {
+        count: 0,
+        head: Vec::new(),
+    };
+
     pub fn push(&mut self, at: At) {
         self.count += 1;
         if self.head.len() < KEPT {
@@ -83,6 +88,15 @@ pub struct ZeroWindows {
 }
 
 impl ZeroWindows {
+    pub const EMPTY: ZeroWindows = ZeroWindows {
+        ads: 0,
+        episodes: 0,
+        closed_ns: 0,
+        longest: None,
+        open: None,
+        probes: Series::EMPTY,
+    };
+
     /// A segment from the receiver (not SYN, not RST) advertising `window`.
     pub fn on_window(&mut self, at: At, zero: bool) {
         if zero {
@@ -164,6 +178,16 @@ pub struct Keepalives {
 }
 
 impl Keepalives {
+    pub const EMPTY: Keepalives = Keepalives {
+        probes: Series::EMPTY,
+        idle_before_first_ns: None,
+        answered: 0,
+        last_answer: None,
+        unanswered_tail: 0,
+        tail_first: None,
+        last_probe: None,
+    };
+
     pub fn on_probe(&mut self, at: At, idle_before_ns: i64) {
         if self.probes.count == 0 {
             self.idle_before_first_ns = Some(idle_before_ns);
@@ -258,7 +282,7 @@ impl Chain {
 }
 
 /// Frames of resends kept for evidence.
-pub const KEPT_RESENDS: usize = 50;
+pub const KEPT_RESENDS: usize = 8;
 
 /// A recent resend that the receiver may still D-SACK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,6 +317,21 @@ pub struct Resends {
 }
 
 impl Resends {
+    pub const EMPTY: Resends = Resends {
+        timeouts: 0,
+        tail_loss_probes: 0,
+        fast: 0,
+        spurious: 0,
+        bytes: 0,
+        dsacked: 0,
+        dsacked_probes: 0,
+        first: Vec::new(),
+        worst_chain: None,
+        last_chain: None,
+        latest: None,
+        pending: [None; 4],
+    };
+
     pub fn total(&self) -> u32 {
         self.timeouts + self.tail_loss_probes + self.fast + self.spurious
     }
@@ -310,6 +349,12 @@ impl Resends {
         }
         self.bytes += u64::from(r.len);
         if self.first.len() < KEPT_RESENDS {
+            // Most flows resend a few segments: room for 4, then for all that are kept.
+            match self.first.capacity() {
+                0 => self.first.reserve_exact(4),
+                4 if self.first.len() == 4 => self.first.reserve_exact(KEPT_RESENDS - 4),
+                _ => {}
+            }
             self.first.push(r);
         }
         self.latest = Some(r);
@@ -364,6 +409,52 @@ impl Resends {
                 return;
             }
         }
+    }
+}
+
+/// Heap bytes of a boxed tracker (its box and its buffers, with the allocator's
+/// per-block overhead), for the memory budget.
+pub trait HeapBytes {
+    fn heap_bytes(&self) -> usize;
+}
+
+fn series_bytes(s: &Series) -> usize {
+    crate::budget::vec_bytes(&s.head)
+}
+
+fn boxed<T>(inner: usize) -> usize {
+    std::mem::size_of::<T>() + crate::budget::BLOCK_OVERHEAD + inner
+}
+
+impl HeapBytes for Resends {
+    fn heap_bytes(&self) -> usize {
+        let chain = |c: &Option<Box<Chain>>| {
+            c.as_ref()
+                .map_or(0, |c| boxed::<Chain>(crate::budget::vec_bytes(&c.head)))
+        };
+        boxed::<Resends>(
+            crate::budget::vec_bytes(&self.first)
+                + chain(&self.worst_chain)
+                + chain(&self.last_chain),
+        )
+    }
+}
+
+impl HeapBytes for ZeroWindows {
+    fn heap_bytes(&self) -> usize {
+        let episode = |e: &Option<Box<ZeroEpisode>>| {
+            e.as_ref()
+                .map_or(0, |e| boxed::<ZeroEpisode>(series_bytes(&e.probes)))
+        };
+        boxed::<ZeroWindows>(
+            episode(&self.longest) + episode(&self.open) + series_bytes(&self.probes),
+        )
+    }
+}
+
+impl HeapBytes for Keepalives {
+    fn heap_bytes(&self) -> usize {
+        boxed::<Keepalives>(series_bytes(&self.probes))
     }
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::analysis::Analysis;
 use super::episodes::{
-    Keepalives, LastData, Resend, ResendCause, Resends, ZeroWindows, RTO_MIN_NS,
+    HeapBytes, Keepalives, LastData, Resend, ResendCause, Resends, ZeroWindows, RTO_MIN_NS,
 };
 use super::segment::{PayloadHead, Segment};
 use crate::decode::TcpFlags;
@@ -162,12 +162,11 @@ pub struct Side {
     last_probe: Option<Probe>,
     /// Boxed: rare, and a connection is kept small while live.
     pub first_rst_info: Option<Box<RstInfo>>,
-    /// This side's resends of data, by cause (SYNs are the handshake's).
-    pub resends: Resends,
-    /// Zero windows this side advertised (it is the receiver), episode by episode.
-    pub zero_windows: ZeroWindows,
-    /// Keepalive probes this side sent, and the peer's answers.
-    pub keepalives: Keepalives,
+    /// Resends, zero-window episodes and keepalive probes: each allocated when its
+    /// first event happens, so most connections never hold them (see the accessors).
+    resends: Option<Box<Resends>>,
+    zero_windows: Option<Box<ZeroWindows>>,
+    keepalives: Option<Box<Keepalives>>,
     /// The last new data this side sent.
     pub last_data: Option<LastData>,
     /// The start of this side's first payload (a banner names its daemon).
@@ -183,7 +182,34 @@ pub struct Side {
     pub max_payload: u32,
 }
 
+/// What a side without resends, zero windows or keepalives reads.
+static NO_RESENDS: Resends = Resends::EMPTY;
+static NO_ZERO_WINDOWS: ZeroWindows = ZeroWindows::EMPTY;
+static NO_KEEPALIVES: Keepalives = Keepalives::EMPTY;
+
 impl Side {
+    /// This side's resends of data, by cause (SYNs are the handshake's).
+    pub fn resends(&self) -> &Resends {
+        self.resends.as_deref().unwrap_or(&NO_RESENDS)
+    }
+
+    /// Zero windows this side advertised (it is the receiver), episode by episode.
+    pub fn zero_windows(&self) -> &ZeroWindows {
+        self.zero_windows.as_deref().unwrap_or(&NO_ZERO_WINDOWS)
+    }
+
+    /// Keepalive probes this side sent, and the peer's answers.
+    pub fn keepalives(&self) -> &Keepalives {
+        self.keepalives.as_deref().unwrap_or(&NO_KEEPALIVES)
+    }
+
+    /// Heap bytes of the trackers this side started (memory budget).
+    pub fn trackers_heap_bytes(&self) -> usize {
+        self.resends.as_ref().map_or(0, |t| t.heap_bytes())
+            + self.zero_windows.as_ref().map_or(0, |t| t.heap_bytes())
+            + self.keepalives.as_ref().map_or(0, |t| t.heap_bytes())
+    }
+
     /// MSS this side announced in its SYN or SYN-ACK.
     pub fn mss(&self) -> Option<u16> {
         self.syn_options.and_then(|o| o.mss)
@@ -348,24 +374,35 @@ impl Side {
             frame: seg.frame,
             ts: seg.ts,
         };
-        if !f.syn() && !f.rst() {
-            self.zero_windows.on_window(at, seg.window == 0);
+        // Most segments advertise an open window on a side with no episode open.
+        if !f.syn() && !f.rst() && (seg.window == 0 || self.zero_windows().open.is_some()) {
+            self.zero_windows
+                .get_or_insert_with(Box::default)
+                .on_window(at, seg.window == 0);
         }
         if a.has(Analysis::ZERO_WINDOW_PROBE) {
-            peer.zero_windows.on_probe(at);
+            peer.zero_windows
+                .get_or_insert_with(Box::default)
+                .on_probe(at);
         }
         if a.has(Analysis::ZERO_WINDOW_PROBE_ACK) {
-            self.zero_windows.on_probe_ack();
+            self.zero_windows
+                .get_or_insert_with(Box::default)
+                .on_probe_ack();
         }
         if a.has(Analysis::KEEP_ALIVE) {
-            self.keepalives.on_probe(at, idle_before_ns);
+            self.keepalives
+                .get_or_insert_with(Box::default)
+                .on_probe(at, idle_before_ns);
         }
         if a.has(Analysis::KEEP_ALIVE_ACK) {
-            peer.keepalives.on_answer(seg.ts);
+            peer.keepalives
+                .get_or_insert_with(Box::default)
+                .on_answer(seg.ts);
         }
-        if f.ack() && !f.rst() && seg.opts.dsack(seg.ack.0) {
-            if let Some((l, r)) = seg.opts.sack_first {
-                peer.resends.on_dsack(SeqNum(l), SeqNum(r));
+        if let Some(resends) = peer.resends.as_mut().filter(|_| f.ack() && !f.rst()) {
+            if let Some((l, r)) = seg.opts.sack_first.filter(|_| seg.opts.dsack(seg.ack.0)) {
+                resends.on_dsack(SeqNum(l), SeqNum(r));
             }
         }
         if seg.payload_len > 0 && !f.rst() {
@@ -403,17 +440,20 @@ impl Side {
             Analysis::SPURIOUS_RETRANSMISSION => ResendCause::Spurious,
             _ => ResendCause::Timeout,
         };
-        self.resends.record(Resend {
-            at: At {
-                frame: seg.frame,
-                ts: seg.ts,
-            },
-            seq: seg.seq,
-            seq_rel: self.rel(seg.seq),
-            len: seg.payload_len,
-            cause,
-            since_progress_ns,
-        });
+        let seq_rel = self.rel(seg.seq);
+        self.resends
+            .get_or_insert_with(Box::default)
+            .record(Resend {
+                at: At {
+                    frame: seg.frame,
+                    ts: seg.ts,
+                },
+                seq: seg.seq,
+                seq_rel,
+                len: seg.payload_len,
+                cause,
+                since_progress_ns,
+            });
     }
 
     /// A segment that starts below next_seq: which kind of resend is it? Wireshark's

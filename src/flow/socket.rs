@@ -254,6 +254,25 @@ pub struct LocalSockets {
     pub sides: [Option<LocalSocket>; 2],
 }
 
+impl LocalSockets {
+    /// Heap bytes (the box and each side's histories), for the memory budget.
+    pub fn heap_bytes(&self) -> usize {
+        use crate::budget::{vec_bytes, BLOCK_OVERHEAD};
+        std::mem::size_of::<LocalSockets>()
+            + BLOCK_OVERHEAD
+            + self
+                .sides
+                .iter()
+                .flatten()
+                .map(|s| {
+                    vec_bytes(&s.history)
+                        + vec_bytes(&s.last_unchanged)
+                        + s.recent.capacity() * std::mem::size_of::<Run>()
+                })
+                .sum::<usize>()
+    }
+}
+
 /// What `record` did with a snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recorded {

@@ -8,8 +8,12 @@
 //! active (`max_flows`; counted as evictions and reported).
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+
+use crate::budget::{table_bytes, MemoryBudget, Part};
 
 use super::conn::{ConnConfig, Connection, EndReason, PreviousConn};
 use super::segment::Segment;
@@ -24,6 +28,8 @@ pub struct TableConfig {
     pub max_flows: usize,
     /// How long a finished connection's 4-tuple is remembered (TIME_WAIT, 60 s).
     pub recent_ns: i64,
+    /// The process's memory budget in bytes (`--memory-limit`), enforced here.
+    pub memory_limit: usize,
 }
 
 /// Most remembered 4-tuples; the oldest go first beyond it.
@@ -40,6 +46,9 @@ pub struct TableStats {
     /// The first eviction, for the capture.flow_limit finding.
     #[serde(skip)]
     pub first_eviction: Option<(u64, Ts)>,
+    /// Connections finished early to stay under the memory budget (they are not in
+    /// `evicted`).
+    pub finished_for_memory: u64,
 }
 
 pub struct FlowTable {
@@ -55,7 +64,29 @@ pub struct FlowTable {
     now: Ts,
     last_idle_sweep: Ts,
     pub stats: TableStats,
+    budget: Arc<MemoryBudget>,
+    /// Bytes the live connections hold (what each was last accounted at).
+    used: usize,
+    /// Segments since the budget was last checked, and checks since the last measure.
+    since_check: u32,
+    checks: u32,
+    /// What the process held after the last shed (see check_budget).
+    held_after_shed: usize,
 }
+
+/// Segments between two checks of the memory budget: a check costs a pass over the
+/// parts; between checks the table grows by at most this many segments' worth.
+const BUDGET_CHECK_EVERY: u32 = 1024;
+/// The allocator is asked for its counts (a walk of its free lists: not free) at every
+/// BUDGET_MEASURE_EVERY-th check, and before shedding; in between the parts'
+/// estimates are scaled by what the last count showed.
+const BUDGET_MEASURE_EVERY: u32 = 64;
+/// The table sheds when what is in use reaches this share of the limit (the rest is
+/// the margin for the allocator's free chunks, what grows between checks and the
+/// other thread's peaks) ...
+const BUDGET_TRIGGER: f64 = crate::budget::CROWDED;
+/// ... down to this share in use, so it does not shed again at every check.
+const BUDGET_LOW_WATER: f64 = 0.7;
 
 impl FlowTable {
     pub fn new(cfg: TableConfig) -> FlowTable {
@@ -69,7 +100,21 @@ impl FlowTable {
             now: Ts::ZERO,
             last_idle_sweep: Ts::ZERO,
             stats: TableStats::default(),
+            budget: Arc::new(MemoryBudget::new(cfg.memory_limit)),
+            used: 0,
+            since_check: 0,
+            checks: 0,
+            held_after_shed: 0,
         }
+    }
+
+    /// The process's memory budget, shared with the other parts of the pipeline.
+    pub fn budget(&self) -> Arc<MemoryBudget> {
+        Arc::clone(&self.budget)
+    }
+
+    pub fn budget_ref(&self) -> &MemoryBudget {
+        &self.budget
     }
 
     pub fn live(&self) -> usize {
@@ -90,6 +135,8 @@ impl FlowTable {
             // closed, starts a new connection (port reuse, TIME_WAIT reuse).
             if !conn.zeek.is_reuse(seg) {
                 feed(conn, seg, key, &self.cfg.conn, &mut self.closing);
+                self.used = self.used + account(conn) - conn.accounted_before;
+                self.check_budget(done);
                 return;
             }
             let close = conn.close();
@@ -112,8 +159,126 @@ impl FlowTable {
         self.next_id += 1;
         self.stats.flows += 1;
         feed(&mut conn, seg, key, &self.cfg.conn, &mut self.closing);
+        self.used += account(&mut conn);
         self.live.insert(key, conn);
         self.stats.peak_live = self.stats.peak_live.max(self.live.len());
+        self.check_budget(done);
+    }
+
+    /// Every BUDGET_CHECK_EVERY segments: publishes what the table holds and, past
+    /// the limit, sheds down to BUDGET_LOW_WATER of it: first the stored timelines of
+    /// the least recently active flows (their counters, trackers and so their findings
+    /// stay), then whole flows, least recently active first, finished early.
+    fn check_budget(&mut self, done: &mut dyn FnMut(Box<Connection>)) {
+        self.since_check += 1;
+        if self.since_check < BUDGET_CHECK_EVERY {
+            return;
+        }
+        self.since_check = 0;
+        self.checks += 1;
+        self.publish();
+        let limit = self.budget.limit() as f64;
+        let near = self.budget.estimated_in_use() as f64 >= limit * BUDGET_TRIGGER;
+        if near || self.checks % BUDGET_MEASURE_EVERY == 0 {
+            self.budget.measure();
+        }
+        // The process's held memory (in use plus the free chunks the allocator keeps,
+        // which count in the resident set) is what must stay under the limit. Shedding
+        // frees chunks that later allocations reuse; the held figure does not shrink
+        // with it, so after a shed only renewed growth (more held, or more in use)
+        // sheds again.
+        let held = self.budget.held();
+        let in_use = self.budget.in_use();
+        let trigger = (limit * BUDGET_TRIGGER) as usize;
+        let grown = held > self.held_after_shed + (limit * 0.01) as usize;
+        if in_use < trigger && !(held >= trigger && grown) {
+            return;
+        }
+        // Down to the low water mark, leaving the allocator's free chunks their room.
+        let target = (limit * BUDGET_LOW_WATER) as usize;
+        let Some(mut need) = held.max(in_use).checked_sub(target).filter(|n| *n > 0) else {
+            return;
+        };
+        self.budget
+            .first_reached_ns
+            .compare_exchange(
+                0,
+                self.now.0.max(1) as u64,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .ok();
+        // Least recently active first; for finishing early, flows that already closed
+        // (only waiting out the close linger) go before open ones.
+        let mut by_age: Vec<(bool, Ts, FlowKey)> = self
+            .live
+            .iter()
+            .map(|(k, c)| (!c.is_closed(), c.end, *k))
+            .collect();
+        by_age.sort_unstable_by_key(|(open, end, _)| (*open, *end));
+        let mut oldest: Vec<&(bool, Ts, FlowKey)> = by_age.iter().collect();
+        oldest.sort_unstable_by_key(|(_, end, _)| *end);
+        for (_, _, key) in oldest {
+            if need == 0 {
+                break;
+            }
+            let Some(conn) = self.live.get_mut(key) else {
+                continue;
+            };
+            if conn.timeline.shed || conn.timeline.heap_bytes() == 0 {
+                continue;
+            }
+            let events = conn.timeline.shed();
+            self.budget.timelines_shed.fetch_add(1, Ordering::Relaxed);
+            self.budget
+                .events_shed
+                .fetch_add(events as u64, Ordering::Relaxed);
+            let before = conn.accounted;
+            self.used = self.used + account(conn) - conn.accounted_before;
+            need = need.saturating_sub(before - conn.accounted);
+        }
+        for (_, _, key) in by_age {
+            if need == 0 {
+                break;
+            }
+            let Some(conn) = self.live.remove(&key) else {
+                continue;
+            };
+            if conn.is_closed() {
+                self.budget.lingers_cut.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.stats.finished_for_memory += 1;
+                self.budget
+                    .flows_finished_early
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            need = need.saturating_sub(conn.accounted);
+            self.finish(conn, EndReason::MemoryLimit, done);
+        }
+        self.publish();
+        self.budget.trim();
+        self.budget.measure();
+        self.held_after_shed = self.budget.held();
+    }
+
+    /// Tells the budget what the table holds: live connections, and the remembered
+    /// 4-tuples with the close queue.
+    fn publish(&self) {
+        use std::mem::size_of;
+        self.budget.set(
+            Part::Flows,
+            self.used
+                + table_bytes(
+                    self.live.capacity(),
+                    size_of::<(FlowKey, Box<Connection>)>(),
+                ),
+        );
+        self.budget.set(
+            Part::Recent,
+            table_bytes(self.recent.capacity(), size_of::<(FlowKey, PreviousConn)>())
+                + self.recent_order.capacity() * size_of::<(Ts, FlowKey, u64)>()
+                + self.closing.capacity() * size_of::<(Ts, FlowKey, u64)>(),
+        );
     }
 
     /// Advances the table's clock without a segment (a live capture on a quiet link:
@@ -131,7 +296,11 @@ impl FlowTable {
     pub fn on_socket(&mut self, snap: SockSnap) -> bool {
         let (key, _) = FlowKey::of(snap.local, snap.remote);
         match self.live.get_mut(&key) {
-            Some(conn) => conn.on_socket(snap) != Recorded::NotThisFlow,
+            Some(conn) => {
+                let joined = conn.on_socket(snap) != Recorded::NotThisFlow;
+                self.used = self.used + account(conn) - conn.accounted_before;
+                joined
+            }
             None => false,
         }
     }
@@ -214,6 +383,7 @@ impl FlowTable {
         reason: EndReason,
         done: &mut dyn FnMut(Box<Connection>),
     ) {
+        self.used = self.used.saturating_sub(conn.accounted);
         conn.end_reason = reason;
         if reason == EndReason::Closed && self.cfg.recent_ns > 0 {
             let (key, _) = FlowKey::of(conn.client, conn.server);
@@ -238,13 +408,15 @@ impl FlowTable {
             EndReason::Closed => self.stats.finished_closed += 1,
             EndReason::Idle => self.stats.finished_idle += 1,
             EndReason::Reused => self.stats.finished_reused += 1,
-            EndReason::Evicted | EndReason::EndOfCapture => {}
+            EndReason::Evicted | EndReason::EndOfCapture | EndReason::MemoryLimit => {}
         }
         done(conn);
     }
 
     /// End of input: finish everything still live, oldest first.
     pub fn finish_all(&mut self, done: &mut dyn FnMut(Box<Connection>)) {
+        self.publish();
+        self.budget.measure();
         let mut rest: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.id);
         self.closing.clear();
@@ -257,6 +429,14 @@ impl FlowTable {
             self.finish(conn, reason, done);
         }
     }
+}
+
+/// Accounts a connection at its current footprint; returns the new figure (the old
+/// one stays in `accounted_before` for the caller's difference).
+fn account(conn: &mut Connection) -> usize {
+    conn.accounted_before = conn.accounted;
+    conn.accounted = conn.footprint();
+    conn.accounted
 }
 
 /// Feeds a segment to its connection; a connection that just closed joins the
@@ -297,6 +477,7 @@ mod tests {
             close_linger_ns: 5_000_000_000,
             max_flows: 4,
             recent_ns: 60_000_000_000,
+            memory_limit: usize::MAX,
         }
     }
 

@@ -65,8 +65,13 @@ pub struct Timeline {
     last_ordinary: bool,
     mode: TimelineMode,
     cap: usize,
-    /// Events that did not fit under the cap (they are still counted in runs).
+    /// Events that did not fit under the cap (they are still counted in runs), or
+    /// that the memory budget took back.
     pub dropped: u64,
+    /// Boxed runs among `events` (heap blocks of their own).
+    runs: u32,
+    /// The memory budget took this timeline's events back; it keeps no more.
+    pub shed: bool,
 }
 
 impl Timeline {
@@ -77,7 +82,28 @@ impl Timeline {
             mode,
             cap,
             dropped: 0,
+            runs: 0,
+            shed: false,
         }
+    }
+
+    /// Heap bytes of the stored events (memory budget).
+    pub fn heap_bytes(&self) -> usize {
+        crate::budget::vec_bytes(&self.events)
+            + self.runs as usize * (std::mem::size_of::<RunInfo>() + crate::budget::BLOCK_OVERHEAD)
+    }
+
+    /// Gives the stored events back (the memory budget is reached): they count as
+    /// dropped, and the timeline stores nothing more. Returns how many went.
+    pub fn shed(&mut self) -> usize {
+        let n = self.events.len();
+        self.dropped += n as u64;
+        self.events = Vec::new();
+        self.runs = 0;
+        self.cap = 0;
+        self.last_ordinary = false;
+        self.shed = true;
+        n
     }
 
     /// Adds one segment. `notable` segments get an event of their own (in collapsed
@@ -111,6 +137,7 @@ impl Timeline {
                         run.packets[ev.dir.idx()] += 1;
                         run.bytes[ev.dir.idx()] += u64::from(len);
                         last.kind = EventKind::Run(Box::new(run));
+                        self.runs += 1;
                         return;
                     }
                 }

@@ -80,6 +80,9 @@ pub struct Summary {
     /// (it keeps 20,000); each flow's own record still has them.
     pub findings_not_listed: u64,
     pub dns_dropped: u64,
+    /// The memory budget: limit, peak accounted against peak resident, what was
+    /// dropped to stay under it.
+    pub memory: crate::engine::MemoryReport,
     /// Live capture only: interface, stop reason, drops, socket polls, host counters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<crate::source::live::CaptureSummary>,
@@ -98,5 +101,10 @@ pub struct ReportEnd<'a> {
 
 pub trait Sink {
     fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()>;
+    /// Bytes the sink keeps until `finish` (memory budget); streaming sinks keep
+    /// only their buffer.
+    fn footprint(&self) -> usize {
+        0
+    }
     fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()>;
 }

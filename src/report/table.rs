@@ -109,6 +109,36 @@ fn finding_ids(findings: &[Finding]) -> String {
 }
 
 impl<W: Write> Sink for TableSink<W> {
+    fn footprint(&self) -> usize {
+        use crate::budget::{vec_bytes, BLOCK_OVERHEAD};
+        vec_bytes(&self.rows)
+            + self
+                .rows
+                .iter()
+                .map(|k| {
+                    let r = &k.row;
+                    [
+                        &r.client,
+                        &r.server,
+                        &r.history,
+                        &r.duration,
+                        &r.packets,
+                        &r.bytes,
+                        &r.closed,
+                        &r.findings,
+                    ]
+                    .iter()
+                    .map(|s| s.capacity() + BLOCK_OVERHEAD)
+                    .sum::<usize>()
+                        + vec_bytes(&k.findings)
+                        + k.findings.iter().map(Finding::heap_bytes).sum::<usize>()
+                        + k.timeline
+                            .as_ref()
+                            .map_or(0, |t| t.capacity() + BLOCK_OVERHEAD)
+                })
+                .sum::<usize>()
+    }
+
     fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
         if self.findings_only && findings.is_empty() {
             return Ok(());
