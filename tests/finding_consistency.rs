@@ -49,7 +49,10 @@ fn hints_follow_their_causes() {
         for f in all_findings(&doc) {
             let id = f["id"].as_str().unwrap();
             let Some(cause) = f["evidence"]["cause"].as_str() else {
-                assert!(!CAUSED.contains(&id), "{fixture}: {id} names no cause: {f:#}");
+                assert!(
+                    !CAUSED.contains(&id),
+                    "{fixture}: {id} names no cause: {f:#}"
+                );
                 continue;
             };
             let c = Cause::from_name(cause)
@@ -71,7 +74,8 @@ fn one_explanation_per_rst() {
         let doc = common::replay_json(&fixture, &[]);
         let mut by_rst: BTreeMap<(u64, u64), Vec<&str>> = BTreeMap::new();
         for f in doc["findings"].as_array().unwrap() {
-            let (Some(flow), Some(frame)) = (f["flow"].as_u64(), f["evidence"]["rst_frame"].as_u64())
+            let (Some(flow), Some(frame)) =
+                (f["flow"].as_u64(), f["evidence"]["rst_frame"].as_u64())
             else {
                 continue;
             };
