@@ -350,7 +350,9 @@ pub fn write_table<W: Write>(
         }
     }
     if let Some(h) = &snap.host {
-        writeln!(w, "\n{}", host_line(h))?;
+        let mut line = String::from("\n");
+        super::text::push_wrapped(&mut line, &host_line(h), 0, 2, term.width);
+        w.write_all(line.as_bytes())?;
     }
     if !findings.is_empty() {
         writeln!(w, "\n{}", term.paint("Findings:", Paint::Bold))?;

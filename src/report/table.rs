@@ -10,7 +10,7 @@ use super::clock;
 use super::grid::{Border, Cell, Column, Grid};
 use super::servers::Servers;
 use super::style::{Paint, Term};
-use super::text::{finding_text, timeline_text};
+use super::text::{finding_text, push_wrapped, timeline_text};
 use super::{ReportEnd, Sink, TimeMode};
 use crate::analyze::{Finding, Severity};
 use crate::flow::Connection;
@@ -53,6 +53,8 @@ struct Kept {
     findings: Vec<Finding>,
     /// Every finding it had was folded into a capture-wide one.
     folded_away: bool,
+    /// Its handshake completed.
+    completed: bool,
     timeline: Option<String>,
 }
 
@@ -91,13 +93,24 @@ impl<W: Write> TableSink<W> {
     }
 
     /// Takes findings that a capture-wide finding stands for off their flows' rows.
+    /// A flow whose findings all went is folded away, and so is any unfinished
+    /// handshake without findings to the same server (part of the same flood).
     fn drop_folded(&mut self, folded: &[(u64, &'static str)]) {
+        let mut flooded: Vec<Endpoint> = Vec::new();
         for k in &mut self.rows {
             let id = k.id;
             let had = k.findings.len();
             k.findings
                 .retain(|f| folded.binary_search(&(id, f.id)).is_err());
             k.folded_away = had > 0 && k.findings.is_empty();
+            if k.folded_away && !flooded.contains(&k.server) {
+                flooded.push(k.server);
+            }
+        }
+        for k in &mut self.rows {
+            if k.findings.is_empty() && !k.completed && flooded.contains(&k.server) {
+                k.folded_away = true;
+            }
         }
         if self.opts.findings_only {
             self.rows
@@ -290,6 +303,7 @@ impl<W: Write> Sink for TableSink<W> {
                 .unwrap_or_else(|| "-".into()),
             findings: findings.to_vec(),
             folded_away: false,
+            completed: conn.handshake.ack.is_some(),
             timeline: with_timeline.then(|| timeline_text(conn, self.opts.time)),
         });
         Ok(())
@@ -425,31 +439,40 @@ impl<W: Write> Sink for TableSink<W> {
         })
         .collect::<Vec<_>>()
         .join(", ");
-        writeln!(
-            self.out,
-            "\n{} frames, {} TCP segments, {} flow{} ({} evicted), findings: {counts}{}",
-            p.frames,
-            p.tcp_segments,
-            sum.flows.flows,
-            if sum.flows.flows == 1 { "" } else { "s" },
-            sum.flows.evicted,
-            if sum.complete {
-                ""
-            } else {
-                "  [INPUT INCOMPLETE: see errors]"
-            }
-        )?;
+        let mut tail = String::from("\n");
+        let incomplete = if sum.complete {
+            ""
+        } else {
+            "  [INPUT INCOMPLETE: see errors]"
+        };
+        push_wrapped(
+            &mut tail,
+            &format!(
+                "{} frames, {} TCP segments, {} flow{} ({} evicted), findings: {counts}{incomplete}",
+                p.frames,
+                p.tcp_segments,
+                sum.flows.flows,
+                if sum.flows.flows == 1 { "" } else { "s" },
+                sum.flows.evicted,
+            ),
+            0,
+            2,
+            term.width,
+        );
         if let Some(first) = sum.first_packet {
-            writeln!(
-                self.out,
+            let times = format!(
                 "times are local (UTC{}); first packet {}",
                 clock::local_offset_text(first),
                 clock::local_datetime_ms(first)
-            )?;
+            );
+            push_wrapped(&mut tail, &times, 0, 2, term.width);
         }
         if let Some(c) = &sum.capture {
-            write!(self.out, "{}", super::text::capture_text(c))?;
+            for line in super::text::capture_text(c).lines() {
+                push_wrapped(&mut tail, line, 0, 2, term.width);
+            }
         }
+        self.out.write_all(tail.as_bytes())?;
         self.out.flush()
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::clock;
 use super::record::{timeline_records, EventRecord};
-use super::style::{Paint, Term};
+use super::style::{self, Paint, Term};
 use super::TimeMode;
 use crate::analyze::Finding;
 use crate::flow::Connection;
@@ -126,8 +126,8 @@ const BODY: usize = 10;
 /// wrap at `term.width`.
 pub fn finding_text(f: &Finding, term: &Term) -> String {
     let sev = f.severity.as_str().to_uppercase();
-    let mut s = format!(
-        "  {}{} {}  [{} confidence]  {}\n",
+    let head = format!(
+        "{}{} {}  [{} confidence]",
         term.paint(&sev, Paint::of_severity(f.severity)),
         " ".repeat(7usize.saturating_sub(sev.len())),
         term.paint(f.id, Paint::Bold),
@@ -136,11 +136,19 @@ pub fn finding_text(f: &Finding, term: &Term) -> String {
             crate::analyze::Confidence::Medium => "medium",
             crate::analyze::Confidence::Low => "low",
         },
-        term.paint(
-            &format!("at {}", clock::local_datetime_ms(f.at)),
-            Paint::Dim
-        ),
     );
+    let at = term.paint(
+        &format!("at {}", clock::local_datetime_ms(f.at)),
+        Paint::Dim,
+    );
+    let fits = term
+        .width
+        .is_none_or(|w| 2 + style::width(&head) + 2 + style::width(&at) <= w);
+    let mut s = if fits {
+        format!("  {head}  {at}\n")
+    } else {
+        format!("  {head}\n{}{at}\n", " ".repeat(BODY))
+    };
     push_wrapped(&mut s, &f.summary, BODY, BODY, term.width);
     if !f.evidence.is_empty() {
         let _ = writeln!(s, "{}evidence:", " ".repeat(BODY));
@@ -150,58 +158,42 @@ pub fn finding_text(f: &Finding, term: &Term) -> String {
         let hint = format!("hint: {}", f.hint);
         let mut h = String::new();
         push_wrapped(&mut h, &hint, BODY, BODY + 6, term.width);
-        if term.color {
-            for l in h.lines() {
-                let pad = l.len() - l.trim_start().len();
-                let _ = writeln!(s, "{}{}", &l[..pad], term.paint(l.trim_start(), Paint::Dim));
-            }
-        } else {
-            s.push_str(&h);
+        for l in h.lines() {
+            let pad = l.len() - l.trim_start().len();
+            let _ = writeln!(s, "{}{}", &l[..pad], term.paint(l.trim_start(), Paint::Dim));
         }
     }
     s
 }
 
 /// `text` as lines of at most `width` characters: the first indented by `first`,
-/// the rest by `rest`.
-fn push_wrapped(out: &mut String, text: &str, first: usize, rest: usize, width: Option<usize>) {
-    let avail = |indent: usize| width.map(|w| w.saturating_sub(indent).max(20));
+/// the rest by `rest`. Breaks at spaces (a word longer than a line stays whole);
+/// colour escapes do not count.
+pub fn push_wrapped(out: &mut String, text: &str, first: usize, rest: usize, width: Option<usize>) {
+    let Some(width) = width else {
+        let _ = writeln!(out, "{}{text}", " ".repeat(first));
+        return;
+    };
     let mut indent = first;
-    let mut lines: Vec<String> = Vec::new();
-    match avail(first) {
-        None => lines.push(text.to_string()),
-        Some(_) => {
-            let mut rest_text = text.to_string();
-            loop {
-                let w = avail(if lines.is_empty() { first } else { rest }).unwrap_or(usize::MAX);
-                if rest_text.chars().count() <= w {
-                    lines.push(rest_text);
-                    break;
-                }
-                let wrapped = wrap_once(&rest_text, w);
-                lines.push(wrapped.0);
-                rest_text = wrapped.1;
-            }
+    let mut line = String::new();
+    let mut line_w = 0;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let w = style::width(word);
+        let room = width.saturating_sub(indent).max(20);
+        if line_w > 0 && line_w + 1 + w > room {
+            let _ = writeln!(out, "{}{line}", " ".repeat(indent));
+            line.clear();
+            line_w = 0;
+            indent = rest;
         }
+        if line_w > 0 {
+            line.push(' ');
+            line_w += 1;
+        }
+        line.push_str(word);
+        line_w += w;
     }
-    for l in lines {
-        let _ = writeln!(out, "{}{}", " ".repeat(indent), l);
-        indent = rest;
-    }
-}
-
-/// The first line of `text` at width `w` (broken at the last space that fits, else
-/// at `w`), and the rest.
-fn wrap_once(text: &str, w: usize) -> (String, String) {
-    let chars: Vec<char> = text.chars().collect();
-    let cut = chars[..=w.min(chars.len() - 1)]
-        .iter()
-        .rposition(|&c| c == ' ')
-        .filter(|&i| i > 0)
-        .unwrap_or(w);
-    let head: String = chars[..cut].iter().collect();
-    let tail: String = chars[cut..].iter().collect();
-    (head.trim_end().to_string(), tail.trim_start().to_string())
+    let _ = writeln!(out, "{}{line}", " ".repeat(indent));
 }
 
 /// Most elements of an array value shown, one per line.
@@ -234,12 +226,26 @@ pub fn evidence_lines(
             }
             v => vec![inline_value(v)],
         };
+        // A word too long to follow the key column goes under the key instead.
+        let longest = values
+            .iter()
+            .flat_map(|v| v.split(' '))
+            .map(style::width)
+            .max()
+            .unwrap_or(0);
+        let label = format!("{k}:");
+        if width.is_some_and(|w| value_col + longest.max(20) > w) {
+            let _ = writeln!(s, "{}{label}", " ".repeat(indent));
+            for value in values {
+                push_wrapped(&mut s, &value, indent + 2, indent + 4, width);
+            }
+            continue;
+        }
         let mut first = true;
         for value in values {
             let mut block = String::new();
             push_wrapped(&mut block, &value, value_col, value_col + 2, width);
             let block = if first {
-                let label = format!("{k}:");
                 format!(
                     "{}{:<key_w$} {}",
                     " ".repeat(indent),
