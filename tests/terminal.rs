@@ -6,7 +6,6 @@
 mod common;
 
 use std::io::Read;
-use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -25,7 +24,7 @@ fn on_pty(args: &[&str], cols: u16, env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::from(OwnedFd::from(pty.slave)))
+        .stdout(Stdio::from(pty.slave))
         .stderr(Stdio::piped());
     for k in [
         "COLUMNS", "NO_COLOR", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ",
