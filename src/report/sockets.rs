@@ -168,8 +168,8 @@ fn secs(x: f64) -> String {
 fn socket_columns(with_process: bool) -> Vec<Column> {
     let mut cols = vec![
         Column::new("STATE"),
-        Column::new("RECV-Q").right().drop(5),
-        Column::new("SEND-Q").right().drop(4),
+        Column::new("RECV-Q").drop(5),
+        Column::new("SEND-Q").drop(4),
         Column::new("LOCAL").cut(15),
         Column::new("PEER").cut(15),
         Column::new("TIMER").drop(6),

@@ -224,6 +224,7 @@ pub fn evidence_lines(
                 }
                 lines
             }
+            Value::Array(items) if items.is_empty() => vec!["(none)".to_string()],
             v => vec![inline_value(v)],
         };
         // A word too long to follow the key column goes under the key instead.
