@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::analyze::Severity;
 use crate::flow::TimelineMode;
-use crate::report::Format;
+use crate::report::style::ColorChoice;
+use crate::report::{Format, ReportFormat, TimeMode};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,6 +23,21 @@ use crate::report::Format;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour on a terminal: auto (when standard output is one and NO_COLOR is not
+    /// set), always, never.
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: ColorChoice,
+}
+
+/// The command-line definition (for completions and the man page).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,6 +64,17 @@ pub enum Command {
     /// Host context: the TCP sysctls, /proc/net/snmp and netstat counters, socket
     /// totals and interface drop counters.
     Host(HostArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into DIR.
+    Man {
+        /// Write tcpdiag.1 and tcpdiag-COMMAND.1 into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -145,8 +172,8 @@ pub struct WatchArgs {
     pub ns: NetnsArgs,
     #[command(flatten)]
     pub filter: SocketFilterArgs,
-    /// Time between polls.
-    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    /// Time between polls (at least 10ms).
+    #[arg(long, default_value = "1s", value_parser = parse_poll_interval, value_name = "DURATION")]
     pub interval: Duration,
     /// Stop after this many polls (default: until Ctrl-C).
     #[arg(long, value_name = "N")]
@@ -176,9 +203,13 @@ pub struct HostArgs {
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
-    /// Capture files, read in order as one capture ("-" for standard input).
-    #[arg(required = true, value_name = "FILE")]
+    /// Capture files, read in order as one capture ("-" for standard input; a pipe or
+    /// FIFO is read as a live stream).
+    #[arg(required_unless_present = "read", value_name = "FILE")]
     pub files: Vec<String>,
+    /// A capture file, as tcpdump -r (repeatable; read before the FILE arguments).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<String>,
     /// BPF filter applied while reading, as in tcpdump.
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     pub filter: Option<String>,
@@ -200,6 +231,10 @@ pub struct ReplayArgs {
 
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
+    /// List the interfaces to capture on, with their addresses, in this network
+    /// namespace and in every named one (ip netns), as tcpdump -D; then exit.
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
     /// Interface to capture on; "any" captures on all of them (Linux cooked headers).
     #[arg(
         short = 'i',
@@ -221,15 +256,15 @@ pub struct CaptureArgs {
     /// Capture inside this network namespace (ip netns name).
     #[arg(long, value_name = "NAME")]
     pub netns: Option<String>,
-    /// How often to poll the kernel's socket state (sock_diag).
-    #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "DURATION")]
+    /// How often to poll the kernel's socket state (sock_diag; at least 10ms).
+    #[arg(long, default_value = "500ms", value_parser = parse_poll_interval, value_name = "DURATION")]
     pub poll: Duration,
     /// Do not poll socket state or host counters (packets only).
     #[arg(long)]
     pub no_sockets: bool,
-    /// Bytes captured per packet [default: 256]. Headers fit in the default; the
-    /// payload beyond it is only needed for DNS answers longer than that.
-    #[arg(long, value_name = "BYTES")]
+    /// Bytes captured per packet, as tcpdump -s [default: 256]. Headers fit in the
+    /// default; the payload beyond it is only needed for DNS answers longer than that.
+    #[arg(short = 's', long, value_name = "BYTES")]
     pub snaplen: Option<u32>,
     /// Kernel capture buffer in MiB (bursts beyond it are dropped: capture.dropped).
     #[arg(long, default_value_t = 16, value_name = "MIB")]
@@ -256,12 +291,19 @@ pub struct CaptureArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
-    /// Output format [default: table on a terminal, json otherwise].
+    /// Output format [default: table on a terminal, json otherwise]; zeek writes a
+    /// Zeek conn.log (TSV).
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// Print each flow's timeline (collapsed runs by default; "full" lists every segment).
-    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "collapsed", value_name = "MODE")]
+    pub format: Option<ReportFormat>,
+    /// Print each flow's timeline (collapsed runs by default; "full" lists every
+    /// segment). The mode never takes the next argument unless it is "collapsed" or
+    /// "full", so `--timeline x.pcap` reads x.pcap.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "collapsed", value_name = "MODE")]
     pub timeline: Option<TimelineMode>,
+    /// Times in timelines: rel (seconds since the flow's first packet), abs (local
+    /// wall-clock time), utc.
+    #[arg(long, value_enum, default_value = "rel", value_name = "MODE")]
+    pub time: TimeMode,
     /// Only flows with findings (table/json), only findings (ndjson).
     #[arg(long)]
     pub findings_only: bool,
@@ -340,6 +382,45 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A poll interval: a duration of at least 10ms (0 would poll without pause).
+pub fn parse_poll_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(10) {
+        return Err(format!("'{s}' is too short (at least 10ms)"));
+    }
+    Ok(d)
+}
+
+/// Options whose value is optional, with the values they accept after a space.
+/// Anything else after them is the next argument (a file name), never their value.
+const OPTIONAL_VALUES: &[(&str, &[&str])] = &[("--timeline", &["collapsed", "full"])];
+
+/// Rewrites `--timeline full` as `--timeline=full`: the option's value must be
+/// attached (clap's `require_equals`) so that it never swallows a file name, but the
+/// spaced form of a real mode keeps working. Stops at `--`.
+pub fn normalize_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = Vec::new();
+    let mut it = args.into_iter().peekable();
+    while let Some(a) = it.next() {
+        if a == "--" {
+            out.push(a);
+            out.extend(it);
+            break;
+        }
+        let known = OPTIONAL_VALUES.iter().find(|(name, _)| a == *name);
+        match (known, it.peek().and_then(|n| n.to_str())) {
+            (Some((name, values)), Some(next)) if values.contains(&next) => {
+                out.push(format!("{name}={next}").into());
+                it.next();
+            }
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
 pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
     let (lo, hi) = s
         .split_once(['-', ' ', '\t'])
@@ -364,6 +445,76 @@ mod tests {
         assert!(parse_duration("abc").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn poll_intervals_are_never_zero() {
+        assert!(parse_poll_interval("0s").is_err());
+        assert!(parse_poll_interval("0").is_err());
+        assert!(parse_poll_interval("5ms").is_err());
+        assert_eq!(
+            parse_poll_interval("10ms").unwrap(),
+            Duration::from_millis(10)
+        );
+    }
+
+    fn parsed(args: &[&str]) -> Result<Cli, clap::Error> {
+        let argv = normalize_args(args.iter().map(std::ffi::OsString::from));
+        Cli::try_parse_from(argv)
+    }
+
+    #[test]
+    fn timeline_never_swallows_a_file() {
+        let replay = |args: &[&str]| match parsed(args).expect("parses").command {
+            Command::Replay(r) => (r.files, r.report.timeline),
+            _ => panic!("not replay"),
+        };
+        assert_eq!(
+            replay(&["tcpdiag", "replay", "--timeline", "x.pcap"]),
+            (vec!["x.pcap".to_string()], Some(TimelineMode::Collapsed))
+        );
+        assert_eq!(
+            replay(&["tcpdiag", "replay", "--timeline", "full", "x.pcap"]),
+            (vec!["x.pcap".to_string()], Some(TimelineMode::Full))
+        );
+        assert_eq!(
+            replay(&["tcpdiag", "replay", "x.pcap", "--timeline=collapsed"]),
+            (vec!["x.pcap".to_string()], Some(TimelineMode::Collapsed))
+        );
+        assert_eq!(
+            replay(&["tcpdiag", "replay", "--", "--timeline", "full"]),
+            (vec!["--timeline".to_string(), "full".to_string()], None)
+        );
+    }
+
+    #[test]
+    fn tcpdump_habits() {
+        match parsed(&["tcpdiag", "replay", "-r", "a.pcap", "-r", "b.pcap"])
+            .unwrap()
+            .command
+        {
+            Command::Replay(r) => assert_eq!(r.read, ["a.pcap", "b.pcap"]),
+            _ => panic!("not replay"),
+        }
+        assert!(parsed(&["tcpdiag", "replay"]).is_err(), "a file is needed");
+        match parsed(&["tcpdiag", "capture", "-s", "96", "-D"])
+            .unwrap()
+            .command
+        {
+            Command::Capture(c) => {
+                assert_eq!(c.snaplen, Some(96));
+                assert!(c.list_interfaces);
+            }
+            _ => panic!("not capture"),
+        }
+        assert!(parsed(&["tcpdiag", "capture", "--poll", "0s"]).is_err());
+        assert!(parsed(&["tcpdiag", "watch", "--interval", "0s"]).is_err());
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 
     #[test]

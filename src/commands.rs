@@ -12,13 +12,17 @@ use crate::flow::conn::ConnConfig;
 use crate::flow::{TableConfig, TimelineMode};
 use crate::progress::Progress;
 use crate::report::json::{JsonSink, NdjsonSink};
-use crate::report::table::TableSink;
-use crate::report::{FindingCounts, Format, ReportEnd, Sink, Summary};
+use crate::report::style::{self, Term};
+use crate::report::table::{TableOptions, TableSink};
+use crate::report::zeek::ZeekSink;
+use crate::report::{FindingCounts, Format, ReportEnd, ReportFormat, Sink, Summary};
 use crate::source::live::CaptureSummary;
 use crate::source::pcap_file::{self, FileSummary};
 use crate::source::{RawFrame, SourceError};
 
 pub mod capture;
+pub mod interfaces;
+mod stream;
 
 pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -32,6 +36,15 @@ pub fn default_format(asked: Option<Format>, piped: Format) -> Format {
     })
 }
 
+/// The report format asked for, else a table on a terminal and `piped` otherwise.
+pub fn default_report_format(asked: Option<ReportFormat>, piped: ReportFormat) -> ReportFormat {
+    asked.unwrap_or(if io::stdout().is_terminal() {
+        ReportFormat::Table
+    } else {
+        piped
+    })
+}
+
 /// Says what is wrong and gives the bad-input exit code.
 pub fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("tcpdiag: {e}");
@@ -39,6 +52,7 @@ pub fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    style::set_current(Term::detect(cli.color));
     match cli.command {
         Command::Replay(args) => replay(args),
         Command::Capture(args) => capture::run(args),
@@ -51,7 +65,44 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             explain(id.as_deref())
         }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut crate::cli::command(), "tcpdiag", &mut out);
+            print_text(&String::from_utf8_lossy(&out))
+        }
+        Command::Man { dir } => man(dir.as_deref()),
     }
+}
+
+/// The man page of `cmd` (roff).
+fn man_page(cmd: clap::Command) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut out)?;
+    Ok(out)
+}
+
+/// `tcpdiag man`: the page on standard output, or with `--dir` one page per command
+/// (tcpdiag.1, tcpdiag-replay.1, ...) written there.
+fn man(dir: Option<&std::path::Path>) -> ExitCode {
+    let cmd = crate::cli::command();
+    let Some(dir) = dir else {
+        return match man_page(cmd) {
+            Ok(page) => print_text(&String::from_utf8_lossy(&page)),
+            Err(e) => fail(format!("rendering the man page failed: {e}")),
+        };
+    };
+    let mut pages = vec![("tcpdiag".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name: &'static str = Box::leak(format!("tcpdiag-{}", sub.get_name()).into_boxed_str());
+        pages.push((name.to_string(), sub.clone().name(name)));
+    }
+    for (name, cmd) in pages {
+        let path = dir.join(format!("{name}.1"));
+        if let Err(e) = man_page(cmd).and_then(|page| std::fs::write(&path, page)) {
+            return fail(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// Writes `text` to standard output. A closed pipe (`| head`) is not an error; any
@@ -68,11 +119,12 @@ fn print_text(text: &str) -> ExitCode {
 
 fn explain(id: Option<&str>) -> ExitCode {
     let text = match id {
-        Some(id) => match catalog::explain(id) {
+        Some(id) => match catalog::explain(id).or_else(|| explain_family(id)) {
             Some(t) => t,
             None => {
+                let families = finding_families().join(", ");
                 eprintln!(
-                    "tcpdiag: unknown finding id '{id}' (run 'tcpdiag explain' for the list)"
+                    "tcpdiag: unknown finding id '{id}' (families: {families}; 'tcpdiag explain' lists them all)"
                 );
                 return ExitCode::from(EXIT_BAD_INPUT);
             }
@@ -80,6 +132,29 @@ fn explain(id: Option<&str>) -> ExitCode {
         None => catalog::explain_all(),
     };
     print_text(&text)
+}
+
+/// Every finding whose id starts with `prefix` ("stall", "stall.", "sock.close"):
+/// the family's entries, each explained. None when no id matches.
+fn explain_family(prefix: &str) -> Option<String> {
+    let entries: Vec<String> = catalog::CATALOG
+        .iter()
+        .filter(|e| e.id.starts_with(prefix))
+        .filter_map(|e| catalog::explain(e.id))
+        .collect();
+    (!entries.is_empty()).then(|| entries.join("\n"))
+}
+
+/// The families of finding ids ("handshake", "stall", ...), in catalog order.
+fn finding_families() -> Vec<&'static str> {
+    let mut families: Vec<&'static str> = Vec::new();
+    for e in catalog::CATALOG {
+        let family = e.id.split('.').next().unwrap_or(e.id);
+        if !families.contains(&family) {
+            families.push(family);
+        }
+    }
+    families
 }
 
 pub fn table_config(args: &ReplayArgs) -> TableConfig {
@@ -130,45 +205,60 @@ pub fn analyzer_config_of(th: &crate::cli::ThresholdArgs) -> AnalyzerConfig {
     }
 }
 
+/// The table's options from the report arguments and this run's terminal.
+pub(crate) fn table_options(report: &ReportArgs) -> TableOptions {
+    TableOptions {
+        findings_only: report.findings_only,
+        timeline: report.timeline.is_some(),
+        time: report.time,
+        term: style::current(),
+    }
+}
+
+/// The sink of a flow report. `streaming`: the input is live or a pipe, so line
+/// formats flush each line as its flow finishes.
 pub(crate) fn make_sink<'a>(
     report: &ReportArgs,
     sources: Vec<String>,
     out: Box<dyn Write + Send + 'a>,
+    streaming: bool,
 ) -> Box<dyn Sink + Send + 'a> {
-    match default_format(report.format, Format::Json) {
-        Format::Table => Box::new(TableSink::new(
-            out,
-            report.findings_only,
-            report.timeline.is_some(),
-        )),
+    match default_report_format(report.format, ReportFormat::Json) {
+        ReportFormat::Table => Box::new(TableSink::new(out, table_options(report))),
         // JSON always carries the (collapsed) timeline: it is a few dozen events per flow.
-        Format::Json => Box::new(JsonSink::new(out, sources, report.findings_only, true)),
-        Format::Ndjson => Box::new(NdjsonSink::new(out, report.findings_only, true)),
+        ReportFormat::Json => Box::new(JsonSink::new(out, sources, report.findings_only, true)),
+        ReportFormat::Ndjson => {
+            Box::new(NdjsonSink::new(out, report.findings_only, true).flushing_lines(streaming))
+        }
+        ReportFormat::Zeek => {
+            Box::new(ZeekSink::new(out, report.findings_only).flushing_lines(streaming))
+        }
     }
 }
 
 /// Reads every input in order into `on_frame`; stops after a damaged file unless
 /// --keep-going. Returns what was read from each file and the errors.
 fn read_inputs(
-    args: &ReplayArgs,
+    files: &[String],
+    filter: Option<&str>,
+    keep_going: bool,
     progress: &mut Progress,
     on_frame: &mut dyn FnMut(RawFrame<'_>, &mut Progress),
 ) -> (Vec<FileSummary>, Vec<SourceError>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     let mut next_frame = 1;
-    for file in &args.files {
+    for file in files {
         progress.file_started();
-        let (summary, err) =
-            pcap_file::read(file, args.filter.as_deref(), next_frame, &mut |frame| {
-                on_frame(frame, progress)
-            });
+        let (summary, err) = pcap_file::read(file, filter, next_frame, &mut |frame| {
+            on_frame(frame, progress)
+        });
         next_frame += summary.frames;
         inputs.push(summary);
         if let Some(e) = err {
             let fatal_for_run = e.frame.is_none() && e.message.starts_with("bad filter");
             errors.push(e);
-            if !args.keep_going || fatal_for_run {
+            if !keep_going || fatal_for_run {
                 break;
             }
         }
@@ -177,32 +267,56 @@ fn read_inputs(
 }
 
 fn replay(args: ReplayArgs) -> ExitCode {
-    let stdin_count = args.files.iter().filter(|f| *f == "-").count();
+    let files: Vec<String> = args.read.iter().chain(&args.files).cloned().collect();
+    let stdin_count = files.iter().filter(|f| *f == "-").count();
     if stdin_count > 1 {
         eprintln!("tcpdiag: standard input ('-') can be read only once");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
+    // A pipe or FIFO (tcpdump -w - | tcpdiag replay -) is read as a live stream.
+    let streaming = files.iter().any(|f| stream::is_stream(f));
     // Stdout (not its lock) so the sink can live on the output thread.
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout());
-    let mut sink = make_sink(&args.report, args.files.clone(), Box::new(out));
+    let mut sink = make_sink(&args.report, files.clone(), Box::new(out), streaming);
     let analyzers = Analyzers::new(analyzer_config(&args));
     let tables = table_config(&args);
-    let mut progress = Progress::new(&args.files);
-    let ((inputs, errors), result) = if args.threads >= 2 {
+    let mut progress = Progress::new(&files);
+    let ((inputs, errors), result) = if streaming {
+        let mut engine = Engine::new(tables, analyzers, &mut *sink);
+        let read = stream::read_live(
+            &mut engine,
+            files.clone(),
+            args.filter.clone(),
+            args.keep_going,
+        );
+        (read, engine.finish())
+    } else if args.threads >= 2 {
         run_pipelined(tables, analyzers, &mut *sink, |pipe| {
-            read_inputs(&args, &mut progress, &mut |frame, progress| {
-                let caplen = frame.data.len();
-                pipe.on_frame(frame);
-                progress.frame(caplen, || pipe.progress_counts());
-            })
+            read_inputs(
+                &files,
+                args.filter.as_deref(),
+                args.keep_going,
+                &mut progress,
+                &mut |frame, progress| {
+                    let caplen = frame.data.len();
+                    pipe.on_frame(frame);
+                    progress.frame(caplen, || pipe.progress_counts());
+                },
+            )
         })
     } else {
         let mut engine = Engine::new(tables, analyzers, &mut *sink);
-        let read = read_inputs(&args, &mut progress, &mut |frame, progress| {
-            let caplen = frame.data.len();
-            engine.on_frame(frame);
-            progress.frame(caplen, || engine.progress_counts());
-        });
+        let read = read_inputs(
+            &files,
+            args.filter.as_deref(),
+            args.keep_going,
+            &mut progress,
+            &mut |frame, progress| {
+                let caplen = frame.data.len();
+                engine.on_frame(frame);
+                progress.frame(caplen, || engine.progress_counts());
+            },
+        );
         (read, engine.finish())
     };
     progress.finish();
@@ -282,14 +396,17 @@ pub fn write_run_report(
     }
     // Report order: the worst first, then by time.
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.at.total_cmp(&b.at)));
+    let last_packet = result
+        .last_ts
+        .map(|t| crate::model::time::round_us(t.secs_f64()));
     let summary = Summary {
         complete: source.errors.is_empty(),
         inputs: source.inputs,
         errors: source.errors,
         first_packet: source.first_packet,
-        last_packet: result
-            .last_ts
-            .map(|t| crate::model::time::round_us(t.secs_f64())),
+        first_packet_utc: source.first_packet,
+        last_packet,
+        last_packet_utc: last_packet,
         packets: result.decode,
         flows: result.table,
         conn_states: result.conn_states,

@@ -481,6 +481,17 @@ fn socket_events(flow: &Value) -> Vec<&Value> {
 const CONNECT_REFUSED: &str =
     "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept ConnectionRefusedError:\n print('refused')";
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn refused_connection_is_attributed_to_this_host() {
     need_root!();
@@ -519,6 +530,17 @@ fn refused_connection_is_attributed_to_this_host() {
     assert_eq!(replayed["flows"][0]["conn_state"], "REJ");
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn banner_delayed_by_a_slow_ptr_lookup() {
     need_root!();
@@ -639,6 +661,17 @@ print("client done", flush=True)
         .any(|d| d["qtype"] == "PTR" && d["response"] == true));
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn keepalive_to_a_dead_peer_shows_the_kernel_probing() {
     need_root!();
@@ -721,6 +754,17 @@ except OSError as e:
     assert!(!dead["hint"].as_str().unwrap().contains("SO_LINGER"));
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn retransmission_stall_shows_the_kernel_timer() {
     need_root!();
@@ -853,6 +897,17 @@ print("client got hello", flush=True)
     (flow.clone(), f[0].clone())
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn middle_box_rst_is_not_from_this_host() {
     need_root!();
@@ -876,6 +931,17 @@ fn middle_box_rst_is_not_from_this_host() {
     assert_eq!(f["severity"], "error");
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
     need_root!();
@@ -897,6 +963,17 @@ fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
     assert!(findings_with_id(&flow, "rst.injected").is_empty());
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn sigint_mid_capture_still_writes_the_whole_report() {
     need_root!();
@@ -957,6 +1034,17 @@ time.sleep(30)
     assert!(!findings_with_id(refused, "handshake.rejected").is_empty());
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn sigterm_stops_cleanly_too() {
     need_root!();
@@ -975,6 +1063,17 @@ fn sigterm_stops_cleanly_too() {
     assert_eq!(f[0]["evidence"]["local_socket"]["this_host_sent_it"], true);
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn ndjson_streams_flows_while_capturing() {
     need_root!();
@@ -1006,6 +1105,17 @@ fn ndjson_streams_flows_while_capturing() {
     assert_eq!(v["conn_state"], "REJ");
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn write_and_write_flagged_produce_readable_pcaps() {
     need_root!();
@@ -1098,6 +1208,17 @@ c.close()
     assert!(text.contains("2000000"), "the transfer ran: {text}");
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn a_full_disk_under_w_is_an_error_and_the_capture_goes_on() {
     need_root!();
@@ -1160,6 +1281,17 @@ fn a_full_disk_under_w_is_an_error_and_the_capture_goes_on() {
     assert_eq!(replayed["summary"]["packets"]["frames"], first_missing - 1);
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn a_full_disk_under_write_flagged_says_why_and_leaves_no_empty_file() {
     need_root!();
@@ -1215,6 +1347,17 @@ fn a_full_disk_under_write_flagged_says_why_and_leaves_no_empty_file() {
     }
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn time_wait_buildup_uses_the_hosts_port_range() {
     need_root!();
@@ -1285,6 +1428,17 @@ print("client done", flush=True)
     assert_eq!(k["severity"], "error");
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn idle_sockets_without_packets_are_listed() {
     need_root!();
@@ -1318,6 +1472,17 @@ time.sleep(30)
     assert_eq!(ex["state"], "ESTABLISHED");
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn close_wait_threshold_applies_to_capture() {
     need_root!();
@@ -1396,6 +1561,10 @@ fn missing_interface_lists_the_interfaces() {
     assert!(err.contains("lo"), "{err}");
 }
 
+#[cfg_attr(
+    all(not(tcpdiag_missing = "root"), tcpdiag_missing = "setpriv"),
+    ignore = "needs setpriv when run as root"
+)]
 #[test]
 fn without_cap_net_raw_the_error_says_so() {
     // Run as "nobody": as root, drop privileges with setpriv; otherwise we already
@@ -1432,6 +1601,17 @@ fn without_cap_net_raw_the_error_says_so() {
     assert!(err.contains("setcap"), "{err}");
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn unwritable_output_files_are_one_line_errors() {
     need_root!();

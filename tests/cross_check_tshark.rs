@@ -393,6 +393,10 @@ fn check_fixture(name: &str, ts: &Tshark, o: &Ours) -> Vec<String> {
     problems
 }
 
+#[cfg_attr(
+    tcpdiag_missing = "tshark",
+    ignore = "needs tshark (.ci/run installs it)"
+)]
 #[test]
 fn fixtures_agree_with_tshark() {
     if !tshark_available() {
@@ -421,6 +425,10 @@ fn fixtures_agree_with_tshark() {
     assert_none(&problems, "disagreement(s) with tshark");
 }
 
+#[cfg_attr(
+    tcpdiag_missing = "tshark",
+    ignore = "needs tshark (.ci/run installs it)"
+)]
 #[test]
 fn no_analysis_labels_where_tshark_has_none() {
     // The converse: no retransmission / dup ACK / zero window / window update /
@@ -493,6 +501,10 @@ fn compare_talk(name: &str, t: &Talk) -> Vec<String> {
     compare_talk_counted(name, t).0
 }
 
+#[cfg_attr(
+    tcpdiag_missing = "tshark",
+    ignore = "needs tshark (.ci/run installs it)"
+)]
 #[test]
 fn synthesized_analysis_cases_agree_with_tshark() {
     if !tshark_available() {
@@ -563,6 +575,10 @@ fn synthesized_analysis_cases_agree_with_tshark() {
     assert_none(&problems, "disagreement(s) with tshark");
 }
 
+#[cfg_attr(
+    tcpdiag_missing = "tshark",
+    ignore = "needs tshark (.ci/run installs it)"
+)]
 #[test]
 fn exact_duplicate_segment_is_a_retransmission() {
     // Wireshark (packet-tcp.c): a segment below nextseq that arrives within the
@@ -617,6 +633,10 @@ fn zstd(data: &[u8]) -> Vec<u8> {
     zstd::encode_all(data, 3).unwrap()
 }
 
+#[cfg_attr(
+    any(tcpdiag_missing = "tshark", tcpdiag_missing = "mergecap"),
+    ignore = "needs tshark and mergecap (.ci/run installs them)"
+)]
 #[test]
 fn multi_link_pcapng_and_compressed_captures_agree_with_tshark() {
     // pcapng files whose interfaces have different link types (what dumpcap writes

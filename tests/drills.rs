@@ -164,6 +164,33 @@ fn text<'a>(f: &'a Value, key: &str) -> &'a str {
     f[key].as_str().unwrap_or("")
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn zero_window_reader_stopped() {
     let Some(d) = Drill::run("zero_window") else {
@@ -202,6 +229,33 @@ fn zero_window_reader_stopped() {
     );
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn accept_queue_full_application_stopped() {
     let Some(d) = Drill::run("accept_queue") else {
@@ -246,6 +300,33 @@ fn accept_queue_full_application_stopped() {
     assert!(q["evidence"]["close_wait_not_accepted"].as_u64().unwrap() > 0);
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn output_drop_this_host_cannot_transmit() {
     let Some(d) = Drill::run("output_drop") else {
@@ -268,6 +349,33 @@ fn output_drop_this_host_cannot_transmit() {
     );
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn midstream_stop_transfer_cut_silently() {
     let Some(d) = Drill::run("midstream_stop") else {
@@ -288,6 +396,33 @@ fn midstream_stop_transfer_cut_silently() {
     );
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn sshd_usedns_login_stall() {
     let Some(d) = Drill::run("sshd_usedns") else {
@@ -308,6 +443,33 @@ fn sshd_usedns_login_stall() {
     }
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn ftp_banner_waits_on_reverse_dns() {
     let Some(d) = Drill::run("ftp_reverse_dns") else {
@@ -326,6 +488,33 @@ fn ftp_banner_waits_on_reverse_dns() {
     }
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn time_wait_reused_by_tw_reuse() {
     let Some(d) = Drill::run("tw_reuse") else {
@@ -354,6 +543,33 @@ fn time_wait_reused_by_tw_reuse() {
     );
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn time_wait_exhausts_a_small_port_range() {
     let Some(d) = Drill::run("timewait_exhaustion") else {
@@ -372,6 +588,33 @@ fn time_wait_exhausts_a_small_port_range() {
     );
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn forged_rst_from_a_box_in_between() {
     let Some(d) = Drill::run("rst_forged") else {
@@ -390,6 +633,33 @@ fn forged_rst_from_a_box_in_between() {
     exactly("capture (server)", &d.json("live_server.json"), &[]);
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn keepalive_gives_up_on_a_dead_peer() {
     let Some(d) = Drill::run("keepalive_giveup") else {
@@ -411,6 +681,33 @@ fn keepalive_gives_up_on_a_dead_peer() {
     );
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn short_idle_timeout_of_a_middlebox() {
     let Some(d) = Drill::run("idle_reset_short") else {
@@ -428,6 +725,33 @@ fn short_idle_timeout_of_a_middlebox() {
     }
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn retransmissions_give_up_by_retries2_and_user_timeout() {
     let Some(d) = Drill::run("retransmit_giveup") else {
@@ -457,6 +781,33 @@ fn retransmissions_give_up_by_retries2_and_user_timeout() {
     assert!(ids.iter().all(|i| i.starts_with("retransmit.give_up")));
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn tail_loss_probe_is_not_a_timeout() {
     let Some(d) = Drill::run("tail_loss_probe") else {
@@ -473,6 +824,33 @@ fn tail_loss_probe_is_not_a_timeout() {
     assert!(d.notes().contains("TcpExtTCPLossProbes"));
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn resent_syn_does_not_stretch_the_out_of_order_window() {
     let Some(d) = Drill::run("ooo_after_syn_retry") else {
@@ -518,6 +896,33 @@ fn resent_syn_does_not_stretch_the_out_of_order_window() {
     assert_eq!(ours, theirs, "out-of-order frames: tcpdiag vs tshark");
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn snaplen_68_keeps_the_handshake() {
     let Some(d) = Drill::run("snaplen68") else {
@@ -535,6 +940,33 @@ fn snaplen_68_keeps_the_handshake() {
         .all(|f| f["id"] != "capture.midstream"));
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "tc",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "tcpdump",
+        tcpdiag_missing = "tshark",
+        tcpdiag_missing = "mergecap",
+        tcpdiag_missing = "editcap",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "jq",
+        tcpdiag_missing = "bc",
+        tcpdiag_missing = "ssh",
+        tcpdiag_missing = "ssh-keygen",
+        tcpdiag_missing = "sshd",
+        tcpdiag_missing = "proftpd",
+        tcpdiag_missing = "hping3",
+        tcpdiag_missing = "conntrack",
+        tcpdiag_missing = "ethtool",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "nstat"
+    ),
+    ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
+)]
 #[test]
 fn syn_flood_is_one_finding() {
     let Some(d) = Drill::run("syn_flood") else {

@@ -234,6 +234,17 @@ print("ready", flush=True)
 time.sleep(120)
 "#;
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn timewait_against_port_range_filters_and_ss() {
     if !root() {
@@ -338,6 +349,17 @@ print("ready", flush=True)
 time.sleep(120)
 "#;
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn close_wait_by_process_and_orphans() {
     if !root() {
@@ -407,6 +429,17 @@ print("ready", flush=True)
 time.sleep(120)
 "#;
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn syn_recv_with_dropped_final_ack() {
     if !root() {
@@ -452,6 +485,17 @@ print("ready", flush=True)
 time.sleep(120)
 "#;
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn accept_queue_full_and_syn_sent_retries() {
     if !root() {
@@ -544,6 +588,17 @@ fn watch_unanswered_timer(
     (port, events)
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn keepalive_probes_count_towards_death_in_watch() {
     if !root() {
@@ -576,6 +631,17 @@ fn keepalive_probes_count_towards_death_in_watch() {
     assert!(s["tcp_info"]["probes"].as_u64().unwrap() >= 2);
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn retransmission_timer_and_give_up_estimate() {
     if !root() {
@@ -607,6 +673,17 @@ fn retransmission_timer_and_give_up_estimate() {
     assert!(doc["host"]["counters"]["Tcp.RetransSegs"].as_u64().unwrap() >= 2);
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn persist_timer_zero_window_and_stuck_queue() {
     if !root() {
@@ -657,6 +734,17 @@ print("ready", flush=True)
 time.sleep(120)
 "#;
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn ipv6_and_mapped_ipv4_peers() {
     if !root() {
@@ -724,6 +812,17 @@ fn bad_namespace_and_arguments_exit_2() {
     assert!(v["host"]["counters"]["Tcp.ActiveOpens"].is_u64());
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "ss",
+        tcpdiag_missing = "sysctl"
+    ),
+    ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
+)]
 #[test]
 fn watch_stops_on_sigint_with_a_summary() {
     if !root() {

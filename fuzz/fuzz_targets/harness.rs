@@ -24,7 +24,7 @@ use tcpdiag::engine::Engine;
 use tcpdiag::flow::TableConfig;
 use tcpdiag::model::Ts;
 use tcpdiag::report::json::{JsonSink, NdjsonSink};
-use tcpdiag::report::table::TableSink;
+use tcpdiag::report::table::{TableOptions, TableSink};
 use tcpdiag::report::Sink;
 use tcpdiag::source::RawFrame;
 
@@ -97,6 +97,7 @@ pub fn replay_args(k: Knobs) -> ReplayArgs {
     match Cli::try_parse_from(argv).expect("valid arguments") {
         Cli {
             command: Command::Replay(args),
+            ..
         } => args,
         _ => unreachable!("replay arguments"),
     }
@@ -123,8 +124,20 @@ pub fn run_frames(
     let mut sink: Box<dyn Sink> = match knobs.sink {
         0 => Box::new(JsonSink::new(io::sink(), vec!["fuzz".into()], false, true)),
         1 => Box::new(NdjsonSink::new(io::sink(), false, true)),
-        2 => Box::new(TableSink::new(io::sink(), false, true)),
-        _ => Box::new(TableSink::new(io::sink(), true, false)),
+        2 => Box::new(TableSink::new(
+            io::sink(),
+            TableOptions {
+                timeline: true,
+                ..TableOptions::default()
+            },
+        )),
+        _ => Box::new(TableSink::new(
+            io::sink(),
+            TableOptions {
+                findings_only: true,
+                ..TableOptions::default()
+            },
+        )),
     };
     let args = replay_args(knobs);
     let analyzers = Analyzers::new(commands::analyzer_config(&args));

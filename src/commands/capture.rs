@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 
 use super::{
-    analyzer_config_of, default_format, exit_for_findings, fail, make_sink, table_config_of,
+    analyzer_config_of, default_report_format, exit_for_findings, fail, make_sink, table_config_of,
     write_run_report, SourceSummary, EXIT_BAD_INPUT,
 };
 use crate::analyze::listeners::{ListenCounters, QueuePoll};
@@ -31,7 +31,7 @@ use crate::engine::Engine;
 use crate::flow::socket::{state_name, STATE_LISTEN};
 use crate::flow::Connection;
 use crate::model::{Endpoint, FlowKey, Ts};
-use crate::report::{Format, ReportEnd, Sink};
+use crate::report::{ReportEnd, ReportFormat, Sink};
 use crate::source::live::{
     self, CaptureSummary, HostSummary, LiveCapture, LiveConfig, SocketPollSummary, SocketSeen,
 };
@@ -174,6 +174,9 @@ impl SocketJoin {
 }
 
 pub fn run(args: CaptureArgs) -> ExitCode {
+    if args.list_interfaces {
+        return super::interfaces::run();
+    }
     if let Some(ns) = &args.netns {
         if let Err(e) = live::enter_netns(ns) {
             return fail(e);
@@ -277,13 +280,10 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         }
     }
 
-    let format = default_format(args.report.format, Format::Json);
-    // NDJSON streams: each flow goes out the moment it finishes.
-    let out: Box<dyn Write + Send> = if format == Format::Ndjson {
-        Box::new(io::LineWriter::new(io::stdout()))
-    } else {
-        Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout()))
-    };
+    let format = default_report_format(args.report.format, ReportFormat::Json);
+    // Line formats stream: each flow goes out the moment it finishes (the sink
+    // flushes every line).
+    let out: Box<dyn Write + Send> = Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout()));
     let source = match &args.netns {
         Some(ns) => format!("live:{ns}/{}", args.interface),
         None => format!("live:{}", args.interface),
@@ -293,13 +293,13 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let status_on = io::stderr().is_terminal();
     // On a terminal the table shows the timelines of the flows with findings, where
     // packets and the kernel's socket state sit side by side.
-    let inner: Box<dyn Sink> = if format == Format::Table && args.report.timeline.is_none() {
+    let inner: Box<dyn Sink> = if format == ReportFormat::Table && args.report.timeline.is_none() {
         Box::new(
-            crate::report::table::TableSink::new(out, args.report.findings_only, false)
+            crate::report::table::TableSink::new(out, super::table_options(&args.report))
                 .with_finding_timelines(),
         )
     } else {
-        make_sink(&report_args, vec![source], out)
+        make_sink(&report_args, vec![source], out, true)
     };
     let mut sink = LiveSink {
         inner,

@@ -58,14 +58,20 @@ pub fn write_flow(
     w.endpoint(&conn.client);
     w.raw(key!("server"));
     w.endpoint(&conn.server);
+    w.raw(key!("community_id"));
+    w.plain(&super::community_id::tcp(&conn.client, &conn.server));
     w.raw(key!("conn_state"));
     w.plain(conn.zeek.conn_state());
     w.raw(key!("history"));
     w.plain(conn.zeek.history());
     w.raw(key!("start"));
     w.f64(round_us(start.secs_f64()));
+    w.raw(key!("start_utc"));
+    w.utc(start.secs_f64());
     w.raw(key!("end"));
     w.f64(round_us(conn.end.secs_f64()));
+    w.raw(key!("end_utc"));
+    w.utc(conn.end.secs_f64());
     w.raw(key!("duration_s"));
     w.f64(round_us(conn.duration()));
     w.raw(key!("first_frame"));
@@ -158,6 +164,8 @@ pub fn write_flow(
             w.u64(ev.frame);
             w.raw(key!("at"));
             w.f64(round_us(ev.ts.secs_f64()));
+            w.raw(key!("at_utc"));
+            w.utc(ev.ts.secs_f64());
             w.raw(key!("at_rel"));
             w.f64(rel(ev.ts, start));
             w.raw(key!("dir"));
@@ -249,7 +257,7 @@ pub fn write_flow(
     w.raw(key!("timeline_dropped"));
     w.u64(conn.timeline.dropped);
     w.raw(key!("findings"));
-    w.serde(&findings);
+    w.serde(&super::FindingsOut(findings));
     w.raw("}");
 }
 
@@ -289,6 +297,17 @@ impl W<'_> {
     fn f64(&mut self, v: f64) {
         if v.is_finite() {
             let _ = CompactFormatter.write_f64(self.0, v);
+        } else {
+            self.null();
+        }
+    }
+    /// An RFC 3339 UTC string of epoch seconds (ASCII; nothing to escape).
+    #[inline]
+    fn utc(&mut self, epoch: f64) {
+        if epoch.is_finite() {
+            self.0.push(b'"');
+            super::clock::rfc3339_utc_to(self.0, epoch);
+            self.0.push(b'"');
         } else {
             self.null();
         }

@@ -72,13 +72,31 @@ impl<W: Write> Sink for JsonSink<W> {
     fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
         self.start()?;
         write!(self.out, "\n],\"findings\":")?;
-        serde_json::to_writer(&mut self.out, end.findings)?;
+        serde_json::to_writer(&mut self.out, &super::FindingsOut(end.findings))?;
         write!(self.out, ",\"dns\":")?;
-        serde_json::to_writer(&mut self.out, end.dns)?;
+        serde_json::to_writer(&mut self.out, &DnsOut(end.dns))?;
         write!(self.out, ",\"summary\":")?;
         serde_json::to_writer(&mut self.out, end.summary)?;
         writeln!(self.out, "}}")?;
         self.out.flush()
+    }
+}
+
+/// DNS records, each with `at_utc` after its own keys.
+struct DnsOut<'a>(&'a [crate::analyze::context::DnsRecord]);
+
+impl Serialize for DnsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            record: &'a crate::analyze::context::DnsRecord,
+            at_utc: super::Utc,
+        }
+        s.collect_seq(self.0.iter().map(|r| Out {
+            record: r,
+            at_utc: super::Utc(r.at.secs_f64()),
+        }))
     }
 }
 
@@ -90,6 +108,9 @@ pub struct NdjsonSink<W: Write> {
     with_timeline: bool,
     /// One line's bytes, reused for every flow.
     buf: Vec<u8>,
+    /// Flush after every line (a live or piped input: each flow goes out as it
+    /// finishes, not when a buffer fills).
+    flush_lines: bool,
 }
 
 impl<W: Write> NdjsonSink<W> {
@@ -99,7 +120,14 @@ impl<W: Write> NdjsonSink<W> {
             findings_only,
             with_timeline,
             buf: Vec::new(),
+            flush_lines: false,
         }
+    }
+
+    /// Flushes the output after every line.
+    pub fn flushing_lines(mut self, yes: bool) -> Self {
+        self.flush_lines = yes;
+        self
     }
 
     fn line<T: Serialize>(&mut self, kind: &str, value: &T) -> io::Result<()> {
@@ -152,25 +180,29 @@ impl<W: Write> Sink for NdjsonSink<W> {
     fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
         if self.findings_only {
             for f in findings {
-                self.line("finding", f)?;
+                self.line("finding", &super::FindingOut(f))?;
             }
-            return Ok(());
+        } else {
+            self.buf.clear();
+            write_flow(
+                &mut self.buf,
+                conn,
+                findings,
+                self.with_timeline,
+                Some("flow"),
+            );
+            self.buf.push(b'\n');
+            self.out.write_all(&self.buf)?;
         }
-        self.buf.clear();
-        write_flow(
-            &mut self.buf,
-            conn,
-            findings,
-            self.with_timeline,
-            Some("flow"),
-        );
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)
+        if self.flush_lines {
+            self.out.flush()?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
         for f in end.findings.iter().filter(|f| f.flow.is_none()) {
-            self.line("finding", f)?;
+            self.line("finding", &super::FindingOut(f))?;
         }
         write_summary_line(&mut self.out, end.summary)?;
         self.out.flush()

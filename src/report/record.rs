@@ -19,10 +19,14 @@ pub struct FlowRecord<'a> {
     pub id: u64,
     pub client: String,
     pub server: String,
+    /// Community ID v1 of the connection (seed 0).
+    pub community_id: String,
     pub conn_state: &'static str,
     pub history: &'a str,
     pub start: f64,
+    pub start_utc: super::Utc,
     pub end: f64,
+    pub end_utc: super::Utc,
     pub duration_s: f64,
     pub first_frame: u64,
     pub last_frame: u64,
@@ -38,7 +42,7 @@ pub struct FlowRecord<'a> {
     pub previous_on_tuple: Option<PreviousRecord>,
     pub timeline: Vec<EventRecord>,
     pub timeline_dropped: u64,
-    pub findings: &'a [Finding],
+    pub findings: super::FindingsOut<'a>,
 }
 
 #[derive(Serialize)]
@@ -113,6 +117,7 @@ pub struct IdleRecord {
 pub struct EventRecord {
     pub frame: u64,
     pub at: f64,
+    pub at_utc: super::Utc,
     pub at_rel: f64,
     pub dir: &'static str,
     pub label: String,
@@ -278,6 +283,7 @@ pub fn timeline_records(conn: &Connection) -> Vec<EventRecord> {
             let base = EventRecord {
                 frame: ev.frame,
                 at: round_us(ev.ts.secs_f64()),
+                at_utc: super::Utc(ev.ts.secs_f64()),
                 at_rel: rel(ev.ts, start),
                 dir: ev.dir.label(),
                 label: String::new(),
@@ -411,10 +417,13 @@ impl<'a> FlowRecord<'a> {
             id: conn.id,
             client: conn.client.to_string(),
             server: conn.server.to_string(),
+            community_id: super::community_id::tcp(&conn.client, &conn.server),
             conn_state: conn.zeek.conn_state(),
             history: conn.zeek.history(),
             start: round_us(start.secs_f64()),
+            start_utc: super::Utc(start.secs_f64()),
             end: round_us(conn.end.secs_f64()),
+            end_utc: super::Utc(conn.end.secs_f64()),
             duration_s: round_us(conn.duration()),
             first_frame: conn.first_frame,
             last_frame: conn.last_frame,
@@ -455,7 +464,7 @@ impl<'a> FlowRecord<'a> {
                 Vec::new()
             },
             timeline_dropped: conn.timeline.dropped,
-            findings,
+            findings: super::FindingsOut(findings),
         }
     }
 }

@@ -7,12 +7,12 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use serde::Serialize;
-use tabled::settings::Style;
-use tabled::{Table, Tabled};
 
+use super::grid::{Border, Cell, Column, Grid};
 use super::json::{write_summary_line, write_tagged_line, TOOL, VERSION};
+use super::style::{self, Paint};
 use super::text::finding_text;
-use super::{FindingCounts, Format};
+use super::{FindingCounts, FindingOut, FindingsOut, Format, Utc};
 use crate::analyze::sockets::{death_estimate, socket_findings, SocketSummary};
 use crate::analyze::Finding;
 use crate::live::diff::Change;
@@ -54,8 +54,9 @@ pub fn write_json<W: Write>(
     let per = socket_findings(snap, findings);
     write!(
         w,
-        "{{\"tool\":\"{TOOL}\",\"version\":\"{VERSION}\",\"command\":\"sockets\",\"at\":{},\"netns\":",
-        snap.at
+        "{{\"tool\":\"{TOOL}\",\"version\":\"{VERSION}\",\"command\":\"sockets\",\"at\":{},\"at_utc\":\"{}\",\"netns\":",
+        snap.at,
+        super::clock::rfc3339_utc(snap.at)
     )?;
     serde_json::to_writer(&mut *w, &snap.netns)?;
     w.write_all(b",\n\"host\":")?;
@@ -78,7 +79,7 @@ pub fn write_json<W: Write>(
         )?;
     }
     w.write_all(b"\n],\n\"findings\":")?;
-    serde_json::to_writer(&mut *w, findings)?;
+    serde_json::to_writer(&mut *w, &FindingsOut(findings))?;
     w.write_all(b",\n\"summary\":")?;
     serde_json::to_writer(
         &mut *w,
@@ -117,11 +118,12 @@ pub fn write_ndjson<W: Write>(
         }
     }
     for f in findings {
-        write_tagged_line(w, "finding", f)?;
+        write_tagged_line(w, "finding", &FindingOut(f))?;
     }
     #[derive(Serialize)]
     struct Tail<'a> {
         at: f64,
+        at_utc: Utc,
         netns: &'a Option<String>,
         #[serde(flatten)]
         summary: SummaryOut<'a>,
@@ -130,6 +132,7 @@ pub fn write_ndjson<W: Write>(
         w,
         &Tail {
             at: snap.at,
+            at_utc: Utc(snap.at),
             netns: &snap.netns,
             summary: SummaryOut {
                 summary,
@@ -161,66 +164,85 @@ fn secs(x: f64) -> String {
     }
 }
 
-#[derive(Tabled)]
-struct Row {
-    #[tabled(rename = "STATE")]
-    state: &'static str,
-    #[tabled(rename = "RECV-Q")]
-    recv_q: u32,
-    #[tabled(rename = "SEND-Q")]
-    send_q: u32,
-    #[tabled(rename = "LOCAL")]
-    local: String,
-    #[tabled(rename = "PEER")]
-    peer: String,
-    #[tabled(rename = "TIMER")]
-    timer: String,
-    #[tabled(rename = "RTT ms")]
-    rtt: String,
-    #[tabled(rename = "CWND")]
-    cwnd: String,
-    #[tabled(rename = "RETRANS")]
-    retrans: String,
-    #[tabled(rename = "PROCESS")]
-    process: String,
-    #[tabled(rename = "FINDINGS")]
-    findings: String,
+/// The columns of the sockets table, from the least to the most droppable.
+fn socket_columns(with_process: bool) -> Vec<Column> {
+    let mut cols = vec![
+        Column::new("STATE"),
+        Column::new("RECV-Q").drop(5),
+        Column::new("SEND-Q").drop(4),
+        Column::new("LOCAL").cut(15),
+        Column::new("PEER").cut(15),
+        Column::new("TIMER").drop(6),
+        Column::new("RTT ms").drop(2),
+        Column::new("CWND").drop(1),
+        Column::new("RETRANS").drop(3),
+    ];
+    if with_process {
+        cols.push(Column::new("PROCESS").cut(10).drop(7));
+    }
+    cols.push(Column::new("FINDINGS").wrap(12));
+    cols
 }
 
-fn row(s: &SocketInfo, ids: &[&'static str]) -> Row {
+fn row(
+    s: &SocketInfo,
+    ids: &[&'static str],
+    findings: &[Finding],
+    with_process: bool,
+) -> Vec<Cell> {
     let ti = s.tcp_info.as_ref();
-    Row {
-        state: s.state.ss_name(),
-        recv_q: s.recv_q,
-        send_q: s.send_q,
-        local: s.local.to_string(),
-        peer: s.peer.to_string(),
-        timer: timer_text(s.timer),
-        rtt: ti
-            .filter(|t| t.rtt_s > 0.0)
-            .map(|t| format!("{:.2}/{:.2}", t.rtt_s * 1e3, t.rttvar_s * 1e3))
-            .unwrap_or_default(),
-        cwnd: ti
-            .filter(|_| s.state != TcpState::Listen)
-            .map(|t| t.snd_cwnd.to_string())
-            .unwrap_or_default(),
-        retrans: ti
-            .filter(|t| t.total_retrans > 0 || t.retrans > 0)
-            .map(|t| format!("{}/{}", t.retrans, t.total_retrans))
-            .unwrap_or_default(),
-        process: s
-            .processes
-            .as_ref()
-            .map(|p| {
-                p.iter()
-                    .take(2)
-                    .map(|p| format!("{}[{}]", p.comm, p.pid))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default(),
-        findings: ids.join(","),
+    let state = s.state.ss_name();
+    let mut cells = vec![
+        Cell::painted(state, Paint::of_socket_state(state)),
+        Cell::from(s.recv_q.to_string()),
+        Cell::from(s.send_q.to_string()),
+        Cell::from(s.local.to_string()),
+        Cell::from(s.peer.to_string()),
+        Cell::from(timer_text(s.timer)),
+        Cell::from(
+            ti.filter(|t| t.rtt_s > 0.0)
+                .map(|t| format!("{:.2}/{:.2}", t.rtt_s * 1e3, t.rttvar_s * 1e3))
+                .unwrap_or_default(),
+        ),
+        Cell::from(
+            ti.filter(|_| s.state != TcpState::Listen)
+                .map(|t| t.snd_cwnd.to_string())
+                .unwrap_or_default(),
+        ),
+        Cell::from(
+            ti.filter(|t| t.total_retrans > 0 || t.retrans > 0)
+                .map(|t| format!("{}/{}", t.retrans, t.total_retrans))
+                .unwrap_or_default(),
+        ),
+    ];
+    if with_process {
+        cells.push(Cell::from(
+            s.processes
+                .as_ref()
+                .map(|p| {
+                    p.iter()
+                        .take(2)
+                        .map(|p| format!("{}[{}]", p.comm, p.pid))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default(),
+        ));
     }
+    cells.push(Cell {
+        text: ids.join(","),
+        paint: None,
+        word_paint: ids
+            .iter()
+            .filter_map(|id| {
+                findings
+                    .iter()
+                    .find(|f| f.id == *id)
+                    .map(|f| (id.to_string(), Paint::of_severity(f.severity)))
+            })
+            .collect(),
+    });
+    cells
 }
 
 /// The terminal view: sockets (those with findings first), then the summary tables
@@ -250,20 +272,14 @@ pub fn write_table<W: Write>(
             .then(a.0.peer.cmp(&b.0.peer))
     });
     let omitted = socks.len().saturating_sub(MAX_SOCKET_ROWS);
-    let rows: Vec<Row> = socks
-        .iter()
-        .take(MAX_SOCKET_ROWS)
-        .map(|(s, ids)| row(s, ids))
-        .collect();
-    if !rows.is_empty() {
-        let mut t = Table::new(rows);
-        t.with(Style::rounded());
-        if !with_process {
-            t.with(tabled::settings::Remove::column(
-                tabled::settings::location::ByColumnName::new("PROCESS"),
-            ));
-        }
-        writeln!(w, "{t}")?;
+    let term = style::current();
+    let mut grid = Grid::new(socket_columns(with_process), Border::Rounded);
+    grid.drops_with_borders = 3;
+    for (s, ids) in socks.iter().take(MAX_SOCKET_ROWS) {
+        grid.row(row(s, ids, findings, with_process));
+    }
+    if !grid.rows.is_empty() {
+        w.write_all(grid.render(&term).as_bytes())?;
     }
     if omitted > 0 {
         writeln!(
@@ -334,12 +350,14 @@ pub fn write_table<W: Write>(
         }
     }
     if let Some(h) = &snap.host {
-        writeln!(w, "\n{}", host_line(h))?;
+        let mut line = String::from("\n");
+        super::text::push_wrapped(&mut line, &host_line(h), 0, 2, term.width);
+        w.write_all(line.as_bytes())?;
     }
     if !findings.is_empty() {
-        writeln!(w, "\nFindings:")?;
+        writeln!(w, "\n{}", term.paint("Findings:", Paint::Bold))?;
         for f in findings {
-            w.write_all(finding_text(f).as_bytes())?;
+            w.write_all(finding_text(f, &term).as_bytes())?;
         }
     }
     let c = FindingCounts::of(findings);
@@ -513,6 +531,7 @@ pub struct WatchWriter<W: Write> {
 struct PollEv<'a> {
     poll: u64,
     at: f64,
+    at_utc: Utc,
     interval_s: Option<f64>,
     sockets: usize,
     states: BTreeMap<&'static str, u64>,
@@ -523,6 +542,7 @@ struct PollEv<'a> {
 struct SockEv<'a> {
     poll: u64,
     at: f64,
+    at_utc: Utc,
     socket: &'a SocketInfo,
 }
 
@@ -530,6 +550,7 @@ struct SockEv<'a> {
 struct StateEv<'a> {
     poll: u64,
     at: f64,
+    at_utc: Utc,
     local: std::net::SocketAddr,
     peer: std::net::SocketAddr,
     from: &'static str,
@@ -541,6 +562,7 @@ struct StateEv<'a> {
 struct TimerEv<'a> {
     poll: u64,
     at: f64,
+    at_utc: Utc,
     local: std::net::SocketAddr,
     peer: std::net::SocketAddr,
     state: &'static str,
@@ -559,23 +581,21 @@ struct TimerEv<'a> {
 struct FindingEv<'a> {
     poll: u64,
     #[serde(flatten)]
-    finding: &'a Finding,
+    finding: FindingOut<'a>,
 }
 
 #[derive(Serialize)]
 struct CountersEv<'a> {
     poll: u64,
     at: f64,
+    at_utc: Utc,
     interval_s: f64,
     counters: &'a BTreeMap<String, CounterDelta>,
 }
 
+/// The poll's local time of day (`10:30:51.307`), as application logs show it.
 fn clock(at: f64) -> String {
-    let day = at.rem_euclid(86400.0);
-    let h = (day / 3600.0) as u32;
-    let m = ((day % 3600.0) / 60.0) as u32;
-    let s = day % 60.0;
-    format!("{h:02}:{m:02}:{s:06.3}")
+    super::clock::local_clock(at)
 }
 
 impl<W: Write> WatchWriter<W> {
@@ -611,6 +631,7 @@ impl<W: Write> WatchWriter<W> {
                 &PollEv {
                     poll,
                     at,
+                    at_utc: Utc(at),
                     interval_s: interval,
                     sockets: snap.sockets.len(),
                     states,
@@ -625,6 +646,7 @@ impl<W: Write> WatchWriter<W> {
                         &SockEv {
                             poll,
                             at,
+                            at_utc: Utc(at),
                             socket: s,
                         },
                     )?,
@@ -634,6 +656,7 @@ impl<W: Write> WatchWriter<W> {
                         &SockEv {
                             poll,
                             at,
+                            at_utc: Utc(at),
                             socket: s,
                         },
                     )?,
@@ -643,6 +666,7 @@ impl<W: Write> WatchWriter<W> {
                         &StateEv {
                             poll,
                             at,
+                            at_utc: Utc(at),
                             local: socket.local,
                             peer: socket.peer,
                             from: from.as_str(),
@@ -658,6 +682,7 @@ impl<W: Write> WatchWriter<W> {
                             &TimerEv {
                                 poll,
                                 at,
+                                at_utc: Utc(at),
                                 local: socket.local,
                                 peer: socket.peer,
                                 state: socket.state.as_str(),
@@ -681,6 +706,7 @@ impl<W: Write> WatchWriter<W> {
                         &CountersEv {
                             poll,
                             at,
+                            at_utc: Utc(at),
                             interval_s: iv,
                             counters: d,
                         },
@@ -688,7 +714,14 @@ impl<W: Write> WatchWriter<W> {
                 }
             }
             for f in found {
-                write_tagged_line(w, "finding", &FindingEv { poll, finding: f })?;
+                write_tagged_line(
+                    w,
+                    "finding",
+                    &FindingEv {
+                        poll,
+                        finding: FindingOut(f),
+                    },
+                )?;
             }
             return Ok(());
         }
@@ -750,8 +783,9 @@ impl<W: Write> WatchWriter<W> {
                 .collect();
             writeln!(w, "  counters: {}", parts.join(", "))?;
         }
+        let term = style::current();
         for f in found {
-            w.write_all(finding_text(f).as_bytes())?;
+            w.write_all(finding_text(f, &term).as_bytes())?;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@
 #   writes:  OUTDIR/capture.pcap   the tcpdump capture (small snaplen) of the incident
 #            OUTDIR/*.json|ndjson  live tcpdiag output (capture/sockets/watch), when the
 #                                  drill runs them; OUTDIR/notes.txt what the daemons said
-#   bounded: under ~40 s, namespaces "tdd-NAME-*" removed on exit (also on failure)
+#   bounded: under ~40 s, namespaces "tddPID-NAME-*" removed on exit (also on failure)
 # tests/drills.rs runs every drill and asserts the exact WARNING/ERROR findings.
 DRILL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:?usage: $0 OUTDIR}
@@ -21,7 +21,9 @@ SCENARIO=${SCENARIO:-$(basename "$0" .sh)}
 TCPDIAG=${TCPDIAG:?set TCPDIAG to the tcpdiag binary}
 # fixtures/scripts/lib.sh names namespaces tdf-SCENARIO-ROLE; drills use their own prefix.
 . "$DRILL_DIR/../../fixtures/scripts/lib.sh"
-NS_PREFIX="tdd-${SCENARIO}"
+# The drill's process id in the names: two test runs at once (two clones, CI and a
+# developer) never share a namespace.
+NS_PREFIX="tdd$$-${SCENARIO}"
 # Daemon configs, keys and document roots live here; removed on exit with the namespaces.
 WORK=$(mktemp -d /tmp/tdd-"$SCENARIO".XXXXXX)
 chmod 755 "$WORK"

@@ -1,0 +1,63 @@
+//! Tells the integration tests what this machine lacks, so a test that needs root or
+//! an outside tool is reported as `ignored` with its reason in the test summary
+//! ("test x ... ignored, needs root and ...", "N ignored") instead of passing
+//! silently. Sets `cfg(tcpdiag_missing = "...")` for each missing piece, never
+//! under TCPDIAG_CI (CI runs every test, and a missing tool fails it). The tests keep
+//! their own run-time check, so a stale answer (a tool installed after the build)
+//! never makes a test fail; `touch build.rs` refreshes it.
+
+use std::path::Path;
+
+/// What the tests ask for (tests/live_env, tests/drills.rs, tests/cross_check_tshark.rs).
+const TOOLS: &[&str] = &[
+    "ip",
+    "nft",
+    "python3",
+    "ss",
+    "sysctl",
+    "mount",
+    "umount",
+    "tshark",
+    "mergecap",
+    "tc",
+    "tcpdump",
+    "editcap",
+    "nginx",
+    "curl",
+    "jq",
+    "bc",
+    "ssh",
+    "ssh-keygen",
+    "sshd",
+    "proftpd",
+    "hping3",
+    "conntrack",
+    "ethtool",
+    "nstat",
+    "setpriv",
+];
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(tcpdiag_missing, values(any()))");
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=TCPDIAG_CI");
+    println!("cargo::rerun-if-env-changed=PATH");
+    if std::env::var_os("TCPDIAG_CI").is_some() {
+        return;
+    }
+    // /proc/self belongs to the effective user.
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    if !root {
+        println!("cargo::rustc-cfg=tcpdiag_missing=\"root\"");
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for tool in TOOLS {
+        let found = std::env::split_paths(&path).any(|d| Path::new(&d).join(tool).is_file());
+        if !found {
+            println!("cargo::rustc-cfg=tcpdiag_missing=\"{tool}\"");
+        }
+    }
+}
