@@ -3,6 +3,8 @@
 //! hand plain data downstream and know nothing of the analysis.
 
 pub mod bpf;
+pub mod conntrack;
+pub mod conntrack_parse;
 pub mod host;
 pub mod hostpoll;
 pub mod live;
