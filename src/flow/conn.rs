@@ -218,6 +218,9 @@ pub struct Connection {
     pub previous: Option<PreviousConn>,
     /// Socket snapshots of the endpoints on this host (live capture only).
     pub local: Option<Box<LocalSockets>>,
+    /// The connection's other 4-tuple when conntrack says it was translated (live
+    /// capture only): see `flow::nat`.
+    pub nat: Option<Box<super::nat::FlowNat>>,
 }
 
 /// What ended on the same 4-tuple before this connection started.
@@ -276,15 +279,27 @@ impl Connection {
             server_answers: 0,
             previous: None,
             local: None,
+            nat: None,
         }
     }
 
     /// Joins a socket snapshot of one of this connection's endpoints; a change
     /// becomes a timeline event placed after the latest packet.
     pub fn on_socket(&mut self, snap: SockSnap) -> Recorded {
+        self.on_socket_in(snap, None)
+    }
+
+    /// `on_socket` for a snapshot taken in another network namespace (`netns`),
+    /// possibly under the connection's translated 4-tuple.
+    pub fn on_socket_in(
+        &mut self,
+        snap: SockSnap,
+        netns: Option<&std::sync::Arc<crate::model::netns::NetnsLabel>>,
+    ) -> Recorded {
         let (client, server) = (self.client, self.server);
+        let nat = self.nat.as_ref().map(|n| n.pair);
         let local = self.local.get_or_insert_with(Box::default);
-        let rec = local.record(client, server, snap);
+        let rec = local.record_in(client, server, nat.as_ref(), snap, netns);
         if let Recorded::Changed { dir, index } = rec {
             self.timeline.push_other(Event {
                 frame: self.last_frame,

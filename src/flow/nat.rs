@@ -144,7 +144,10 @@ mod tests {
         // The host's forwarded address is no socket; the client's is real.
         assert!(p.is_translated_endpoint(ep("198.51.100.1:8080")));
         assert!(!p.is_translated_endpoint(ep("198.51.100.2:40000")));
-        assert_eq!(p.real_of(ep("198.51.100.1:8080")), Some(ep("172.30.0.2:80")));
+        assert_eq!(
+            p.real_of(ep("198.51.100.1:8080")),
+            Some(ep("172.30.0.2:80"))
+        );
         // A connection that was not translated is not a NAT pair.
         let plain = NatPair {
             reply_src: p.orig_dst,

@@ -241,7 +241,10 @@ mod tests {
     #[test]
     fn request_asks_for_a_nat_filtered_dump() {
         let r = request(7);
-        assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()) as usize, r.len());
+        assert_eq!(
+            u32::from_ne_bytes(r[0..4].try_into().unwrap()) as usize,
+            r.len()
+        );
         // (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, REQUEST | DUMP.
         assert_eq!(u16::from_ne_bytes([r[4], r[5]]), 0x0101);
         assert_eq!(u16::from_ne_bytes([r[6], r[7]]), 0x0301);
