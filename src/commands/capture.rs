@@ -606,6 +606,7 @@ fn socket_findings(
         netns: args.netns.clone(),
         sockets,
         host,
+        namespaces: None,
     };
     let cfg = SocketConfig {
         timewait_min: args.thresholds.timewait_min.max(1),

@@ -44,6 +44,17 @@ pub struct NetnsLabel {
     pub container: Option<Container>,
 }
 
+impl NetnsLabel {
+    /// A table cell: the name, else the container, else "net:[INODE]".
+    pub fn short(&self) -> String {
+        match (&self.name, &self.container) {
+            (Some(n), _) => n.clone(),
+            (None, Some(c)) => c.short(),
+            (None, None) => format!("net:[{}]", self.inode),
+        }
+    }
+}
+
 impl fmt::Display for NetnsLabel {
     /// "'c1' (net:[4026532301], pid 812, docker 3f4c5d8e9a0b)".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -69,6 +80,16 @@ impl fmt::Display for NetnsLabel {
             write!(f, "{})", parts.join(", "))
         }
     }
+}
+
+/// A namespace of an `--all-netns` poll: its label, how many sockets it had, and
+/// why it could not be read when it could not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetnsSeen {
+    #[serde(flatten)]
+    pub label: NetnsLabel,
+    pub sockets: u64,
+    pub error: Option<String>,
 }
 
 #[cfg(test)]

@@ -58,6 +58,10 @@ pub fn write_json<W: Write>(
         snap.at
     )?;
     serde_json::to_writer(&mut *w, &snap.netns)?;
+    if let Some(ns) = &snap.namespaces {
+        w.write_all(b",\n\"namespaces\":")?;
+        serde_json::to_writer(&mut *w, ns)?;
+    }
     w.write_all(b",\n\"host\":")?;
     serde_json::to_writer(&mut *w, &snap.host)?;
     w.write_all(b",\n\"sockets\":[")?;
@@ -102,6 +106,9 @@ pub fn write_ndjson<W: Write>(
     if !findings_only {
         if let Some(h) = &snap.host {
             write_tagged_line(w, "host", h)?;
+        }
+        for ns in snap.namespaces.iter().flatten() {
+            write_tagged_line(w, "netns", ns)?;
         }
         let per = socket_findings(snap, findings);
         for s in &snap.sockets {
@@ -183,6 +190,8 @@ struct Row {
     retrans: String,
     #[tabled(rename = "PROCESS")]
     process: String,
+    #[tabled(rename = "NETNS")]
+    netns: String,
     #[tabled(rename = "FINDINGS")]
     findings: String,
 }
@@ -219,6 +228,7 @@ fn row(s: &SocketInfo, ids: &[&'static str]) -> Row {
                     .join(",")
             })
             .unwrap_or_default(),
+        netns: s.netns.as_ref().map(|n| n.short()).unwrap_or_default(),
         findings: ids.join(","),
     }
 }
@@ -263,6 +273,11 @@ pub fn write_table<W: Write>(
                 tabled::settings::location::ByColumnName::new("PROCESS"),
             ));
         }
+        if snap.namespaces.is_none() {
+            t.with(tabled::settings::Remove::column(
+                tabled::settings::location::ByColumnName::new("NETNS"),
+            ));
+        }
         writeln!(w, "{t}")?;
     }
     if omitted > 0 {
@@ -282,9 +297,11 @@ pub fn write_table<W: Write>(
         "\n{} socket{}{}: {}{}",
         summary.sockets,
         if summary.sockets == 1 { "" } else { "s" },
-        snap.netns
-            .as_ref()
-            .map_or(String::new(), |n| format!(" in netns {n}")),
+        match (&snap.netns, &snap.namespaces) {
+            (Some(n), _) => format!(" in netns {n}"),
+            (None, Some(all)) => format!(" in {} network namespaces", all.len()),
+            (None, None) => String::new(),
+        },
         if states.is_empty() {
             "none".into()
         } else {
@@ -710,14 +727,25 @@ impl<W: Write> WatchWriter<W> {
                 )
             }
         )?;
+        // With --all-netns each line says which namespace: " [c1]".
+        let ns = |s: &SocketInfo| {
+            s.netns
+                .as_ref()
+                .map_or(String::new(), |n| format!(" [{}]", n.short()))
+        };
         for c in diff {
             match c {
-                Change::New(s) => writeln!(w, "  + {:<11} {}", s.state.ss_name(), s.pair())?,
-                Change::Gone(s) => writeln!(w, "  - {:<11} {}", s.state.ss_name(), s.pair())?,
+                Change::New(s) => {
+                    writeln!(w, "  + {:<11} {}{}", s.state.ss_name(), s.pair(), ns(s))?
+                }
+                Change::Gone(s) => {
+                    writeln!(w, "  - {:<11} {}{}", s.state.ss_name(), s.pair(), ns(s))?
+                }
                 Change::State { from, socket } => writeln!(
                     w,
-                    "  ~ {}  {} -> {}",
+                    "  ~ {}{}  {} -> {}",
                     socket.pair(),
+                    ns(socket),
                     from.ss_name(),
                     socket.state.ss_name()
                 )?,
@@ -727,9 +755,10 @@ impl<W: Write> WatchWriter<W> {
                     });
                     writeln!(
                         w,
-                        "  ! {} {}  timer [{}] -> [{}]{death}",
+                        "  ! {} {}{}  timer [{}] -> [{}]{death}",
                         socket.state.ss_name(),
                         socket.pair(),
+                        ns(socket),
                         timer_text(*from),
                         timer_text(socket.timer)
                     )?
