@@ -203,7 +203,12 @@ mod tests {
             pid: None,
             container: None,
         };
-        let mut a = s(TcpState::Established, "127.0.0.1:80", "127.0.0.1:5000", None);
+        let mut a = s(
+            TcpState::Established,
+            "127.0.0.1:80",
+            "127.0.0.1:5000",
+            None,
+        );
         a.netns = Some(label(1));
         let mut b = a.clone();
         b.netns = Some(label(2));

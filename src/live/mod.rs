@@ -20,10 +20,10 @@ use crate::cli::{
     HostArgs, NetnsArgs, SocketFilterArgs, SocketPopulationArgs, SocketThresholdArgs, SocketsArgs,
 };
 use crate::commands::{default_format, fail, EXIT_FINDINGS};
+use crate::model::netns::NetnsSeen;
 use crate::model::socket::{Snapshot, TcpState};
 use crate::report::sockets as out;
 use crate::report::Format;
-use crate::model::netns::NetnsSeen;
 use crate::source::host;
 use crate::source::netns_dump::{MultiDumper, Scope};
 use crate::source::sockdiag::{state_mask, DumpQuery, Dumper, Netns, ALL_STATES};
@@ -92,7 +92,10 @@ pub fn population_config(p: &SocketPopulationArgs) -> SocketConfig {
 pub enum Sockets {
     One(Dumper),
     /// `--all-netns`; rescanned before every poll but the first.
-    All { dumpers: MultiDumper, polls: u64 },
+    All {
+        dumpers: MultiDumper,
+        polls: u64,
+    },
 }
 
 impl Sockets {
@@ -109,7 +112,13 @@ impl Sockets {
 
     /// The sockets of one poll, labelled with their namespace for `--all-netns`,
     /// and the namespaces looked into.
-    fn dump(&mut self, q: &DumpQuery) -> Result<(Vec<crate::model::socket::SocketInfo>, Option<Vec<NetnsSeen>>)> {
+    fn dump(
+        &mut self,
+        q: &DumpQuery,
+    ) -> Result<(
+        Vec<crate::model::socket::SocketInfo>,
+        Option<Vec<NetnsSeen>>,
+    )> {
         let (dumpers, polls) = match self {
             Sockets::One(d) => return Ok((d.dump(q)?, None)),
             Sockets::All { dumpers, polls } => (dumpers, polls),

@@ -49,6 +49,27 @@ pub struct NatDump {
     pub unreadable: u64,
 }
 
+/// What the capture's summary says about conntrack (`sockets.conntrack`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ConntrackSummary {
+    /// Whether the capture's namespace has a conntrack table that could be read.
+    pub available: bool,
+    pub polls: u64,
+    pub failed_polls: u64,
+    /// Why conntrack could not be read (not available, or the first failed poll).
+    pub first_error: Option<String>,
+    /// Most translated TCP connections in one dump.
+    pub peak_translated: u64,
+    /// Flows that learnt their other 4-tuple.
+    pub flows_joined: u64,
+    /// Flows started under a translated tuple and folded into their connection's.
+    pub flows_merged: u64,
+    /// Translated connections beyond MAX_NAT_PAIRS in a dump, and entries that
+    /// could not be read, over all polls.
+    pub dropped: u64,
+    pub unreadable: u64,
+}
+
 /// An open ctnetlink socket, bound to the namespace it was opened in.
 pub struct Conntrack {
     sock: Socket,

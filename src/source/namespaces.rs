@@ -112,7 +112,8 @@ pub fn scan() -> Vec<FoundNs> {
 
 /// NSFS_MAGIC: the file is a namespace, not a leftover mount point.
 fn is_nsfs(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == 0x6e73_6673)
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
 }
 
 /// Opens a found namespace and checks it is still the same one (a pid may have
@@ -124,10 +125,7 @@ pub fn open(found: &FoundNs) -> Result<File> {
         .metadata()
         .map_err(|e| anyhow!("cannot stat {}: {e}", found.path.display()))?;
     if (m.dev(), m.ino()) != (found.dev, found.label.inode) {
-        return Err(anyhow!(
-            "{} is another namespace now",
-            found.path.display()
-        ));
+        return Err(anyhow!("{} is another namespace now", found.path.display()));
     }
     Ok(f)
 }

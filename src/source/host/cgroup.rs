@@ -39,7 +39,10 @@ fn scoped<'a>(part: &'a str, prefix: &str) -> Option<&'a str> {
 /// (systemd driver, '_' for '-') or `pod<uid>` (cgroupfs driver).
 fn pod_uid(part: &str) -> Option<String> {
     let p = part.strip_suffix(".slice").unwrap_or(part);
-    let uid = p.rsplit_once("-pod").map(|(_, u)| u).or_else(|| p.strip_prefix("pod"))?;
+    let uid = p
+        .rsplit_once("-pod")
+        .map(|(_, u)| u)
+        .or_else(|| p.strip_prefix("pod"))?;
     let uid = uid.replace('_', "-");
     (uid.len() == 36 && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')).then_some(uid)
 }
