@@ -551,7 +551,7 @@ fn sender(conn: &Connection, dir: Dir, sock: Option<&LocalSocket>) -> String {
     };
     let via = match conn.nat.as_deref() {
         Some(n) if s.last.local != endpoint(conn, dir) => format!(
-            ", reached through this host's {} from {}",
+            ", reached through this host's {} from {},",
             if n.pair.dnat() { "DNAT" } else { "NAT" },
             endpoint(conn, dir)
         ),

@@ -97,13 +97,22 @@ impl Conntrack {
     /// The translated TCP connections of the table. With `ports`, only those with
     /// one of the ports at either end of either tuple.
     pub fn nat_dump(&mut self, ports: Option<&[u16]>) -> Result<NatDump> {
+        let mut out = NatDump::default();
+        // The kernel's filter is (status & mask) == value: one dump for the entries
+        // with a destination translation, one for those with only a source one.
+        for kind in [NatKind::Dnat, NatKind::SnatOnly] {
+            self.dump_one(kind, ports, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn dump_one(&mut self, kind: NatKind, ports: Option<&[u16]>, out: &mut NatDump) -> Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
-        let req = request(seq);
+        let req = request(seq, kind);
         self.sock
             .send(&req, 0)
             .map_err(|e| anyhow!("conntrack dump request failed: {e}"))?;
-        let mut out = NatDump::default();
         loop {
             self.buf.clear();
             let n = match self.sock.recv(&mut self.buf, 0) {
@@ -114,16 +123,39 @@ impl Conntrack {
             if n > self.buf.len() {
                 return Err(anyhow!("conntrack reply truncated ({n} bytes)"));
             }
-            if walk(&self.buf[..n], seq, ports, &mut out)? {
-                return Ok(out);
+            if walk(&self.buf[..n], seq, kind, ports, out)? {
+                return Ok(());
             }
         }
     }
 }
 
-/// The dump request: every entry (both families) whose status has a NAT bit.
+/// Which translated entries one dump asks for (disjoint, so none comes twice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NatKind {
+    /// IPS_DST_NAT set (port forwards; with or without a source translation).
+    Dnat,
+    /// IPS_SRC_NAT set, IPS_DST_NAT not (masquerade).
+    SnatOnly,
+}
+
+impl NatKind {
+    /// (value, mask) of the kernel's status filter.
+    fn filter(self) -> (u32, u32) {
+        match self {
+            NatKind::Dnat => (IPS_DST_NAT, IPS_DST_NAT),
+            NatKind::SnatOnly => (IPS_SRC_NAT, IPS_NAT_MASK),
+        }
+    }
+}
+
+const IPS_SRC_NAT: u32 = 1 << 4;
+const IPS_DST_NAT: u32 = 1 << 5;
+
+/// The dump request: the entries (both families) of one kind of translation.
 /// Kernels before the status filter (Linux 6.0) ignore it; `keep` filters again.
-fn request(seq: u32) -> Vec<u8> {
+fn request(seq: u32, kind: NatKind) -> Vec<u8> {
+    let (value, mask) = kind.filter();
     let mut h = NetlinkHeader::default();
     h.flags = NLM_F_REQUEST | NLM_F_DUMP;
     h.sequence_number = seq;
@@ -132,10 +164,10 @@ fn request(seq: u32) -> Vec<u8> {
         NetlinkPayload::from(NetfilterMessage::new(
             NetfilterHeader::new(NetfilterProtoFamily::Unspec, 0, 0),
             ConntrackMessage::Get(vec![
-                ConntrackAttribute::CtaStatus(Status::from_bits_retain(IPS_NAT_MASK)),
+                ConntrackAttribute::CtaStatus(Status::from_bits_retain(value)),
                 ConntrackAttribute::Other(DefaultNla::new(
                     CTA_STATUS_MASK,
-                    IPS_NAT_MASK.to_be_bytes().to_vec(),
+                    mask.to_be_bytes().to_vec(),
                 )),
             ]),
         )),
@@ -146,10 +178,15 @@ fn request(seq: u32) -> Vec<u8> {
     buf
 }
 
-/// Whether a pair is worth handing on: TCP, translated, and on one of `ports`.
-fn keep(pair: &NatPair, proto: u8, ports: Option<&[u16]>) -> bool {
+/// Whether a pair is worth handing on: TCP, of the dump's kind, and on one of
+/// `ports`.
+fn keep(pair: &NatPair, proto: u8, kind: NatKind, ports: Option<&[u16]>) -> bool {
+    let of_kind = match kind {
+        NatKind::Dnat => pair.dnat(),
+        NatKind::SnatOnly => pair.snat() && !pair.dnat(),
+    };
     proto == IPPROTO_TCP
-        && pair.translated()
+        && of_kind
         && ports.is_none_or(|ps| {
             [pair.orig_src, pair.orig_dst, pair.reply_src, pair.reply_dst]
                 .iter()
@@ -159,10 +196,16 @@ fn keep(pair: &NatPair, proto: u8, ports: Option<&[u16]>) -> bool {
 
 /// The messages of one recv(): entries of dump `seq` go to `out`; true once the
 /// dump is over.
-fn walk(mut b: &[u8], seq: u32, ports: Option<&[u16]>, out: &mut NatDump) -> Result<bool> {
+fn walk(
+    mut b: &[u8],
+    seq: u32,
+    kind: NatKind,
+    ports: Option<&[u16]>,
+    out: &mut NatDump,
+) -> Result<bool> {
     while b.len() >= 16 {
         let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-        let kind = u16::from_ne_bytes([b[4], b[5]]);
+        let mtype = u16::from_ne_bytes([b[4], b[5]]);
         let mseq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
         if len < 16 || len > b.len() {
             return Err(anyhow!("malformed netlink message in the conntrack dump"));
@@ -175,7 +218,7 @@ fn walk(mut b: &[u8], seq: u32, ports: Option<&[u16]>, out: &mut NatDump) -> Res
                 .unwrap_or(0)
         };
         if mseq == seq {
-            match kind {
+            match mtype {
                 NLMSG_DONE => {
                     let e = errno();
                     if e < 0 {
@@ -196,7 +239,7 @@ fn walk(mut b: &[u8], seq: u32, ports: Option<&[u16]>, out: &mut NatDump) -> Res
                 CT_NEW => match parse_entry(payload) {
                     Ok(Some(e)) => {
                         let pair = e.pair();
-                        if keep(&pair, e.orig.proto, ports) {
+                        if keep(&pair, e.orig.proto, kind, ports) {
                             if out.pairs.len() < MAX_NAT_PAIRS {
                                 out.pairs.push(pair);
                             } else {
@@ -261,7 +304,7 @@ mod tests {
 
     #[test]
     fn request_asks_for_a_nat_filtered_dump() {
-        let r = request(7);
+        let r = request(7, NatKind::Dnat);
         assert_eq!(
             u32::from_ne_bytes(r[0..4].try_into().unwrap()) as usize,
             r.len()
@@ -272,35 +315,43 @@ mod tests {
         assert_eq!(u32::from_ne_bytes(r[8..12].try_into().unwrap()), 7);
         // nfgenmsg: AF_UNSPEC (both families), version 0.
         assert_eq!(&r[16..20], &[0, 0, 0, 0]);
-        // CTA_STATUS and CTA_STATUS_MASK, both IPS_NAT_MASK in network order.
-        assert_eq!(&r[20..28], &[8, 0, 3, 0, 0, 0, 0, 0x30]);
+        // CTA_STATUS and CTA_STATUS_MASK in network order: status & mask == value.
+        assert_eq!(&r[20..28], &[8, 0, 3, 0, 0, 0, 0, 0x20]);
+        assert_eq!(&r[28..36], &[8, 0, 26, 0, 0, 0, 0, 0x20]);
+        let r = request(8, NatKind::SnatOnly);
+        assert_eq!(&r[20..28], &[8, 0, 3, 0, 0, 0, 0, 0x10]);
         assert_eq!(&r[28..36], &[8, 0, 26, 0, 0, 0, 0, 0x30]);
     }
 
     #[test]
     fn walks_a_real_reply_and_filters_by_port() {
+        // A kernel that ignores the status filter sends everything: each kind's
+        // dump keeps its own, so none comes twice.
         let b = reply(&[DNAT_V4, MASQ_V4, DNAT_V6], 9);
         let mut out = NatDump::default();
-        assert!(walk(&b, 9, None, &mut out).unwrap());
+        assert!(walk(&b, 9, NatKind::Dnat, None, &mut out).unwrap());
+        assert_eq!(out.pairs.len(), 2);
+        assert!(walk(&b, 9, NatKind::SnatOnly, None, &mut out).unwrap());
         assert_eq!(out.pairs.len(), 3);
         let mut out = NatDump::default();
-        assert!(walk(&b, 9, Some(&[8080]), &mut out).unwrap());
+        assert!(walk(&b, 9, NatKind::Dnat, Some(&[8080]), &mut out).unwrap());
+        assert!(walk(&b, 9, NatKind::SnatOnly, Some(&[8080]), &mut out).unwrap());
         assert_eq!(out.pairs.len(), 2);
         // Messages of another request are not this dump's.
         let mut out = NatDump::default();
-        assert!(!walk(&b, 10, None, &mut out).unwrap());
+        assert!(!walk(&b, 10, NatKind::Dnat, None, &mut out).unwrap());
         assert!(out.pairs.is_empty());
         // A refusal is an error with the errno's meaning.
         let mut err = reply(&[], 9);
         err[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
         err[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
-        let e = walk(&err, 9, None, &mut NatDump::default()).unwrap_err();
+        let e = walk(&err, 9, NatKind::Dnat, None, &mut NatDump::default()).unwrap_err();
         assert!(e.to_string().contains("CAP_NET_ADMIN"), "{e}");
         // A message longer than the buffer is an error, not a panic.
         let mut bad = reply(&[DNAT_V4], 9);
         bad[0] = 0xff;
         bad[1] = 0xff;
-        assert!(walk(&bad, 9, None, &mut NatDump::default()).is_err());
+        assert!(walk(&bad, 9, NatKind::Dnat, None, &mut NatDump::default()).is_err());
     }
 
     #[test]
