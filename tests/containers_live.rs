@@ -21,7 +21,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tcpdiag");
 
 macro_rules! need_root {
     () => {
-        if !live_env::ready(&["ip", "nft", "python3", "curl", "nginx", "conntrack"]) {
+        if !live_env::ready(&["ip", "nft", "python3", "curl", "nginx", "ss"]) {
             return;
         }
     };
@@ -83,12 +83,36 @@ impl Host {
         for (ns, dev, addr) in [(&h.c1, "vc1", C1), (&h.c2, "vc2", C2)] {
             h.veth(&h.host, dev, ns, "eth0");
             ip(&["-n", &h.host, "link", "set", dev, "master", "br0"]);
-            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ]);
             ip(&["-n", ns, "route", "add", "default", "via", "10.89.0.1"]);
         }
         h.veth(&h.host, "up0", &h.up, "eth0");
-        ip(&["-n", &h.host, "addr", "add", &format!("{UPLINK}/24"), "dev", "up0"]);
-        ip(&["-n", &h.up, "addr", "add", &format!("{CLIENT}/24"), "dev", "eth0"]);
+        ip(&[
+            "-n",
+            &h.host,
+            "addr",
+            "add",
+            &format!("{UPLINK}/24"),
+            "dev",
+            "up0",
+        ]);
+        ip(&[
+            "-n",
+            &h.up,
+            "addr",
+            "add",
+            &format!("{CLIENT}/24"),
+            "dev",
+            "eth0",
+        ]);
         // Docker's rules, as nftables: port forwards, and masquerade out.
         h.nft(&format!(
             "table ip tdct {{\n\
@@ -200,7 +224,10 @@ impl Host {
             None,
         );
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.exec(&self.c1, &["ss", "-Hltn", "sport = :80"]).contains("LISTEN") {
+        while !self
+            .exec(&self.c1, &["ss", "-Hltn", "sport = :80"])
+            .contains("LISTEN")
+        {
             assert!(Instant::now() < deadline, "nginx did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -219,7 +246,13 @@ impl Host {
     fn curl(&self) {
         let body = self.exec(
             &self.up,
-            &["curl", "-s", "--max-time", "5", &format!("http://{UPLINK}:8080/")],
+            &[
+                "curl",
+                "-s",
+                "--max-time",
+                "5",
+                &format!("http://{UPLINK}:8080/"),
+            ],
         );
         assert_eq!(body, "hello from c1\n");
     }
@@ -227,7 +260,11 @@ impl Host {
     /// Moves `pid` into a cgroup named as Docker names its containers' (v1 pids
     /// hierarchy, or the unified one): true when it could.
     fn dockerize(&mut self, pid: u32, id: &str) -> bool {
-        for root in ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+        for root in [
+            "/sys/fs/cgroup/pids",
+            "/sys/fs/cgroup/unified",
+            "/sys/fs/cgroup",
+        ] {
             let dir = std::path::Path::new(root).join("docker").join(id);
             if std::fs::create_dir_all(&dir).is_ok()
                 && std::fs::write(dir.join("cgroup.procs"), pid.to_string()).is_ok()
@@ -278,7 +315,9 @@ struct Capture {
 impl Capture {
     fn start(host: &Host, extra: &[&str]) -> Capture {
         let mut child = Command::new(BIN)
-            .args(["capture", "--netns", &host.host, "-i", "any", "--format", "json"])
+            .args([
+                "capture", "--netns", &host.host, "-i", "any", "--format", "json",
+            ])
             .args(["--poll", "200ms", "--duration", "6s"])
             .args(extra)
             .stdout(Stdio::piped())
@@ -311,9 +350,8 @@ impl Capture {
             .expect("capture did not end");
         let status = self.child.wait().unwrap();
         assert!(matches!(status.code(), Some(0 | 1)), "exit {status:?}");
-        serde_json::from_slice(&out).unwrap_or_else(|e| {
-            panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out))
-        })
+        serde_json::from_slice(&out)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out)))
     }
 }
 
@@ -442,7 +480,10 @@ fn port_forwards_are_one_flow_with_the_container_socket() {
     let text = f["summary"].as_str().unwrap();
     assert!(!text.contains("This host"), "{text}");
     assert!(
-        text.contains(&format!("The server's socket {C1}:81 in network namespace '{}'", h.c1)),
+        text.contains(&format!(
+            "The server's socket {C1}:81 in network namespace '{}'",
+            h.c1
+        )),
         "{text}"
     );
 
@@ -450,7 +491,14 @@ fn port_forwards_are_one_flow_with_the_container_socket() {
     let out = flows_to(&doc, &format!("{CLIENT}:9000"));
     assert_eq!(out.len(), 1, "{:#}", doc["flows"]);
     assert_eq!(out[0]["nat"]["snat"], true, "{}", out[0]);
-    assert_eq!(out[0]["nat"]["original"]["src"].as_str().unwrap().split(':').next(), Some(C2));
+    assert_eq!(
+        out[0]["nat"]["original"]["src"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next(),
+        Some(C2)
+    );
     assert_eq!(out[0]["socket_netns"]["client"]["name"], h.c2.as_str());
 
     let sockets = &doc["summary"]["capture"]["sockets"];
@@ -540,7 +588,11 @@ fn sockets_all_netns_labels_the_containers_sockets() {
     assert!(in_ns(&h.host).iter().all(|s| s["local"] != "0.0.0.0:80"));
     if docker {
         assert_eq!(c2[0]["netns"]["pid"], holder);
-        assert_eq!(c2[0]["netns"]["container"]["runtime"], "docker", "{}", c2[0]);
+        assert_eq!(
+            c2[0]["netns"]["container"]["runtime"], "docker",
+            "{}",
+            c2[0]
+        );
         assert_eq!(c2[0]["netns"]["container"]["id"], id);
     } else {
         eprintln!("no writable cgroup hierarchy: the docker label was not checked");
