@@ -173,6 +173,13 @@ impl<'s> Engine<'s> {
         self.front.table.on_nat(pair)
     }
 
+    /// Flows started so far, those folded into their NAT twin included: it only
+    /// grows (live capture: whether conntrack is worth reading again).
+    pub fn flows_started(&self) -> u64 {
+        let t = &self.front.table.stats;
+        t.flows + t.nat_merged
+    }
+
     /// A listener of this host at one poll (live capture).
     pub fn on_listener(
         &mut self,

@@ -394,12 +394,14 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         unmatched_dropped: 0,
         netns_seen: args.all_netns.then(BTreeMap::new),
     };
+    // Flows started so far, for the poller: conntrack is read only when it moved.
+    let flows_started = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let poller = if args.no_sockets {
         None
     } else {
         let scope = crate::source::sockdiag_snap::PollScope {
             all_netns: args.all_netns,
-            conntrack: true,
+            conntrack: Some(std::sync::Arc::clone(&flows_started)),
         };
         match crate::source::sockdiag_snap::dumper(kernel_ports.as_deref(), scope) {
             Ok((dump, conntrack_error)) => {
@@ -495,6 +497,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             for batch in p.batches() {
                 join.apply(&mut engine, batch);
             }
+            flows_started.store(engine.flows_started(), std::sync::atomic::Ordering::Relaxed);
         }
         if last_tick.elapsed() >= Duration::from_millis(250) {
             last_tick = Instant::now();

@@ -81,12 +81,15 @@ fn dump_once(d: &mut Dumper, queries: &[DumpQuery]) -> Result<Vec<SocketInfo>, S
 }
 
 /// What the capture's polls read beyond its own namespace's sockets.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct PollScope {
     /// The sockets of the namespaces linked to the capture's.
     pub all_netns: bool,
-    /// Conntrack's translated connections.
-    pub conntrack: bool,
+    /// Conntrack's translated connections, read only when this count (the flows
+    /// the capture has started so far, kept up to date by the capture thread) moved
+    /// since the last read: only a new flow can need a pair, and a large table
+    /// costs the kernel a walk per read.
+    pub conntrack: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// How often `--all-netns` looks for namespaces that came or went.
@@ -115,14 +118,14 @@ pub fn dumper(ports: Option<&[u16]>, scope: PollScope) -> Result<(DumpFn, Option
         Sockets::Own(Dumper::open(&super::netns::Netns::Current).map_err(|e| e.to_string())?)
     };
     let (mut conntrack, conntrack_error) = match scope.conntrack {
-        false => (None, None),
+        None => (None, None),
         // No conntrack module: nothing is translated here (and asking would load it).
-        true if !super::conntrack::available() => (
+        Some(_) if !super::conntrack::available() => (
             None,
             Some("no conntrack table in this namespace".to_string()),
         ),
-        true => match Conntrack::open() {
-            Ok(c) => (Some(c), None),
+        Some(flows) => match Conntrack::open() {
+            Ok(c) => (Some((c, flows, None::<u64>)), None),
             Err(e) => (None, Some(e.to_string())),
         },
     };
@@ -159,8 +162,12 @@ pub fn dumper(ports: Option<&[u16]>, scope: PollScope) -> Result<(DumpFn, Option
                     }
                 }
             }
-            if let Some(c) = &mut conntrack {
-                data.nat = Some(c.nat_dump(ports.as_deref()).map_err(|e| e.to_string()));
+            if let Some((c, flows, read_at)) = &mut conntrack {
+                let now = flows.load(std::sync::atomic::Ordering::Relaxed);
+                if *read_at != Some(now) {
+                    data.nat = Some(c.nat_dump(ports.as_deref()).map_err(|e| e.to_string()));
+                    *read_at = Some(now);
+                }
             }
             Ok(data)
         }),
