@@ -229,6 +229,13 @@ impl FlowTable {
         if conn.nat.as_ref().is_some_and(|n| n.alias == alias) {
             return NatJoin::Known;
         }
+        // Another pair for the same flow (an entry that replaced an older one): one
+        // alias per flow.
+        if let Some(old) = conn.nat.as_ref().map(|n| n.alias) {
+            if self.aliases.get(&old) == Some(&primary) {
+                self.aliases.remove(&old);
+            }
+        }
         conn.nat = Some(Box::new(FlowNat {
             pair: *pair,
             alias,
