@@ -148,6 +148,10 @@ pub struct SocketPopulationArgs {
 pub struct SocketsArgs {
     #[command(flatten)]
     pub ns: NetnsArgs,
+    /// Every network namespace (the named ones and every process's), each socket
+    /// labelled with its namespace and, from the cgroup, its container or pod.
+    #[arg(long, conflicts_with_all = ["netns", "pid"])]
+    pub all_netns: bool,
     #[command(flatten)]
     pub filter: SocketFilterArgs,
     /// Output format [default: table on a terminal, json otherwise].
@@ -170,6 +174,10 @@ pub struct SocketsArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub ns: NetnsArgs,
+    /// Every network namespace, rescanned at each poll (containers come and go);
+    /// each socket labelled with its namespace and container or pod.
+    #[arg(long, conflicts_with_all = ["netns", "pid"])]
+    pub all_netns: bool,
     #[command(flatten)]
     pub filter: SocketFilterArgs,
     /// Time between polls (at least 10ms).
@@ -262,6 +270,11 @@ pub struct CaptureArgs {
     /// Do not poll socket state or host counters (packets only).
     #[arg(long)]
     pub no_sockets: bool,
+    /// Also poll the sockets of the network namespaces linked to the capture's (the
+    /// peers of its veths: containers behind its bridges), each labelled with its
+    /// namespace and container.
+    #[arg(long, conflicts_with = "no_sockets")]
+    pub all_netns: bool,
     /// Bytes captured per packet, as tcpdump -s [default: 256]. Headers fit in the
     /// default; the payload beyond it is only needed for DNS answers longer than that.
     #[arg(short = 's', long, value_name = "BYTES")]

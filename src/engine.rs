@@ -180,6 +180,29 @@ impl<'s> Engine<'s> {
         self.front.table.on_socket(snap)
     }
 
+    /// `on_socket` for a snapshot from another network namespace, possibly under a
+    /// translated 4-tuple (live capture).
+    pub fn on_socket_in(
+        &mut self,
+        snap: crate::flow::socket::SockSnap,
+        netns: Option<&std::sync::Arc<crate::model::netns::NetnsLabel>>,
+    ) -> bool {
+        self.front.table.on_socket_in(snap, netns)
+    }
+
+    /// A translated connection's two 4-tuples (live capture, conntrack): joined in
+    /// the live flow that has one of them.
+    pub fn on_nat(&mut self, pair: &crate::flow::nat::NatPair) -> crate::flow::table::NatJoin {
+        self.front.table.on_nat(pair)
+    }
+
+    /// Flows started so far, those folded into their NAT twin included: it only
+    /// grows (live capture: whether conntrack is worth reading again).
+    pub fn flows_started(&self) -> u64 {
+        let t = &self.front.table.stats;
+        t.flows + t.nat_merged
+    }
+
     /// A listener of this host at one poll (live capture).
     pub fn on_listener(
         &mut self,

@@ -9,7 +9,10 @@ use tcpdiag::analyze::{Analyzers, Finding};
 use tcpdiag::cli::{Cli, Command, ReplayArgs};
 use tcpdiag::commands::{analyzer_config, table_config};
 use tcpdiag::engine::Engine;
+use tcpdiag::flow::nat::NatPair;
+use tcpdiag::flow::table::NatJoin;
 use tcpdiag::flow::Connection;
+use tcpdiag::model::netns::{Container, NetnsLabel};
 use tcpdiag::report::flow_json::write_flow;
 use tcpdiag::report::json::write_tagged_line;
 use tcpdiag::report::record::FlowRecord;
@@ -21,6 +24,8 @@ struct Compare {
     flows: u64,
     /// Socket snapshot events seen in the compared timelines.
     socket_events: u64,
+    /// Flows written with "nat" and "socket_netns".
+    with_nat: u64,
     buf: Vec<u8>,
 }
 
@@ -49,6 +54,12 @@ impl Sink for Compare {
             );
         }
         self.flows += 1;
+        let text = String::from_utf8_lossy(&self.buf);
+        if text.contains("\"nat\":{\"original\"")
+            && text.contains("\"socket_netns\":{\"client\":null")
+        {
+            self.with_nat += 1;
+        }
         self.socket_events += conn
             .timeline
             .events
@@ -121,14 +132,36 @@ fn fast_writer_matches_serde_with_socket_events() {
     let mut engine = engine_for(&args, &mut sink);
     let server = Endpoint::new("192.0.2.1".parse().unwrap(), 8080);
     let client = Endpoint::new("192.0.2.10".parse().unwrap(), 40001);
+    // The server is a port forward to a container: the sockets are polled in the
+    // container's namespace, under the translated tuple.
+    let container = Endpoint::new("10.88.0.2".parse().unwrap(), 80);
+    let pair = NatPair {
+        orig_src: client,
+        orig_dst: server,
+        reply_src: container,
+        reply_dst: client,
+    };
+    let netns = std::sync::Arc::new(NetnsLabel {
+        inode: 4026532301,
+        name: Some("c1".into()),
+        pid: Some(812),
+        container: Some(Container {
+            runtime: "docker".into(),
+            id: "3f4c5d8e9a0b".into(),
+            pod_uid: None,
+        }),
+    });
     let mut joined = 0;
     let (_, err) = pcap_file::read(file, None, 1, &mut |f| {
         let (number, ts) = (f.number, f.ts);
         engine.on_frame(f);
+        if number == 4 {
+            assert_eq!(engine.on_nat(&pair), NatJoin::Joined);
+        }
         if number == 4 || number == 8 {
             let snap = SockSnap {
                 at: Ts(ts.0 + 1_000),
-                local: server,
+                local: container,
                 remote: client,
                 state: STATE_ESTABLISHED,
                 timer: if number == 4 { 0 } else { 1 },
@@ -144,7 +177,7 @@ fn fast_writer_matches_serde_with_socket_events() {
                     ..TcpInfoLite::default()
                 }),
             };
-            joined += engine.on_socket(snap) as u32;
+            joined += engine.on_socket_in(snap, Some(&netns)) as u32;
         }
     });
     assert!(err.is_none(), "{err:?}");
@@ -155,5 +188,9 @@ fn fast_writer_matches_serde_with_socket_events() {
     assert_eq!(
         sink.socket_events, 2,
         "both snapshots became timeline events"
+    );
+    assert_eq!(
+        sink.with_nat, 1,
+        "the flow carries its NAT pair and namespace"
     );
 }

@@ -68,6 +68,7 @@ pub fn analyze(conn: &Connection, cfg: &AnalyzerConfig, found: &mut Vec<Finding>
     }
     let sock = sockets.and_then(|l| l.only());
     let Some(ldir) = sock.map(|(d, _)| d).or_else(|| local_dir(conn, cfg)) else {
+        forwarded(conn, cfg, found);
         return;
     };
     let sock = sock.map(|(_, s)| s);
@@ -219,6 +220,17 @@ fn drop_false_give_up(
 /// none): the end with one of this host's addresses, else the end whose packets a
 /// cooked capture marked as sent by this host. None when neither or both.
 fn local_dir(conn: &Connection, cfg: &AnalyzerConfig) -> Option<Dir> {
+    // An address of this host that conntrack translated (a DNAT port forward, a
+    // masquerade) is no socket of this host: the connection's end is elsewhere.
+    let translated = |d: Dir| {
+        conn.nat
+            .as_ref()
+            .is_some_and(|n| n.pair.is_translated_endpoint(endpoint(conn, d)))
+    };
+    local_dir_of(conn, cfg).filter(|d| !translated(*d))
+}
+
+fn local_dir_of(conn: &Connection, cfg: &AnalyzerConfig) -> Option<Dir> {
     let by_addr = (
         cfg.local_addrs.contains(&conn.client.ip),
         cfg.local_addrs.contains(&conn.server.ip),
@@ -256,14 +268,22 @@ fn annotate_rst(
         return;
     };
     let before = sock.and_then(|s| s.at_or_before(rst.at.ts));
+    // A socket in another namespace (a container behind this host) is not "this host".
+    let elsewhere = sock.and_then(|s| s.netns.as_deref());
     let mut ev = json!({
         "this_host": endpoint(conn, ldir).to_string(),
-        "this_host_sent_it": by == ldir,
+        "this_host_sent_it": by == ldir && elsewhere.is_none(),
         "known_from": if sock.is_some() { "socket" } else { "address" },
     });
+    if let (Some(ns), Some(s)) = (elsewhere, sock) {
+        ev["netns"] = json!(ns);
+        ev["socket"] = s.last.local.to_string().into();
+        ev["socket_sent_it"] = (by == ldir).into();
+    }
     if let Some(s) = before {
         ev["socket_before"] = snap_json(s, conn);
     }
+    let sender = sender(conn, ldir, sock);
     if by == ldir {
         match before {
             Some(s) => {
@@ -278,17 +298,21 @@ fn annotate_rst(
                             f.certain = true;
                         }
                     }
-                    let who = if *kind == "closed_with_unread_data" {
-                        "This host sent it"
-                    } else {
-                        "This host's kernel sent it, not the application"
+                    let who = match (*kind == "closed_with_unread_data", elsewhere) {
+                        (true, _) => format!("{sender} sent it"),
+                        (false, None) => {
+                            "This host's kernel sent it, not the application".to_string()
+                        }
+                        (false, Some(_)) => {
+                            format!("{sender} sent it (its kernel, not the application)")
+                        }
                     };
                     append(&mut f.summary, &format!("{who}: {text}"));
                 } else {
                     append(
                         &mut f.summary,
                         &format!(
-                            "This host sent it: its socket was {} before the RST",
+                            "{sender} sent it: its socket was {} before the RST",
                             s.describe()
                         ),
                     );
@@ -296,7 +320,7 @@ fn annotate_rst(
             }
             None if sock.is_some() => append(
                 &mut f.summary,
-                "This host sent it (its socket was seen only after the RST)",
+                &format!("{sender} sent it (its socket was seen only after the RST)"),
             ),
             None => append(
                 &mut f.summary,
@@ -408,13 +432,13 @@ fn annotate_wait(conn: &Connection, ldir: Dir, sock: &LocalSocket, f: &mut Findi
         f.set_cause(cause);
         f.certain = true;
     }
+    let place = match &sock.netns {
+        None => format!("on this host ({})", endpoint(conn, ldir)),
+        Some(ns) => format!("in network namespace {ns} ({})", last.local),
+    };
     append(
         &mut f.summary,
-        &format!(
-            "Kernel view on this host ({}): socket {}; {verdict}",
-            endpoint(conn, ldir),
-            last.describe()
-        ),
+        &format!("Kernel view {place}: socket {}; {verdict}", last.describe()),
     );
     f.evidence.insert(
         "local_socket_during_wait".into(),
@@ -490,10 +514,14 @@ fn annotate_timer(conn: &Connection, sock: &LocalSocket, timer: u8, f: &mut Find
     };
     f.evidence
         .insert("kernel_timer".into(), snap_json(most, conn));
+    let place = match &sock.netns {
+        None => "on this host".to_string(),
+        Some(ns) => format!("in network namespace {ns}"),
+    };
     append(
         &mut f.summary,
         &format!(
-            "Kernel view on this host at +{:.3} s: socket {}",
+            "Kernel view {place} at +{:.3} s: socket {}",
             most.at.since(conn.start),
             most.describe()
         ),
@@ -511,6 +539,78 @@ fn annotate_keepalive(sock: &LocalSocket, f: &mut Finding) {
     if let Some(n) = most {
         f.evidence
             .insert("kernel_keepalive_probes_max".into(), n.into());
+    }
+}
+
+/// Who a socket of end `dir` is in a sentence: "This host", or "The server's
+/// socket 172.30.0.2:80 in network namespace 'c1' (net:[...], pid 812), reached
+/// through this host's DNAT from 198.51.100.1:8080".
+fn sender(conn: &Connection, dir: Dir, sock: Option<&LocalSocket>) -> String {
+    let Some((ns, s)) = sock.and_then(|s| Some((s.netns.as_deref()?, s))) else {
+        return "This host".to_string();
+    };
+    let via = match conn.nat.as_deref() {
+        Some(n) if s.last.local != endpoint(conn, dir) => format!(
+            ", reached through this host's {} from {},",
+            if n.pair.dnat() { "DNAT" } else { "NAT" },
+            endpoint(conn, dir)
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "The {}'s socket {} in network namespace {ns}{via}",
+        dir.side(),
+        s.last.local
+    )
+}
+
+/// A RST from an end whose address is this host's but which conntrack shows as
+/// translated (a DNAT port forward, a masquerade), with no socket of it seen: the
+/// RST came from wherever the translation leads, not from this host's sockets.
+fn forwarded(conn: &Connection, cfg: &AnalyzerConfig, found: &mut [Finding]) {
+    let Some(nat) = conn.nat.as_deref() else {
+        return;
+    };
+    for f in found.iter_mut().filter(|f| f.flow == Some(conn.id)) {
+        let by = match f.id {
+            "rst.client" => Dir::FromClient,
+            "rst.server" | "handshake.rejected" => Dir::FromServer,
+            _ => continue,
+        };
+        let addr = endpoint(conn, by);
+        if !nat.pair.is_translated_endpoint(addr) || !is_this_host(cfg, addr.ip) {
+            continue;
+        }
+        let Some(real) = nat.pair.real_of(addr) else {
+            continue;
+        };
+        let kind = if addr == nat.pair.orig_dst {
+            "dnat"
+        } else {
+            "snat"
+        };
+        f.evidence.insert(
+            "nat".into(),
+            json!({
+                "address": addr.to_string(),
+                "translated_to": real.to_string(),
+                "kind": kind,
+                "this_host_sent_it": false,
+            }),
+        );
+        append(
+            &mut f.summary,
+            &format!(
+                "{addr} is this host's address, but conntrack shows this connection {} {real}: \
+                 the RST came from the socket (or box) at {real}, not from a socket of this host \
+                 (--all-netns looks for it in the namespaces linked to this one)",
+                if kind == "dnat" {
+                    "forwarded (DNAT) to"
+                } else {
+                    "masqueraded (SNAT) for"
+                }
+            ),
+        );
     }
 }
 
@@ -590,6 +690,11 @@ fn not_from_this_host(
     }
     let peer_ep = endpoint(conn, peer_dir);
     let here = endpoint(conn, ldir);
+    let elsewhere = sock.and_then(|s| s.netns.as_deref());
+    let me_text = match elsewhere {
+        None => format!("This host ({here}, the {})", ldir.side()),
+        Some(_) => sender(conn, ldir, sock),
+    };
     let socket_text = before.map_or_else(
         || match sock {
             Some(_) => "no socket snapshot before it".to_string(),
@@ -602,8 +707,13 @@ fn not_from_this_host(
         },
         |s| {
             format!(
-                "{:.3} s before it this host's socket was {}",
+                "{:.3} s before it {} socket was {}",
                 rst.at.ts.since(s.at),
+                if elsewhere.is_some() {
+                    "that"
+                } else {
+                    "this host's"
+                },
                 s.describe()
             )
         },
@@ -615,9 +725,8 @@ fn not_from_this_host(
         rst.at.ts.secs_f64(),
     )
     .summary(format!(
-        "This host ({here}, the {}) sent neither RST nor FIN on this connection ({} of its packets captured); \
+        "{me_text} sent neither RST nor FIN on this connection ({} of its packets captured); \
          the RST at frame {} carrying {peer_ep}'s address ended it, and {}; {socket_text}{}.",
-        ldir.side(),
         me.packets,
         rst.at.frame,
         reasons.join("; "),
@@ -661,6 +770,11 @@ fn not_from_this_host(
     if peer.ttl_first.is_some() {
         f = f.evidence("peer_ttl_range", [peer.ttl_min, peer.ttl_max]);
     }
+    if let (Some(ns), Some(s)) = (elsewhere, sock) {
+        f = f
+            .evidence("this_host_netns", json!(ns))
+            .evidence("this_host_socket", s.last.local.to_string());
+    }
     if let Some(s) = before {
         f = f.evidence("socket_before", snap_json(s, conn));
     }
@@ -677,7 +791,7 @@ mod tests {
     use crate::flow::conn::ConnConfig;
     use crate::flow::socket::{SockSnap, TcpInfoLite};
     use crate::flow::{Segment, TimelineMode};
-    use crate::model::Endpoint;
+    use crate::model::{Endpoint, FlowKey};
 
     const S: u8 = TcpFlags::SYN;
     const A: u8 = TcpFlags::ACK;
@@ -852,6 +966,97 @@ mod tests {
         assert_eq!(ev["this_host_sent_it"], true);
         assert_eq!(ev["rst_cause"], "closed_with_unread_data");
         assert!(found[0].summary.contains("10 received bytes sat unread"));
+    }
+
+    /// The server 198.51.100.10:8080 is this host's address, but a port forward to
+    /// a container (conntrack's pair), and the server resets the connection.
+    fn forwarded_reset() -> (Connection, AnalyzerConfig, Vec<Finding>) {
+        let mut segs = handshake();
+        segs.push(Seg(6, 2.0, false, R | A, 911, 101, 0, 64));
+        let mut conn = flow(&segs, &[]);
+        conn.nat = Some(Box::new(crate::flow::nat::FlowNat {
+            pair: crate::flow::nat::NatPair {
+                orig_src: conn.client,
+                orig_dst: conn.server,
+                reply_src: ep("172.30.0.2:80"),
+                reply_dst: conn.client,
+            },
+            alias: FlowKey::of(conn.client, ep("172.30.0.2:80")).0,
+            copies: 0,
+            merged_flow: None,
+        }));
+        let cfg = AnalyzerConfig {
+            local_addrs: vec![conn.server.ip],
+            last_socket_poll: Some(Ts::from_secs_f64(1.0)),
+            ..AnalyzerConfig::default()
+        };
+        let found = vec![Finding::new("rst.server", Severity::Warning, Some(1), 2.0)
+            .summary("server reset the connection")];
+        (conn, cfg, found)
+    }
+
+    #[test]
+    fn a_port_forward_reset_is_not_this_host_s() {
+        let (conn, cfg, mut found) = forwarded_reset();
+        analyze(&conn, &cfg, &mut found);
+        let f = &found[0];
+        assert!(!f.summary.contains("This host sent it"), "{}", f.summary);
+        assert!(
+            f.summary.contains("forwarded (DNAT) to 172.30.0.2:80"),
+            "{}",
+            f.summary
+        );
+        assert_eq!(f.evidence["nat"]["this_host_sent_it"], false);
+        assert!(f.evidence.get("local_socket").is_none());
+        // Without the conntrack pair the address alone made it this host's.
+        let (mut conn, cfg, mut found) = forwarded_reset();
+        conn.nat = None;
+        analyze(&conn, &cfg, &mut found);
+        assert!(
+            found[0].summary.contains("This host sent it"),
+            "{}",
+            found[0].summary
+        );
+    }
+
+    #[test]
+    fn a_reset_from_a_container_socket_names_its_namespace() {
+        let (mut conn, cfg, mut found) = forwarded_reset();
+        let c1 = std::sync::Arc::new(crate::model::netns::NetnsLabel {
+            inode: 4026532301,
+            name: Some("c1".into()),
+            pid: Some(812),
+            container: None,
+        });
+        // The container's socket, polled in its namespace under the translated tuple,
+        // with unread data before the RST.
+        let client = conn.client;
+        assert_ne!(
+            conn.on_socket_in(
+                SockSnap {
+                    recv_q: 7,
+                    ..idle_snap(1.5, ep("172.30.0.2:80"), client)
+                },
+                Some(&c1),
+            ),
+            crate::flow::socket::Recorded::NotThisFlow
+        );
+        analyze(&conn, &cfg, &mut found);
+        let f = &found[0];
+        let ev = &f.evidence["local_socket"];
+        assert_eq!(ev["this_host_sent_it"], false);
+        assert_eq!(ev["socket_sent_it"], true);
+        assert_eq!(ev["netns"]["name"], "c1");
+        assert_eq!(ev["socket"], "172.30.0.2:80");
+        assert_eq!(ev["rst_cause"], "closed_with_unread_data");
+        assert!(!f.summary.contains("This host"), "{}", f.summary);
+        assert!(
+            f.summary
+                .contains("The server's socket 172.30.0.2:80 in network namespace 'c1'")
+                && f.summary.contains("DNAT from 198.51.100.10:8080"),
+            "{}",
+            f.summary
+        );
     }
 
     #[test]

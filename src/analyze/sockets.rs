@@ -1331,6 +1331,7 @@ mod tests {
             netns: None,
             sockets,
             host,
+            namespaces: None,
         }
     }
 

@@ -29,9 +29,11 @@ use crate::cli::CaptureArgs;
 use crate::decode::{self, Decoded, Transport};
 use crate::engine::Engine;
 use crate::flow::socket::{state_name, STATE_LISTEN};
+use crate::flow::table::NatJoin;
 use crate::flow::Connection;
 use crate::model::{Endpoint, FlowKey, Ts};
 use crate::report::{ReportEnd, ReportFormat, Sink};
+use crate::source::conntrack::ConntrackSummary;
 use crate::source::live::{
     self, CaptureSummary, HostSummary, LiveCapture, LiveConfig, SocketPollSummary, SocketSeen,
 };
@@ -88,12 +90,17 @@ fn clear_status() {
     let _ = e.flush();
 }
 
+/// Most namespaces listed in the summary.
+const MAX_NETNS_LISTED: usize = 1_000;
+
 /// Socket polls joined to flows, and what the summary says about them.
 struct SocketJoin {
     summary: SocketPollSummary,
     /// Sockets with no flow so far (only when the polls cover what the capture sees).
     unmatched: Option<FxHashMap<FlowKey, SocketSeen>>,
     unmatched_dropped: u64,
+    /// `--all-netns`: the other namespaces seen, by inode.
+    netns_seen: Option<BTreeMap<u64, crate::model::netns::NetnsLabel>>,
 }
 
 impl SocketJoin {
@@ -109,6 +116,9 @@ impl SocketJoin {
             }
         };
         let mut by_state: BTreeMap<&'static str, u64> = BTreeMap::new();
+        // The translations first: a socket of this poll may know its connection only
+        // by the tuple on the other side of the NAT.
+        self.apply_nat(engine, snaps.nat);
         if let Some((overflows, drops)) = snaps.listen_counters {
             engine.on_listen_counters(ListenCounters {
                 at: batch.at,
@@ -154,6 +164,27 @@ impl SocketJoin {
                 }
             }
         }
+        // Other namespaces' sockets (--all-netns) join the flows they belong to;
+        // their listeners and their sockets without packets are not this host's.
+        for (label, snaps) in snaps.other_netns {
+            if let Some(seen) = &mut self.netns_seen {
+                if seen.len() < MAX_NETNS_LISTED || seen.contains_key(&label.inode) {
+                    seen.insert(label.inode, (*label).clone());
+                }
+            }
+            for snap in snaps {
+                if snap.state == STATE_LISTEN {
+                    continue;
+                }
+                *by_state.entry(state_name(snap.state)).or_default() += 1;
+                if engine.on_socket_in(snap, Some(&label)) {
+                    self.summary.snapshots_joined += 1;
+                }
+            }
+        }
+        if let Some(e) = snaps.netns_errors.into_iter().next() {
+            self.summary.first_netns_error.get_or_insert(e);
+        }
         for (state, n) in by_state {
             let peak = self.summary.peak_by_state.entry(state).or_default();
             *peak = (*peak).max(n);
@@ -161,7 +192,45 @@ impl SocketJoin {
         engine.socket_poll_done(batch.at);
     }
 
+    /// Conntrack's translated connections of one poll, joined to the live flows.
+    fn apply_nat(
+        &mut self,
+        engine: &mut Engine<'_>,
+        nat: Option<Result<crate::source::conntrack::NatDump, String>>,
+    ) {
+        let (Some(nat), Some(sum)) = (nat, self.summary.conntrack.as_mut()) else {
+            return;
+        };
+        sum.polls += 1;
+        let dump = match nat {
+            Ok(d) => d,
+            Err(e) => {
+                sum.failed_polls += 1;
+                sum.first_error.get_or_insert(e);
+                return;
+            }
+        };
+        sum.peak_translated = sum
+            .peak_translated
+            .max(dump.pairs.len() as u64 + dump.dropped);
+        sum.dropped += dump.dropped;
+        sum.unreadable += dump.unreadable;
+        for pair in &dump.pairs {
+            match engine.on_nat(pair) {
+                NatJoin::Joined => sum.flows_joined += 1,
+                NatJoin::Merged => {
+                    sum.flows_joined += 1;
+                    sum.flows_merged += 1;
+                }
+                NatJoin::Known | NatJoin::NotLive => {}
+            }
+        }
+    }
+
     fn finish(mut self) -> SocketPollSummary {
+        if let Some(seen) = self.netns_seen.take() {
+            self.summary.namespaces = Some(seen.into_values().collect());
+        }
         if let Some(u) = self.unmatched.take() {
             self.summary.without_packets = Some(u.len() as u64 + self.unmatched_dropped);
             let mut ex: Vec<SocketSeen> = u.into_values().collect();
@@ -323,12 +392,26 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             .is_none_or(sockpoll::polls_mirror_filter)
             .then(FxHashMap::default),
         unmatched_dropped: 0,
+        netns_seen: args.all_netns.then(BTreeMap::new),
     };
+    // Flows started so far, for the poller: conntrack is read only when it moved.
+    let flows_started = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let poller = if args.no_sockets {
         None
     } else {
-        match crate::source::sockdiag_snap::dumper(kernel_ports.as_deref()) {
-            Ok(dump) => Some(Poller::start(args.poll, dump)),
+        let scope = crate::source::sockdiag_snap::PollScope {
+            all_netns: args.all_netns,
+            conntrack: Some(std::sync::Arc::clone(&flows_started)),
+        };
+        match crate::source::sockdiag_snap::dumper(kernel_ports.as_deref(), scope) {
+            Ok((dump, conntrack_error)) => {
+                join.summary.conntrack = Some(ConntrackSummary {
+                    available: conntrack_error.is_none(),
+                    first_error: conntrack_error,
+                    ..ConntrackSummary::default()
+                });
+                Some(Poller::start(args.poll, dump))
+            }
             Err(e) => {
                 join.summary.first_error = Some(e);
                 None
@@ -414,6 +497,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             for batch in p.batches() {
                 join.apply(&mut engine, batch);
             }
+            flows_started.store(engine.flows_started(), std::sync::atomic::Ordering::Relaxed);
         }
         if last_tick.elapsed() >= Duration::from_millis(250) {
             last_tick = Instant::now();
@@ -606,6 +690,7 @@ fn socket_findings(
         netns: args.netns.clone(),
         sockets,
         host,
+        namespaces: None,
     };
     let cfg = SocketConfig {
         timewait_min: args.thresholds.timewait_min.max(1),

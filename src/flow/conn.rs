@@ -224,6 +224,9 @@ pub struct Connection {
     /// What the memory budget counts for it, and counted before the last change.
     pub accounted: usize,
     pub accounted_before: usize,
+    /// The connection's other 4-tuple when conntrack says it was translated (live
+    /// capture only): see `flow::nat`.
+    pub nat: Option<Box<super::nat::FlowNat>>,
 }
 
 /// What ended on the same 4-tuple before this connection started.
@@ -284,15 +287,27 @@ impl Connection {
             local: None,
             accounted: 0,
             accounted_before: 0,
+            nat: None,
         }
     }
 
     /// Joins a socket snapshot of one of this connection's endpoints; a change
     /// becomes a timeline event placed after the latest packet.
     pub fn on_socket(&mut self, snap: SockSnap) -> Recorded {
+        self.on_socket_in(snap, None)
+    }
+
+    /// `on_socket` for a snapshot taken in another network namespace (`netns`),
+    /// possibly under the connection's translated 4-tuple.
+    pub fn on_socket_in(
+        &mut self,
+        snap: SockSnap,
+        netns: Option<&std::sync::Arc<crate::model::netns::NetnsLabel>>,
+    ) -> Recorded {
         let (client, server) = (self.client, self.server);
+        let nat = self.nat.as_ref().map(|n| n.pair);
         let local = self.local.get_or_insert_with(Box::default);
-        let rec = local.record(client, server, snap);
+        let rec = local.record_in(client, server, nat.as_ref(), snap, netns);
         if let Recorded::Changed { dir, index } = rec {
             self.timeline.push_other(Event {
                 frame: self.last_frame,

@@ -8,7 +8,16 @@
 //! retransmission/probe counters, queues turning non-empty); each of those becomes a
 //! timeline event. A snapshot that only moves the timer's countdown or the RTT is
 //! remembered as the latest one but adds no event.
+//!
+//! A socket may live in another network namespace than the capture's (a container
+//! behind the host's bridge): it then carries that namespace's label, and it may
+//! know the connection under its translated 4-tuple (a DNAT port forward), which
+//! the flow's `NatPair` maps to the flow's own ends.
 
+use std::sync::Arc;
+
+use super::nat::NatPair;
+use crate::model::netns::NetnsLabel;
 use crate::model::socket::{TcpState, TimerKind};
 use crate::model::{Dir, Endpoint, Ts};
 
@@ -188,9 +197,16 @@ pub struct LocalSocket {
     pub history_dropped: u32,
     /// The latest RECENT_RUNS runs, oldest first, kept even after the history is full.
     pub recent: std::collections::VecDeque<Run>,
+    /// The network namespace the socket lives in when it is not the capture's own.
+    pub netns: Option<Arc<NetnsLabel>>,
 }
 
 impl LocalSocket {
+    /// Whether the socket is the capture's own namespace's ("this host").
+    pub fn is_this_host(&self) -> bool {
+        self.netns.is_none()
+    }
+
     /// The latest poll taken at or before `t`, as far as it is known: polls that
     /// changed nothing are kept only as the last one of each unchanged run.
     pub fn at_or_before(&self, t: Ts) -> Option<&SockSnap> {
@@ -284,17 +300,60 @@ pub enum Recorded {
     NotThisFlow,
 }
 
+/// Which end of the flow (client, server) sends from `local` to `remote`: the
+/// flow's own tuple, or the other tuple of its NAT pair.
+pub fn dir_of(
+    client: Endpoint,
+    server: Endpoint,
+    nat: Option<&NatPair>,
+    local: Endpoint,
+    remote: Endpoint,
+) -> Option<Dir> {
+    if local == client && remote == server {
+        return Some(Dir::FromClient);
+    }
+    if local == server && remote == client {
+        return Some(Dir::FromServer);
+    }
+    let nat = nat?;
+    let end = nat.end_of(local, remote)?;
+    let client_end = nat.end_of(client, server)?;
+    Some(if end == client_end {
+        Dir::FromClient
+    } else {
+        Dir::FromServer
+    })
+}
+
 impl LocalSockets {
-    /// Adds a snapshot of one of the flow's endpoints, given the flow's client/server.
+    /// Adds a snapshot of one of the flow's endpoints, given the flow's client/server,
+    /// from the capture's own namespace.
     pub fn record(&mut self, client: Endpoint, server: Endpoint, snap: SockSnap) -> Recorded {
-        let dir = if snap.local == client && snap.remote == server {
-            Dir::FromClient
-        } else if snap.local == server && snap.remote == client {
-            Dir::FromServer
-        } else {
+        self.record_in(client, server, None, snap, None)
+    }
+
+    /// Adds a snapshot taken in namespace `netns` (None: the capture's own), which
+    /// may know the connection under the other tuple of `nat`. A side keeps the
+    /// namespace of its first snapshot: another namespace's socket with the same
+    /// addresses is not this flow's.
+    pub fn record_in(
+        &mut self,
+        client: Endpoint,
+        server: Endpoint,
+        nat: Option<&NatPair>,
+        snap: SockSnap,
+        netns: Option<&Arc<NetnsLabel>>,
+    ) -> Recorded {
+        let Some(dir) = dir_of(client, server, nat, snap.local, snap.remote) else {
             return Recorded::NotThisFlow;
         };
         let slot = &mut self.sides[dir.idx()];
+        if let Some(sock) = slot.as_ref() {
+            let inode = |n: Option<&Arc<NetnsLabel>>| n.map(|l| l.inode);
+            if inode(sock.netns.as_ref()) != inode(netns) {
+                return Recorded::NotThisFlow;
+            }
+        }
         let Some(sock) = slot else {
             let mut sock = LocalSocket {
                 last: snap,
@@ -303,6 +362,7 @@ impl LocalSockets {
                 last_unchanged: vec![snap],
                 history_dropped: 0,
                 recent: Default::default(),
+                netns: netns.cloned(),
             };
             sock.note_run(snap, true);
             *slot = Some(sock);
@@ -426,6 +486,62 @@ mod tests {
         // Before the first poll: nothing.
         assert!(s.1.at_or_before(Ts::from_secs_f64(0.5)).is_none());
         assert_eq!(s.1.last.timer_text(), "timer:(on, 0.4 s, 1 retransmits)");
+    }
+
+    #[test]
+    fn a_container_socket_joins_under_the_translated_tuple() {
+        // The flow as the uplink saw it: client -> the host's port forward.
+        let client = ep("198.51.100.2:40000");
+        let server = ep("198.51.100.1:8080");
+        let nat = NatPair {
+            orig_src: client,
+            orig_dst: server,
+            reply_src: ep("172.30.0.2:80"),
+            reply_dst: client,
+        };
+        let c1 = Arc::new(NetnsLabel {
+            inode: 4026532301,
+            name: Some("c1".into()),
+            pid: Some(812),
+            container: None,
+        });
+        let mut s = snap(1.0, 0, 0, 0, 100);
+        s.local = ep("172.30.0.2:80");
+        s.remote = client;
+        let mut l = LocalSockets::default();
+        // Without the pair the container's socket is not this flow's.
+        assert_eq!(l.record(client, server, s), Recorded::NotThisFlow);
+        assert_eq!(
+            l.record_in(client, server, Some(&nat), s, Some(&c1)),
+            Recorded::Changed {
+                dir: Dir::FromServer,
+                index: 0
+            }
+        );
+        let (dir, sock) = l.only().unwrap();
+        assert_eq!(dir, Dir::FromServer);
+        assert!(!sock.is_this_host());
+        assert_eq!(sock.netns.as_ref().unwrap().name.as_deref(), Some("c1"));
+        // The socket keeps its own address.
+        assert_eq!(sock.last.local, ep("172.30.0.2:80"));
+        // Another namespace's socket with the same addresses is someone else's.
+        let other = Arc::new(NetnsLabel {
+            inode: 4026532999,
+            ..(*c1).clone()
+        });
+        s.at = Ts::from_secs_f64(2.0);
+        assert_eq!(
+            l.record_in(client, server, Some(&nat), s, Some(&other)),
+            Recorded::NotThisFlow
+        );
+        assert_eq!(
+            l.record_in(client, server, Some(&nat), s, None),
+            Recorded::NotThisFlow
+        );
+        assert_eq!(
+            l.record_in(client, server, Some(&nat), s, Some(&c1)),
+            Recorded::Unchanged
+        );
     }
 
     #[test]

@@ -6,6 +6,13 @@
 //! `close_linger`, when it was idle for `idle_timeout`, when a new SYN with a new ISN
 //! takes over its 4-tuple, or when the table is full and it is the least recently
 //! active (`max_flows`; counted as evictions and reported).
+//!
+//! NAT (live capture): conntrack says which two 4-tuples are one translated
+//! connection (`on_nat`). The flow keeps the tuple it was first seen under; the other
+//! becomes an alias pointing at it, so the segments seen under the alias (the same
+//! packets on the other side of the translation) are counted, not analysed twice,
+//! and sockets that know the connection by the alias join it. A flow already
+//! started under the alias is folded into the first one.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -16,6 +23,7 @@ use rustc_hash::FxHashMap;
 use crate::budget::{table_bytes, MemoryBudget, Part};
 
 use super::conn::{ConnConfig, Connection, EndReason, PreviousConn};
+use super::nat::{FlowNat, NatPair};
 use super::segment::Segment;
 use super::socket::{Recorded, SockSnap};
 use crate::model::{FlowKey, Ts};
@@ -49,6 +57,27 @@ pub struct TableStats {
     /// Connections finished early to stay under the memory budget (they are not in
     /// `evicted`).
     pub finished_for_memory: u64,
+    /// Flows started under a translated 4-tuple and folded into the flow of the
+    /// same connection (live capture with NAT; absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nat_merged: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What `FlowTable::on_nat` did with a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NatJoin {
+    /// No live flow has either tuple (or the pair is not translated).
+    NotLive,
+    /// The live flow now knows its other tuple.
+    Joined,
+    /// It knew it already.
+    Known,
+    /// Two live flows were the same connection: the later one was folded in.
+    Merged,
 }
 
 pub struct FlowTable {
@@ -60,6 +89,8 @@ pub struct FlowTable {
     /// 4-tuple knows what came before it (TIME_WAIT reuse).
     recent: FxHashMap<FlowKey, PreviousConn>,
     recent_order: VecDeque<(Ts, FlowKey, u64)>,
+    /// NAT: a translated 4-tuple -> the key its connection is tracked under.
+    aliases: FxHashMap<FlowKey, FlowKey>,
     next_id: u64,
     now: Ts,
     last_idle_sweep: Ts,
@@ -96,6 +127,7 @@ impl FlowTable {
             closing: VecDeque::new(),
             recent: FxHashMap::default(),
             recent_order: VecDeque::new(),
+            aliases: FxHashMap::default(),
             next_id: 1,
             now: Ts::ZERO,
             last_idle_sweep: Ts::ZERO,
@@ -147,6 +179,10 @@ impl FlowTable {
             });
             let old = self.live.remove(&key).expect("present");
             self.finish(old, EndReason::Reused, done);
+        }
+        // The same packet on the other side of a translation: counted on its flow.
+        if previous.is_none() && !self.aliases.is_empty() && self.copy_of_alias(&key) {
+            return;
         }
         if previous.is_none() && seg.flags.syn() && !seg.flags.ack() {
             previous = self.recent.remove(&key);
@@ -294,15 +330,114 @@ impl FlowTable {
     /// Joins a socket snapshot to the live connection on its 4-tuple. Returns false
     /// when no live connection has that 4-tuple.
     pub fn on_socket(&mut self, snap: SockSnap) -> bool {
+        self.on_socket_in(snap, None)
+    }
+
+    /// `on_socket` for a snapshot from another network namespace (`netns`); the
+    /// 4-tuple may be a translated one (an alias).
+    pub fn on_socket_in(
+        &mut self,
+        snap: SockSnap,
+        netns: Option<&std::sync::Arc<crate::model::netns::NetnsLabel>>,
+    ) -> bool {
         let (key, _) = FlowKey::of(snap.local, snap.remote);
+        let key = match self.aliases.get(&key) {
+            Some(primary) if !self.live.contains_key(&key) => *primary,
+            _ => key,
+        };
         match self.live.get_mut(&key) {
             Some(conn) => {
-                let joined = conn.on_socket(snap) != Recorded::NotThisFlow;
+                let joined = conn.on_socket_in(snap, netns) != Recorded::NotThisFlow;
                 self.used = self.used + account(conn) - conn.accounted_before;
                 joined
             }
             None => false,
         }
+    }
+
+    /// A segment under an alias whose flow is live: count it there.
+    fn copy_of_alias(&mut self, key: &FlowKey) -> bool {
+        let Some(primary) = self.aliases.get(key).copied() else {
+            return false;
+        };
+        match self.live.get_mut(&primary).and_then(|c| c.nat.as_mut()) {
+            Some(nat) if nat.alias == *key => {
+                nat.copies += 1;
+                true
+            }
+            _ => {
+                self.aliases.remove(key);
+                false
+            }
+        }
+    }
+
+    /// Joins the two 4-tuples of a translated connection (a conntrack entry) in
+    /// the live flow that has one of them.
+    pub fn on_nat(&mut self, pair: &NatPair) -> NatJoin {
+        let (orig, reply) = (pair.original_key(), pair.reply_key());
+        if orig == reply {
+            return NatJoin::NotLive;
+        }
+        let (primary, alias) = match (self.live.get(&orig), self.live.get(&reply)) {
+            (None, None) => return NatJoin::NotLive,
+            (Some(_), None) => (orig, reply),
+            (None, Some(_)) => (reply, orig),
+            (Some(a), Some(b)) => {
+                let (primary, alias) = if a.id <= b.id {
+                    (orig, reply)
+                } else {
+                    (reply, orig)
+                };
+                let folded = self.live.remove(&alias).expect("present");
+                self.merge(primary, alias, pair, &folded);
+                return NatJoin::Merged;
+            }
+        };
+        let conn = self.live.get_mut(&primary).expect("present");
+        if conn.nat.as_ref().is_some_and(|n| n.alias == alias) {
+            return NatJoin::Known;
+        }
+        // Another pair for the same flow (an entry that replaced an older one): one
+        // alias per flow.
+        if let Some(old) = conn.nat.as_ref().map(|n| n.alias) {
+            if self.aliases.get(&old) == Some(&primary) {
+                self.aliases.remove(&old);
+            }
+        }
+        conn.nat = Some(Box::new(FlowNat {
+            pair: *pair,
+            alias,
+            copies: 0,
+            merged_flow: None,
+        }));
+        self.aliases.insert(alias, primary);
+        NatJoin::Joined
+    }
+
+    /// `folded`, the flow under `alias`, was the connection of the flow under
+    /// `primary` seen on the other side of the translation: its packets become the
+    /// primary's copies and its sockets, when the primary has none, the primary's.
+    fn merge(&mut self, primary: FlowKey, alias: FlowKey, pair: &NatPair, folded: &Connection) {
+        self.stats.nat_merged += 1;
+        // One connection: the folded flow is not counted (its id is not reused).
+        self.stats.flows = self.stats.flows.saturating_sub(1);
+        let conn = self.live.get_mut(&primary).expect("present");
+        let copies = conn.nat.as_ref().map_or(0, |n| n.copies) + folded.packets();
+        conn.nat = Some(Box::new(FlowNat {
+            pair: *pair,
+            alias,
+            copies,
+            merged_flow: Some(folded.id),
+        }));
+        // The same orientation (both flows' clients are the same end): the sides
+        // line up.
+        let same_way =
+            pair.end_of(conn.client, conn.server) == pair.end_of(folded.client, folded.server);
+        if conn.local.is_none() && same_way {
+            conn.local = folded.local.clone();
+        }
+        self.aliases.insert(alias, primary);
     }
 
     /// Whether a connection on this 4-tuple finished recently (within TIME_WAIT).
@@ -385,6 +520,12 @@ impl FlowTable {
     ) {
         self.used = self.used.saturating_sub(conn.accounted);
         conn.end_reason = reason;
+        if let Some(nat) = &conn.nat {
+            let (key, _) = FlowKey::of(conn.client, conn.server);
+            if self.aliases.get(&nat.alias) == Some(&key) {
+                self.aliases.remove(&nat.alias);
+            }
+        }
         if reason == EndReason::Closed && self.cfg.recent_ns > 0 {
             let (key, _) = FlowKey::of(conn.client, conn.server);
             let close = conn.close();
@@ -420,6 +561,7 @@ impl FlowTable {
         let mut rest: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.id);
         self.closing.clear();
+        self.aliases.clear();
         for conn in rest {
             let reason = if conn.is_closed() {
                 EndReason::Closed
@@ -464,6 +606,7 @@ mod tests {
     use crate::decode::TcpFlags;
     use crate::flow::conn::ConnConfig;
     use crate::flow::TimelineMode;
+    use crate::model::{Dir, Endpoint};
 
     fn cfg() -> TableConfig {
         TableConfig {
@@ -496,6 +639,7 @@ mod tests {
     const S: u8 = TcpFlags::SYN;
     const A: u8 = TcpFlags::ACK;
     const F: u8 = TcpFlags::FIN;
+    const R: u8 = TcpFlags::RST;
 
     fn connection(t: &mut FlowTable, at: f64, isn: u32, out: &mut Vec<Connection>) {
         let frames = [
@@ -530,6 +674,122 @@ mod tests {
         assert_eq!(done[2].previous.map(|p| p.id), Some(2));
         assert!(done[3].previous.is_none());
         assert!(done.iter().all(|c| c.zeek.conn_state() == "SF"));
+    }
+
+    #[test]
+    fn a_port_forward_seen_on_both_sides_is_one_flow() {
+        use crate::flow::nat::NatPair;
+        use crate::flow::socket::{SockSnap, STATE_ESTABLISHED};
+        use crate::model::Endpoint;
+        let ep = |ip: &str, port| Endpoint::new(ip.parse().unwrap(), port);
+        let client = ep("198.51.100.2", 40000);
+        let forward = ep("198.51.100.1", 8080);
+        let container = ep("172.30.0.2", 80);
+        let pair = NatPair {
+            orig_src: client,
+            orig_dst: forward,
+            reply_src: container,
+            reply_dst: client,
+        };
+        // `-i any`: each segment on the uplink (before DNAT), then on the bridge.
+        let both = |n: u64, t: f64, from_client: bool, flags: u8, seq: u32, ack: u32| {
+            let (up, br) = if from_client {
+                ((client, forward), (client, container))
+            } else {
+                ((forward, client), (container, client))
+            };
+            let at = Ts::from_secs_f64(t);
+            let a = Segment::for_test(n * 2, at, up.0, up.1, flags, seq, ack, 0);
+            let b = Segment::for_test(n * 2 + 1, at, br.0, br.1, flags, seq, ack, 0);
+            if from_client {
+                [a, b]
+            } else {
+                [b, a]
+            }
+        };
+        let mut t = FlowTable::new(cfg());
+        let mut done: Vec<Connection> = Vec::new();
+        for s in
+            both(1, 0.0, true, S, 100, 0)
+                .into_iter()
+                .chain(both(2, 0.001, false, S | A, 900, 101))
+        {
+            t.on_segment(&s, &mut |c| done.push(*c));
+        }
+        // Before conntrack is read: two flows, the second a copy.
+        assert_eq!(t.live(), 2);
+        assert_eq!(t.on_nat(&pair), NatJoin::Merged);
+        assert_eq!(t.live(), 1);
+        assert_eq!(t.on_nat(&pair), NatJoin::Known);
+        for s in both(3, 0.002, true, A, 101, 901).into_iter().chain(both(
+            4,
+            0.003,
+            false,
+            R | A,
+            901,
+            101,
+        )) {
+            t.on_segment(&s, &mut |c| done.push(*c));
+        }
+        assert_eq!(t.live(), 1);
+        // The container's socket, polled in its namespace, joins by its own tuple.
+        let snap = SockSnap {
+            at: Ts::from_secs_f64(0.0025),
+            local: container,
+            remote: client,
+            state: STATE_ESTABLISHED,
+            timer: 0,
+            timer_expires_ms: 0,
+            timer_retrans: 0,
+            recv_q: 0,
+            send_q: 0,
+            inode: 9,
+            info: None,
+        };
+        assert!(t.on_socket(snap));
+        t.finish_all(&mut |c| done.push(*c));
+        assert_eq!(done.len(), 1);
+        let c = &done[0];
+        assert_eq!((c.client, c.server), (client, forward));
+        assert_eq!(c.packets(), 4);
+        let nat = c.nat.as_deref().unwrap();
+        assert_eq!(nat.pair, pair);
+        // 2 folded with the merged flow, 2 counted under the alias afterwards.
+        assert_eq!(nat.copies, 4);
+        assert_eq!(nat.merged_flow, Some(2));
+        let (dir, sock) = c.local.as_deref().unwrap().only().unwrap();
+        assert_eq!((dir, sock.last.local), (Dir::FromServer, container));
+        assert_eq!(t.stats.flows, 1);
+        assert_eq!(t.stats.nat_merged, 1);
+        // The alias is forgotten with its flow: a later connection on it is new.
+        let late = Segment::for_test(99, Ts::from_secs_f64(9.0), client, container, S, 5, 0, 0);
+        t.on_segment(&late, &mut |c| done.push(*c));
+        assert_eq!(t.live(), 1);
+    }
+
+    #[test]
+    fn only_one_side_captured_learns_its_other_tuple() {
+        use crate::flow::nat::NatPair;
+        let mut t = FlowTable::new(cfg());
+        let mut done = Vec::new();
+        connection(&mut t, 0.0, 100, &mut done);
+        let c = Endpoint::new("192.0.2.1".parse().unwrap(), 40000);
+        let s = Endpoint::new("198.51.100.2".parse().unwrap(), 80);
+        let pair = NatPair {
+            orig_src: c,
+            orig_dst: s,
+            reply_src: Endpoint::new("10.88.0.2".parse().unwrap(), 8080),
+            reply_dst: c,
+        };
+        assert_eq!(t.on_nat(&pair), NatJoin::Joined);
+        // Not translated, or not tracked: nothing.
+        let plain = NatPair {
+            reply_src: s,
+            ..pair
+        };
+        assert_eq!(t.on_nat(&plain), NatJoin::NotLive);
+        t.finish_all(&mut |c| done.push(*c));
+        assert_eq!(done[0].nat.as_ref().map(|n| n.copies), Some(0));
     }
 
     #[test]

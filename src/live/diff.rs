@@ -10,7 +10,10 @@ use crate::model::socket::{SocketInfo, TcpState, Timer, TimerKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Key {
-    Pair(SocketAddr, SocketAddr),
+    /// The namespace's inode (0 without `--all-netns`) and the 4-tuple: the same
+    /// addresses in two namespaces are two sockets.
+    Pair(u64, SocketAddr, SocketAddr),
+    /// Cookies are unique across namespaces.
     Cookie(u64),
 }
 
@@ -18,7 +21,7 @@ pub fn key(s: &SocketInfo) -> Key {
     if s.peer.port() == 0 {
         Key::Cookie(s.cookie)
     } else {
-        Key::Pair(s.local, s.peer)
+        Key::Pair(s.netns.as_ref().map_or(0, |n| n.inode), s.local, s.peer)
     }
 }
 
@@ -190,5 +193,30 @@ mod tests {
             t(TimerKind::Keepalive, 0),
             t(TimerKind::Keepalive, 0)
         ));
+    }
+
+    #[test]
+    fn the_same_tuple_in_two_namespaces_is_two_sockets() {
+        let label = |inode| crate::model::netns::NetnsLabel {
+            inode,
+            name: None,
+            pid: None,
+            container: None,
+        };
+        let mut a = s(
+            TcpState::Established,
+            "127.0.0.1:80",
+            "127.0.0.1:5000",
+            None,
+        );
+        a.netns = Some(label(1));
+        let mut b = a.clone();
+        b.netns = Some(label(2));
+        b.state = TcpState::CloseWait;
+        // Namespace 2's socket is new, not namespace 1's changing state.
+        let cur = [a.clone(), b];
+        let ch = diff(Some(std::slice::from_ref(&a)), &cur);
+        assert_eq!(ch.len(), 1);
+        assert!(matches!(ch[0], Change::New(s) if s.netns.as_ref().unwrap().inode == 2));
     }
 }

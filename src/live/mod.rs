@@ -20,10 +20,12 @@ use crate::cli::{
     HostArgs, NetnsArgs, SocketFilterArgs, SocketPopulationArgs, SocketThresholdArgs, SocketsArgs,
 };
 use crate::commands::{default_format, fail, EXIT_FINDINGS};
+use crate::model::netns::NetnsSeen;
 use crate::model::socket::{Snapshot, TcpState};
 use crate::report::sockets as out;
 use crate::report::Format;
 use crate::source::host;
+use crate::source::netns_dump::{MultiDumper, Scope};
 use crate::source::sockdiag::{state_mask, DumpQuery, Dumper, Netns, ALL_STATES};
 
 pub use watch::watch;
@@ -86,11 +88,82 @@ pub fn population_config(p: &SocketPopulationArgs) -> SocketConfig {
     }
 }
 
-/// One poll: the dump, the host context of the same namespace and, with -p, the
-/// processes holding the sockets.
-pub fn snapshot(dumper: &mut Dumper, q: &DumpQuery, processes: bool) -> Result<Snapshot> {
+/// Where the polls look: the namespace of the query, or every namespace.
+pub enum Sockets {
+    One(Dumper),
+    /// `--all-netns`; rescanned before every poll but the first.
+    All {
+        dumpers: MultiDumper,
+        polls: u64,
+    },
+}
+
+impl Sockets {
+    pub fn open(q: &DumpQuery, all_netns: bool) -> Result<Sockets> {
+        Ok(if all_netns {
+            Sockets::All {
+                dumpers: MultiDumper::open(Scope::All)?,
+                polls: 0,
+            }
+        } else {
+            Sockets::One(Dumper::open(&q.netns)?)
+        })
+    }
+
+    /// The sockets of one poll, labelled with their namespace for `--all-netns`,
+    /// and the namespaces looked into.
+    fn dump(
+        &mut self,
+        q: &DumpQuery,
+    ) -> Result<(
+        Vec<crate::model::socket::SocketInfo>,
+        Option<Vec<NetnsSeen>>,
+    )> {
+        let (dumpers, polls) = match self {
+            Sockets::One(d) => return Ok((d.dump(q)?, None)),
+            Sockets::All { dumpers, polls } => (dumpers, polls),
+        };
+        if *polls > 0 {
+            dumpers.refresh();
+        }
+        *polls += 1;
+        let mut all = Vec::new();
+        let mut seen = Vec::new();
+        for ns in dumpers.dump(q) {
+            let label = (*ns.label).clone();
+            match ns.sockets {
+                Ok(mut sockets) => {
+                    for s in &mut sockets {
+                        s.netns = Some(label.clone());
+                    }
+                    seen.push(NetnsSeen {
+                        label,
+                        sockets: sockets.len() as u64,
+                        error: None,
+                    });
+                    all.extend(sockets);
+                }
+                Err(e) => seen.push(NetnsSeen {
+                    label,
+                    sockets: 0,
+                    error: Some(e),
+                }),
+            }
+        }
+        seen.extend(dumpers.unopened.iter().map(|(label, e)| NetnsSeen {
+            label: label.clone(),
+            sockets: 0,
+            error: Some(e.clone()),
+        }));
+        Ok((all, Some(seen)))
+    }
+}
+
+/// One poll: the dump, the host context of the same namespace (the current one with
+/// `--all-netns`) and, with -p, the processes holding the sockets.
+pub fn snapshot(src: &mut Sockets, q: &DumpQuery, processes: bool) -> Result<Snapshot> {
     let at = host::now();
-    let mut sockets = dumper.dump(q)?;
+    let (mut sockets, namespaces) = src.dump(q)?;
     let host = host::read(&q.netns)?;
     if processes {
         let wanted: HashSet<u64> = sockets
@@ -108,6 +181,7 @@ pub fn snapshot(dumper: &mut Dumper, q: &DumpQuery, processes: bool) -> Result<S
         netns: q.netns.label(),
         sockets,
         host: Some(host),
+        namespaces,
     })
 }
 
@@ -134,7 +208,7 @@ pub fn sockets(args: SocketsArgs) -> ExitCode {
         Ok(q) => q,
         Err(e) => return fail(e),
     };
-    let snap = match Dumper::open(&q.netns)
+    let snap = match Sockets::open(&q, args.all_netns)
         .and_then(|mut d| snapshot(&mut d, &q, args.filter.processes))
     {
         Ok(s) => s,

@@ -15,7 +15,6 @@ use crate::model::host::HostContext;
 use crate::model::socket::Snapshot;
 use crate::report::sockets::{CounterDelta, WatchSummary, WatchWriter};
 use crate::report::Format;
-use crate::source::sockdiag::Dumper;
 
 /// Non-zero counter and interface-drop increases between two host readings.
 pub fn counter_deltas(prev: &HostContext, cur: &HostContext) -> BTreeMap<String, CounterDelta> {
@@ -70,7 +69,7 @@ pub fn watch(args: WatchArgs) -> ExitCode {
         Ok(q) => q,
         Err(e) => return fail(e),
     };
-    let mut dumper = match Dumper::open(&q.netns) {
+    let mut dumper = match super::Sockets::open(&q, args.all_netns) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };

@@ -3,6 +3,7 @@
 
 pub mod endpoint;
 pub mod host;
+pub mod netns;
 pub mod seq;
 pub mod socket;
 pub mod time;

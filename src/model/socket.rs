@@ -315,6 +315,9 @@ pub struct SocketInfo {
     pub tcp_info: Option<TcpInfo>,
     /// Filled by `-p` (null when not looked up; empty when no process holds it).
     pub processes: Option<Vec<ProcRef>>,
+    /// The network namespace it lives in (`--all-netns` only; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<crate::model::netns::NetnsLabel>,
 }
 
 impl SocketInfo {
@@ -353,6 +356,7 @@ impl SocketInfo {
             skmem: None,
             tcp_info: None,
             processes: None,
+            netns: None,
         }
     }
 }
@@ -365,6 +369,9 @@ pub struct Snapshot {
     pub netns: Option<String>,
     pub sockets: Vec<SocketInfo>,
     pub host: Option<crate::model::host::HostContext>,
+    /// `--all-netns`: every namespace looked into (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<crate::model::netns::NetnsSeen>>,
 }
 
 #[cfg(test)]

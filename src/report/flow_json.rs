@@ -153,6 +153,15 @@ pub fn write_flow(
             w.raw("}");
         }
     }
+    // Live capture only (NAT, sockets in other namespaces): rare, through serde.
+    if let Some(n) = super::record::NatRecord::of(conn) {
+        w.raw(key!("nat"));
+        w.serde(&n);
+    }
+    if let Some(n) = super::record::SocketNetnsRecord::of(conn) {
+        w.raw(key!("socket_netns"));
+        w.serde(&n);
+    }
     w.raw(key!("timeline"));
     w.raw("[");
     if with_timeline {

@@ -40,6 +40,14 @@ pub struct FlowRecord<'a> {
     pub longest_idle: Option<IdleRecord>,
     /// The earlier connection on this 4-tuple, when it was reused.
     pub previous_on_tuple: Option<PreviousRecord>,
+    /// Live capture: the connection's two 4-tuples when conntrack says it was
+    /// translated (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat: Option<NatRecord>,
+    /// Live capture: the network namespace of each end's socket when it is not the
+    /// capture's own (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_netns: Option<SocketNetnsRecord<'a>>,
     pub timeline: Vec<EventRecord>,
     pub timeline_dropped: u64,
     pub findings: super::FindingsOut<'a>,
@@ -104,6 +112,65 @@ pub struct PreviousRecord {
     pub closed_by: Option<&'static str>,
     /// From its close (or last packet) to this connection's first packet.
     pub seconds_before: f64,
+}
+
+#[derive(Serialize)]
+pub struct TupleRecord {
+    pub src: String,
+    pub dst: String,
+}
+
+/// A translated connection's tuples as conntrack has them (`flow::nat`).
+#[derive(Serialize)]
+pub struct NatRecord {
+    /// Initiator -> responder as the initiator sent it.
+    pub original: TupleRecord,
+    /// Responder -> initiator as the responder sends it.
+    pub reply: TupleRecord,
+    pub dnat: bool,
+    pub snat: bool,
+    /// Segments seen under the other tuple (the same packets on the other side of
+    /// the translation), counted and not analysed again.
+    pub copies: u64,
+    /// The id of a flow started under the other tuple and folded into this one.
+    pub merged_flow: Option<u64>,
+}
+
+impl NatRecord {
+    pub fn of(conn: &Connection) -> Option<NatRecord> {
+        let n = conn.nat.as_deref()?;
+        let p = &n.pair;
+        Some(NatRecord {
+            original: TupleRecord {
+                src: p.orig_src.to_string(),
+                dst: p.orig_dst.to_string(),
+            },
+            reply: TupleRecord {
+                src: p.reply_src.to_string(),
+                dst: p.reply_dst.to_string(),
+            },
+            dnat: p.dnat(),
+            snat: p.snat(),
+            copies: n.copies,
+            merged_flow: n.merged_flow,
+        })
+    }
+}
+
+/// Where each end's socket lives when not in the capture's namespace.
+#[derive(Serialize)]
+pub struct SocketNetnsRecord<'a> {
+    pub client: Option<&'a crate::model::netns::NetnsLabel>,
+    pub server: Option<&'a crate::model::netns::NetnsLabel>,
+}
+
+impl<'a> SocketNetnsRecord<'a> {
+    pub fn of(conn: &'a Connection) -> Option<SocketNetnsRecord<'a>> {
+        let l = conn.local.as_deref()?;
+        let ns = |d: Dir| l.sides[d.idx()].as_ref().and_then(|s| s.netns.as_deref());
+        let (client, server) = (ns(Dir::FromClient), ns(Dir::FromServer));
+        (client.is_some() || server.is_some()).then_some(SocketNetnsRecord { client, server })
+    }
 }
 
 #[derive(Serialize)]
@@ -458,6 +525,8 @@ impl<'a> FlowRecord<'a> {
                 closed_by: p.close.map(|c| c.by.side()),
                 seconds_before: round_us(start.since(p.ended)),
             }),
+            nat: NatRecord::of(conn),
+            socket_netns: SocketNetnsRecord::of(conn),
             timeline: if with_timeline {
                 timeline_records(conn)
             } else {

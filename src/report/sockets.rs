@@ -59,6 +59,10 @@ pub fn write_json<W: Write>(
         super::clock::rfc3339_utc(snap.at)
     )?;
     serde_json::to_writer(&mut *w, &snap.netns)?;
+    if let Some(ns) = &snap.namespaces {
+        w.write_all(b",\n\"namespaces\":")?;
+        serde_json::to_writer(&mut *w, ns)?;
+    }
     w.write_all(b",\n\"host\":")?;
     serde_json::to_writer(&mut *w, &snap.host)?;
     w.write_all(b",\n\"sockets\":[")?;
@@ -103,6 +107,9 @@ pub fn write_ndjson<W: Write>(
     if !findings_only {
         if let Some(h) = &snap.host {
             write_tagged_line(w, "host", h)?;
+        }
+        for ns in snap.namespaces.iter().flatten() {
+            write_tagged_line(w, "netns", ns)?;
         }
         let per = socket_findings(snap, findings);
         for s in &snap.sockets {
@@ -165,7 +172,7 @@ fn secs(x: f64) -> String {
 }
 
 /// The columns of the sockets table, from the least to the most droppable.
-fn socket_columns(with_process: bool) -> Vec<Column> {
+fn socket_columns(with_process: bool, with_netns: bool) -> Vec<Column> {
     let mut cols = vec![
         Column::new("STATE"),
         Column::new("RECV-Q").drop(5),
@@ -180,6 +187,9 @@ fn socket_columns(with_process: bool) -> Vec<Column> {
     if with_process {
         cols.push(Column::new("PROCESS").cut(10).drop(7));
     }
+    if with_netns {
+        cols.push(Column::new("NETNS").cut(12).drop(8));
+    }
     cols.push(Column::new("FINDINGS").wrap(12));
     cols
 }
@@ -189,6 +199,7 @@ fn row(
     ids: &[&'static str],
     findings: &[Finding],
     with_process: bool,
+    with_netns: bool,
 ) -> Vec<Cell> {
     let ti = s.tcp_info.as_ref();
     let state = s.state.ss_name();
@@ -227,6 +238,11 @@ fn row(
                         .join(",")
                 })
                 .unwrap_or_default(),
+        ));
+    }
+    if with_netns {
+        cells.push(Cell::from(
+            s.netns.as_ref().map(|n| n.short()).unwrap_or_default(),
         ));
     }
     cells.push(Cell {
@@ -273,10 +289,11 @@ pub fn write_table<W: Write>(
     });
     let omitted = socks.len().saturating_sub(MAX_SOCKET_ROWS);
     let term = style::current();
-    let mut grid = Grid::new(socket_columns(with_process), Border::Rounded);
+    let with_netns = snap.namespaces.is_some();
+    let mut grid = Grid::new(socket_columns(with_process, with_netns), Border::Rounded);
     grid.drops_with_borders = 3;
     for (s, ids) in socks.iter().take(MAX_SOCKET_ROWS) {
-        grid.row(row(s, ids, findings, with_process));
+        grid.row(row(s, ids, findings, with_process, with_netns));
     }
     if !grid.rows.is_empty() {
         w.write_all(grid.render(&term).as_bytes())?;
@@ -298,9 +315,11 @@ pub fn write_table<W: Write>(
         "\n{} socket{}{}: {}{}",
         summary.sockets,
         if summary.sockets == 1 { "" } else { "s" },
-        snap.netns
-            .as_ref()
-            .map_or(String::new(), |n| format!(" in netns {n}")),
+        match (&snap.netns, &snap.namespaces) {
+            (Some(n), _) => format!(" in netns {n}"),
+            (None, Some(all)) => format!(" in {} network namespaces", all.len()),
+            (None, None) => String::new(),
+        },
         if states.is_empty() {
             "none".into()
         } else {
@@ -743,14 +762,25 @@ impl<W: Write> WatchWriter<W> {
                 )
             }
         )?;
+        // With --all-netns each line says which namespace: " [c1]".
+        let ns = |s: &SocketInfo| {
+            s.netns
+                .as_ref()
+                .map_or(String::new(), |n| format!(" [{}]", n.short()))
+        };
         for c in diff {
             match c {
-                Change::New(s) => writeln!(w, "  + {:<11} {}", s.state.ss_name(), s.pair())?,
-                Change::Gone(s) => writeln!(w, "  - {:<11} {}", s.state.ss_name(), s.pair())?,
+                Change::New(s) => {
+                    writeln!(w, "  + {:<11} {}{}", s.state.ss_name(), s.pair(), ns(s))?
+                }
+                Change::Gone(s) => {
+                    writeln!(w, "  - {:<11} {}{}", s.state.ss_name(), s.pair(), ns(s))?
+                }
                 Change::State { from, socket } => writeln!(
                     w,
-                    "  ~ {}  {} -> {}",
+                    "  ~ {}{}  {} -> {}",
                     socket.pair(),
+                    ns(socket),
                     from.ss_name(),
                     socket.state.ss_name()
                 )?,
@@ -760,9 +790,10 @@ impl<W: Write> WatchWriter<W> {
                     });
                     writeln!(
                         w,
-                        "  ! {} {}  timer [{}] -> [{}]{death}",
+                        "  ! {} {}{}  timer [{}] -> [{}]{death}",
                         socket.state.ss_name(),
                         socket.pair(),
+                        ns(socket),
                         timer_text(*from),
                         timer_text(socket.timer)
                     )?

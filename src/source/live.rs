@@ -373,6 +373,15 @@ pub struct SocketPollSummary {
     /// cover the same traffic as the capture filter): count and examples.
     pub without_packets: Option<u64>,
     pub without_packets_examples: Vec<SocketSeen>,
+    /// Conntrack's translated connections joined to flows (absent when not asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conntrack: Option<super::conntrack::ConntrackSummary>,
+    /// `--all-netns`: the other namespaces whose sockets were polled (absent
+    /// otherwise), and the first failure to dump one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<crate::model::netns::NetnsLabel>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_netns_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

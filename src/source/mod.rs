@@ -3,10 +3,14 @@
 //! hand plain data downstream and know nothing of the analysis.
 
 pub mod bpf;
+pub mod conntrack;
+pub mod conntrack_parse;
 pub mod host;
 pub mod hostpoll;
 pub mod live;
+pub mod namespaces;
 pub mod netns;
+pub mod netns_dump;
 pub mod open;
 pub mod pcap_file;
 pub mod pcap_writer;

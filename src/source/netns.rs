@@ -112,5 +112,28 @@ where
         .map_err(|_| anyhow!("the namespace thread panicked"))?
 }
 
+/// Runs `f` in the namespace of an already opened namespace file (one that
+/// `source::namespaces` found and checked), in a short-lived thread.
+pub fn run_in_file<T, F>(file: File, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name("tcpdiag-netns".into())
+        .spawn(move || -> Result<T> {
+            setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
+                nix::errno::Errno::EPERM => {
+                    anyhow!("entering another network namespace needs CAP_SYS_ADMIN (run as root)")
+                }
+                e => anyhow!("cannot enter the network namespace: {e}"),
+            })?;
+            f()
+        })
+        .context("starting the namespace thread")?
+        .join()
+        .map_err(|_| anyhow!("the namespace thread panicked"))?
+}
+
 /// The /proc/net directory of the namespace the calling thread is in.
 pub const PROC_NET: &str = "/proc/thread-self/net";

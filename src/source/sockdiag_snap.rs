@@ -3,9 +3,14 @@
 //! listeners included for their accept queues, kernel-filtered to the capture's
 //! ports when the BPF filter gives them), each `SocketInfo` turned into the flow
 //! layer's compact `SockSnap`, plus the namespace's ListenOverflows / ListenDrops.
+//! With `--all-netns` the namespaces linked to the capture's are dumped too
+//! (`netns_dump`); conntrack's translated connections are read after the sockets.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
+use super::conntrack::Conntrack;
+use super::netns_dump::{MultiDumper, Scope};
 use super::sockdiag::{DumpQuery, Dumper, PortRange, ALL_STATES};
 use super::sockpoll::{DumpFn, PollData};
 use crate::flow::socket::{SockSnap, TcpInfoLite};
@@ -75,20 +80,99 @@ fn dump_once(d: &mut Dumper, queries: &[DumpQuery]) -> Result<Vec<SocketInfo>, S
     Ok(out)
 }
 
-/// Opens the netlink socket now (in the calling thread's namespace, which the
-/// capture already entered) and returns the dump for the poller thread.
-pub fn dumper(ports: Option<&[u16]>) -> Result<DumpFn, String> {
-    let mut d = Dumper::open(&super::netns::Netns::Current).map_err(|e| e.to_string())?;
+/// What the capture's polls read beyond its own namespace's sockets.
+#[derive(Clone, Debug, Default)]
+pub struct PollScope {
+    /// The sockets of the namespaces linked to the capture's.
+    pub all_netns: bool,
+    /// Conntrack's translated connections, read only when this count (the flows
+    /// the capture has started so far, kept up to date by the capture thread) moved
+    /// since the last read: only a new flow can need a pair, and a large table
+    /// costs the kernel a walk per read.
+    pub conntrack: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+}
+
+/// How often `--all-netns` looks for namespaces that came or went.
+const RESCAN: Duration = Duration::from_secs(2);
+
+/// Where the poller's sockets come from.
+enum Sockets {
+    Own(Dumper),
+    Linked {
+        dumpers: MultiDumper,
+        scanned: Instant,
+    },
+}
+
+/// Opens the netlink sockets now (in the calling thread's namespace, which the
+/// capture already entered) and returns the dump for the poller thread, plus why
+/// conntrack cannot be read when it was asked for and cannot (None: it can, or it
+/// was not asked for).
+pub fn dumper(ports: Option<&[u16]>, scope: PollScope) -> Result<(DumpFn, Option<String>), String> {
+    let mut sockets = if scope.all_netns {
+        Sockets::Linked {
+            dumpers: MultiDumper::open(Scope::Linked).map_err(|e| e.to_string())?,
+            scanned: Instant::now(),
+        }
+    } else {
+        Sockets::Own(Dumper::open(&super::netns::Netns::Current).map_err(|e| e.to_string())?)
+    };
+    let (mut conntrack, conntrack_error) = match scope.conntrack {
+        None => (None, None),
+        // No conntrack module: nothing is translated here (and asking would load it).
+        Some(_) if !super::conntrack::available() => (
+            None,
+            Some("no conntrack table in this namespace".to_string()),
+        ),
+        Some(flows) => match Conntrack::open() {
+            Ok(c) => (Some((c, flows, None::<u64>)), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+    };
     let queries = queries(ports);
-    Ok(Box::new(move |at| {
-        Ok(PollData {
-            snaps: dump_once(&mut d, &queries)?
-                .iter()
-                .map(|s| snap_of(s, at))
-                .collect(),
-            listen_counters: listen_counters(),
-        })
-    }))
+    let ports: Option<Vec<u16>> = ports.map(<[u16]>::to_vec);
+    Ok((
+        Box::new(move |at| {
+            let mut data = PollData {
+                listen_counters: listen_counters(),
+                ..PollData::default()
+            };
+            match &mut sockets {
+                Sockets::Own(d) => {
+                    data.snaps = dump_once(d, &queries)?
+                        .iter()
+                        .map(|s| snap_of(s, at))
+                        .collect();
+                }
+                Sockets::Linked { dumpers, scanned } => {
+                    if scanned.elapsed() >= RESCAN {
+                        dumpers.refresh();
+                        *scanned = Instant::now();
+                    }
+                    for ns in dumpers.dump_with(|d| dump_once(d, &queries)) {
+                        let snaps = ns
+                            .sockets
+                            .map(|v| v.iter().map(|s| snap_of(s, at)).collect());
+                        match (ns.own, snaps) {
+                            (true, Ok(s)) => data.snaps = s,
+                            (true, Err(e)) => return Err(e),
+                            (false, Ok(s)) => data.other_netns.push((ns.label, s)),
+                            (false, Err(e)) => data.netns_errors.push(format!("{}: {e}", ns.label)),
+                        }
+                    }
+                }
+            }
+            if let Some((c, flows, read_at)) = &mut conntrack {
+                let now = flows.load(std::sync::atomic::Ordering::Relaxed);
+                if *read_at != Some(now) {
+                    data.nat = Some(c.nat_dump(ports.as_deref()).map_err(|e| e.to_string()));
+                    *read_at = Some(now);
+                }
+            }
+            Ok(data)
+        }),
+        conntrack_error,
+    ))
 }
 
 /// One dump of every socket the capture is about, listeners included, as the

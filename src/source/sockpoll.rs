@@ -11,14 +11,23 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::flow::socket::SockSnap;
+use crate::model::netns::NetnsLabel;
 use crate::model::Ts;
 
 /// What one poll read: the sockets (listeners included) and the namespace's
-/// ListenOverflows / ListenDrops counters when they could be read.
+/// ListenOverflows / ListenDrops counters when they could be read; with
+/// `--all-netns` the sockets of the linked namespaces; and conntrack's translated
+/// connections (read after the sockets, so every socket's connection is in it).
 #[derive(Debug, Default)]
 pub struct PollData {
     pub snaps: Vec<SockSnap>,
     pub listen_counters: Option<(u64, u64)>,
+    /// Sockets of other namespaces, by namespace.
+    pub other_netns: Vec<(std::sync::Arc<NetnsLabel>, Vec<SockSnap>)>,
+    /// Other namespaces whose dump failed: why.
+    pub netns_errors: Vec<String>,
+    /// Conntrack's dump (None when not read: no conntrack, or --no-sockets).
+    pub nat: Option<Result<super::conntrack::NatDump, String>>,
 }
 
 /// One poll's result.

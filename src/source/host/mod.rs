@@ -5,6 +5,7 @@
 //! /proc/thread-self/net/dev (another namespace: sysfs shows the namespace it was
 //! mounted in). `procs` maps socket inodes to processes for `-p`.
 
+pub mod cgroup;
 pub mod counters;
 pub mod procs;
 

@@ -220,22 +220,20 @@ const RECV_BUF: usize = 64 * 1024;
 impl Dumper {
     /// Opens the socket inside `ns` (in a short-lived thread for another namespace).
     pub fn open(ns: &Netns) -> Result<Dumper> {
-        let sock = super::netns::run_in(ns, || {
-            let mut s = Socket::new(NETLINK_SOCK_DIAG)
-                .map_err(|e| anyhow!("cannot open a sock_diag netlink socket: {e}"))?;
-            s.bind_auto()
-                .map_err(|e| anyhow!("cannot bind the sock_diag netlink socket: {e}"))?;
-            s.connect(&NlAddr::new(0, 0))
-                .map_err(|e| anyhow!("cannot connect the sock_diag netlink socket: {e}"))?;
-            // Best effort: a bigger socket buffer lets the kernel queue ahead.
-            let _ = s.set_rx_buf_sz(1 << 20);
-            Ok(s)
-        })?;
-        Ok(Dumper {
+        Ok(Dumper::with(super::netns::run_in(ns, new_socket)?))
+    }
+
+    /// Opens the socket inside an opened namespace file (`source::namespaces`).
+    pub fn open_in(file: std::fs::File) -> Result<Dumper> {
+        Ok(Dumper::with(super::netns::run_in_file(file, new_socket)?))
+    }
+
+    fn with(sock: Socket) -> Dumper {
+        Dumper {
             sock,
             seq: 0,
             buf: Vec::with_capacity(RECV_BUF),
-        })
+        }
     }
 
     /// One dump of every family the query asks for.
@@ -311,6 +309,19 @@ impl Dumper {
     pub fn fd(&self) -> i32 {
         self.sock.as_raw_fd()
     }
+}
+
+/// A NETLINK_SOCK_DIAG socket in the calling thread's namespace.
+fn new_socket() -> Result<Socket> {
+    let mut s = Socket::new(NETLINK_SOCK_DIAG)
+        .map_err(|e| anyhow!("cannot open a sock_diag netlink socket: {e}"))?;
+    s.bind_auto()
+        .map_err(|e| anyhow!("cannot bind the sock_diag netlink socket: {e}"))?;
+    s.connect(&NlAddr::new(0, 0))
+        .map_err(|e| anyhow!("cannot connect the sock_diag netlink socket: {e}"))?;
+    // Best effort: a bigger socket buffer lets the kernel queue ahead.
+    let _ = s.set_rx_buf_sz(1 << 20);
+    Ok(s)
 }
 
 /// The netlink messages of one recv(): records of dump `seq` are appended to `out`;

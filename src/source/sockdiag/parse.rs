@@ -94,6 +94,7 @@ pub fn parse_record(p: &[u8]) -> Result<SocketInfo, String> {
         skmem: None,
         tcp_info: None,
         processes: None,
+        netns: None,
     };
     let mut rest = &p[INET_DIAG_MSG_LEN..];
     while rest.len() >= 4 {
