@@ -395,6 +395,18 @@ ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n
 ls.bind(('0.0.0.0', 9000)); ls.listen(4); print('ready', flush=True)\n\
 while True:\n c, _ = ls.accept(); c.sendall(b'hi'); time.sleep(0.5); c.close()\n";
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "ss"
+    ),
+    ignore = "needs root and ip, nft, python3, curl, nginx, ss (.ci/run installs them)"
+)]
 #[test]
 fn port_forwards_are_one_flow_with_the_container_socket() {
     need_root!();
@@ -517,6 +529,18 @@ fn port_forwards_are_one_flow_with_the_container_socket() {
     assert_eq!(doc["summary"]["flows"]["flows"], 4);
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "ss"
+    ),
+    ignore = "needs root and ip, nft, python3, curl, nginx, ss (.ci/run installs them)"
+)]
 #[test]
 fn a_forwarded_reset_is_not_this_host_s_without_the_container_socket() {
     need_root!();
@@ -543,6 +567,18 @@ fn a_forwarded_reset_is_not_this_host_s_without_the_container_socket() {
     assert!(f["evidence"].get("local_socket").is_none(), "{f}");
 }
 
+#[cfg_attr(
+    any(
+        tcpdiag_missing = "root",
+        tcpdiag_missing = "ip",
+        tcpdiag_missing = "nft",
+        tcpdiag_missing = "python3",
+        tcpdiag_missing = "curl",
+        tcpdiag_missing = "nginx",
+        tcpdiag_missing = "ss"
+    ),
+    ignore = "needs root and ip, nft, python3, curl, nginx, ss (.ci/run installs them)"
+)]
 #[test]
 fn sockets_all_netns_labels_the_containers_sockets() {
     need_root!();
