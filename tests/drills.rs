@@ -18,8 +18,26 @@ const BIN: &str = env!("CARGO_BIN_EXE_tcpdiag");
 
 /// Tools the drills use beyond tcpdiag (.ci/run installs them).
 const TOOLS: &[&str] = &[
-    "ip", "tc", "nft", "tcpdump", "tshark", "mergecap", "editcap", "python3", "nginx", "curl",
-    "jq", "bc", "ssh", "ssh-keygen", "sshd", "proftpd", "hping3", "conntrack", "ethtool", "ss",
+    "ip",
+    "tc",
+    "nft",
+    "tcpdump",
+    "tshark",
+    "mergecap",
+    "editcap",
+    "python3",
+    "nginx",
+    "curl",
+    "jq",
+    "bc",
+    "ssh",
+    "ssh-keygen",
+    "sshd",
+    "proftpd",
+    "hping3",
+    "conntrack",
+    "ethtool",
+    "ss",
     "nstat",
 ];
 
@@ -167,7 +185,11 @@ fn zero_window_reader_stopped() {
     assert_eq!(findings(&capped), findings(&doc));
     // The stalled reader's own host names the socket and the stopped process.
     let client = d.json("sockets_client.json");
-    exactly("sockets (reader)", &client, &["sock.not_reading [receiver_not_reading]"]);
+    exactly(
+        "sockets (reader)",
+        &client,
+        &["sock.not_reading [receiver_not_reading]"],
+    );
     assert!(
         text(&only(&client, "sock.not_reading"), "summary").contains("T (stopped)"),
         "{client}"
@@ -188,9 +210,16 @@ fn accept_queue_full_application_stopped() {
     // Live on the server: its polls saw the listener full and ListenOverflows rising,
     // so the dropped SYNs and the waits are one finding, the accept queue.
     let live = d.json("capture_live.json");
-    exactly("capture", &live, &["sock.accept_queue_full [accept_queue_full]"]);
+    exactly(
+        "capture",
+        &live,
+        &["sock.accept_queue_full [accept_queue_full]"],
+    );
     let q = only(&live, "sock.accept_queue_full");
-    assert!(q["evidence"]["ListenOverflows_delta"].as_u64().unwrap() > 0, "{q}");
+    assert!(
+        q["evidence"]["ListenOverflows_delta"].as_u64().unwrap() > 0,
+        "{q}"
+    );
     let folded = &q["evidence"]["folded_flow_findings"];
     assert_eq!(folded["handshake.syn_retransmit"], 23, "{q}");
     assert_eq!(folded["stall.first_byte"], 17, "{q}");
@@ -207,7 +236,11 @@ fn accept_queue_full_application_stopped() {
     // The socket view while it was stopped: the queue, its CLOSE_WAIT sockets told
     // as never accepted, the stopped nginx named.
     let socks = d.json("sockets_server.json");
-    exactly("sockets", &socks, &["sock.accept_queue_full [accept_queue_full]"]);
+    exactly(
+        "sockets",
+        &socks,
+        &["sock.accept_queue_full [accept_queue_full]"],
+    );
     let q = only(&socks, "sock.accept_queue_full");
     assert!(text(&q, "summary").contains("nginx"), "{q}");
     assert!(q["evidence"]["close_wait_not_accepted"].as_u64().unwrap() > 0);
@@ -224,7 +257,11 @@ fn output_drop_this_host_cannot_transmit() {
         &["sock.transmit_blocked [cannot_transmit]"],
     );
     let watch = d.ndjson_findings("watch_server.ndjson");
-    exactly("watch", &watch, &["sock.transmit_blocked [cannot_transmit]"]);
+    exactly(
+        "watch",
+        &watch,
+        &["sock.transmit_blocked [cannot_transmit]"],
+    );
     assert!(
         !watch.to_string().contains("zero window"),
         "not the peer's window: {watch:#}"
@@ -237,7 +274,11 @@ fn midstream_stop_transfer_cut_silently() {
         return;
     };
     let doc = d.replay(&[]);
-    exactly("replay", &doc, &["stall.transfer [sender_stopped_mid_write]"]);
+    exactly(
+        "replay",
+        &doc,
+        &["stall.transfer [sender_stopped_mid_write]"],
+    );
     let s = only(&doc, "stall.transfer");
     assert!(s["evidence"]["silence_s"].as_f64().unwrap() > 10.0, "{s}");
     exactly(
@@ -252,10 +293,16 @@ fn sshd_usedns_login_stall() {
     let Some(d) = Drill::run("sshd_usedns") else {
         return;
     };
-    for (what, doc) in [("replay", d.replay(&[])), ("capture", d.json("capture_live.json"))] {
+    for (what, doc) in [
+        ("replay", d.replay(&[])),
+        ("capture", d.json("capture_live.json")),
+    ] {
         exactly(what, &doc, &["stall.response [reverse_dns]"]);
         let f = only(&doc, "stall.response");
-        assert!(f["evidence"]["ptr_queries_for_client"].as_u64().unwrap() >= 1, "{f:#}");
+        assert!(
+            f["evidence"]["ptr_queries_for_client"].as_u64().unwrap() >= 1,
+            "{f:#}"
+        );
         assert!(text(&f, "hint").contains("UseDNS no"), "{f:#}");
         assert!(f["evidence"]["wait_s"].as_f64().unwrap() > 1.9, "{f:#}");
     }
@@ -266,7 +313,10 @@ fn ftp_banner_waits_on_reverse_dns() {
     let Some(d) = Drill::run("ftp_reverse_dns") else {
         return;
     };
-    for (what, doc) in [("replay", d.replay(&[])), ("capture", d.json("capture_live.json"))] {
+    for (what, doc) in [
+        ("replay", d.replay(&[])),
+        ("capture", d.json("capture_live.json")),
+    ] {
         exactly(what, &doc, &["stall.first_byte [reverse_dns]"]);
         let f = only(&doc, "stall.first_byte");
         assert_eq!(f["evidence"]["ptr_queries_for_client"], 2, "{f:#}");
@@ -289,7 +339,10 @@ fn time_wait_reused_by_tw_reuse() {
     assert_eq!(tw["severity"], "warning");
     assert_eq!(tw["evidence"]["peak_time_wait"], 100, "{tw}");
     assert_eq!(tw["evidence"]["time_wait_reused"], 60, "{tw}");
-    assert!(!text(&tw, "hint").contains("set net.ipv4.tcp_tw_reuse=1"), "{tw}");
+    assert!(
+        !text(&tw, "hint").contains("set net.ipv4.tcp_tw_reuse=1"),
+        "{tw}"
+    );
     assert!(!text(&tw, "summary").contains("exhausted"), "{tw}");
     // The 60 reuses are one finding.
     let reuse = only(&doc, "close.port_reuse");
@@ -328,7 +381,11 @@ fn forged_rst_from_a_box_in_between() {
     // Live at the client: this host's own socket proves it sent nothing, and the RST
     // is one finding, not also "the server closed abortively".
     let client = d.json("live_client.json");
-    exactly("capture (client)", &client, &["rst.not_from_this_host [middlebox]"]);
+    exactly(
+        "capture (client)",
+        &client,
+        &["rst.not_from_this_host [middlebox]"],
+    );
     // The server never saw a RST: nothing to report there.
     exactly("capture (server)", &d.json("live_server.json"), &[]);
 }
@@ -338,14 +395,20 @@ fn keepalive_gives_up_on_a_dead_peer() {
     let Some(d) = Drill::run("keepalive_giveup") else {
         return;
     };
-    for (what, doc) in [("replay", d.replay(&[])), ("capture", d.json("live_client.json"))] {
+    for (what, doc) in [
+        ("replay", d.replay(&[])),
+        ("capture", d.json("live_client.json")),
+    ] {
         exactly(what, &doc, &["keepalive.dead_peer [keepalive_gave_up]"]);
         let f = only(&doc, "keepalive.dead_peer");
         assert!(!text(&f, "hint").contains("SO_LINGER"), "{f:#}");
         assert_eq!(f["evidence"]["unanswered"], 3, "{f:#}");
     }
     let live = only(&d.json("live_client.json"), "keepalive.dead_peer");
-    assert_eq!(live["evidence"]["local_socket"]["rst_cause"], "keepalive_gave_up");
+    assert_eq!(
+        live["evidence"]["local_socket"]["rst_cause"],
+        "keepalive_gave_up"
+    );
 }
 
 #[test]
@@ -353,7 +416,10 @@ fn short_idle_timeout_of_a_middlebox() {
     let Some(d) = Drill::run("idle_reset_short") else {
         return;
     };
-    for (what, doc) in [("replay", d.replay(&[])), ("capture", d.json("live_client.json"))] {
+    for (what, doc) in [
+        ("replay", d.replay(&[])),
+        ("capture", d.json("live_client.json")),
+    ] {
         exactly(what, &doc, &["idle.reset [middlebox_idle_timeout]"]);
         let f = only(&doc, "idle.reset");
         assert_eq!(f["evidence"]["judged_against_flow"], true, "{f:#}");
@@ -370,7 +436,11 @@ fn retransmissions_give_up_by_retries2_and_user_timeout() {
     // Live, each client's own tcp_retries2 is known: A (retries2=4) gave up when it
     // allows, B (15) much sooner: TCP_USER_TIMEOUT.
     let a = d.json("live_client.json");
-    exactly("capture (A)", &a, &["retransmit.give_up [peer_unreachable]"]);
+    exactly(
+        "capture (A)",
+        &a,
+        &["retransmit.give_up [peer_unreachable]"],
+    );
     let ga = only(&a, "retransmit.give_up");
     assert_eq!(ga["evidence"]["tcp_retries2"], 4, "{ga:#}");
     assert_eq!(ga["evidence"]["tcp_retries2_assumed"], false);
@@ -395,7 +465,10 @@ fn tail_loss_probe_is_not_a_timeout() {
     let doc = d.replay(&[]);
     exactly("replay", &doc, &[]);
     let tlp = only(&doc, "retransmit.tail_loss_probe");
-    assert_eq!(tlp["evidence"]["cause"], "spurious_tail_loss_probe", "{tlp:#}");
+    assert_eq!(
+        tlp["evidence"]["cause"], "spurious_tail_loss_probe",
+        "{tlp:#}"
+    );
     assert_eq!(tlp["evidence"]["dsacked"], 1);
     assert!(d.notes().contains("TcpExtTCPLossProbes"));
 }
@@ -428,7 +501,14 @@ fn resent_syn_does_not_stretch_the_out_of_order_window() {
     let tshark = Command::new("tshark")
         .arg("-r")
         .arg(d.path("capture.pcap"))
-        .args(["-Y", "tcp.analysis.out_of_order", "-T", "fields", "-e", "frame.number"])
+        .args([
+            "-Y",
+            "tcp.analysis.out_of_order",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ])
         .output()
         .expect("tshark");
     let theirs: Vec<u64> = String::from_utf8_lossy(&tshark.stdout)
@@ -450,7 +530,9 @@ fn snaplen_68_keeps_the_handshake() {
     assert_eq!(flow["conn_state"], "SF");
     assert_eq!(flow["history"], "ShADadFf");
     assert_eq!(flow["handshake"]["completed"], true);
-    assert!(findings(&doc).iter().all(|f| f["id"] != "capture.midstream"));
+    assert!(findings(&doc)
+        .iter()
+        .all(|f| f["id"] != "capture.midstream"));
 }
 
 #[test]

@@ -218,6 +218,13 @@ pub struct Connection {
     pub previous: Option<PreviousConn>,
     /// Socket snapshots of the endpoints on this host (live capture only).
     pub local: Option<Box<LocalSockets>>,
+    /// The tunnel that carried it (part of its flow key); `None` when plain.
+    pub tunnel: crate::model::TunnelKey,
+    /// The encapsulation layers of its first packet, outermost first, outer
+    /// addresses oriented client -> server (empty when plain).
+    pub encapsulation: Vec<crate::decode::Encap>,
+    /// The interfaces its packets were seen on (cooked v2 captures, `-i any`).
+    pub paths: Option<Box<super::paths::Paths>>,
 }
 
 /// What ended on the same 4-tuple before this connection started.
@@ -276,6 +283,9 @@ impl Connection {
             server_answers: 0,
             previous: None,
             local: None,
+            tunnel: first.tunnel,
+            encapsulation: Vec::new(),
+            paths: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! analyzers need, copied out of the packet buffer (a few dozen bytes, no allocation).
 
 use crate::decode::{LinkDirection, Packet, TcpFlags, TcpOptions, TcpSegment, Transport};
-use crate::model::{Endpoint, SeqNum, Ts};
+use crate::model::{Endpoint, SeqNum, Ts, TunnelKey};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Segment {
@@ -26,6 +26,8 @@ pub struct Segment {
     pub link_dir: Option<LinkDirection>,
     /// The first captured payload bytes (empty when there is no payload).
     pub head: PayloadHead,
+    /// The tunnel that carried it (part of the flow key); `None` for plain traffic.
+    pub tunnel: TunnelKey,
 }
 
 /// The first bytes of a payload as captured: enough to name a daemon by its banner
@@ -104,6 +106,7 @@ impl Segment {
             } else {
                 PayloadHead::of(tcp.payload)
             },
+            tunnel: p.tunnel,
         }
     }
 
@@ -143,6 +146,7 @@ impl Segment {
             src_mac: None,
             link_dir: None,
             head: PayloadHead::default(),
+            tunnel: TunnelKey::None,
         }
     }
 

@@ -76,13 +76,14 @@ impl FlowTable {
         self.live.len()
     }
 
-    /// Feeds one segment; finished connections are handed to `done`.
-    pub fn on_segment(&mut self, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) {
+    /// Feeds one segment; finished connections are handed to `done`. Returns true
+    /// when the segment started a new connection.
+    pub fn on_segment(&mut self, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> bool {
         if seg.ts > self.now {
             self.now = seg.ts;
         }
         self.expire(done);
-        let (key, _) = FlowKey::of(seg.src, seg.dst);
+        let (key, _) = FlowKey::in_tunnel(seg.src, seg.dst, seg.tunnel);
         // Common case, one lookup: a segment of a live connection.
         let mut previous = None;
         if let Some(conn) = self.live.get_mut(&key) {
@@ -90,7 +91,7 @@ impl FlowTable {
             // closed, starts a new connection (port reuse, TIME_WAIT reuse).
             if !conn.zeek.is_reuse(seg) {
                 feed(conn, seg, key, &self.cfg.conn, &mut self.closing);
-                return;
+                return false;
             }
             let close = conn.close();
             previous = Some(PreviousConn {
@@ -114,6 +115,12 @@ impl FlowTable {
         feed(&mut conn, seg, key, &self.cfg.conn, &mut self.closing);
         self.live.insert(key, conn);
         self.stats.peak_live = self.stats.peak_live.max(self.live.len());
+        true
+    }
+
+    /// The live connection on `key`, if any.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Connection> {
+        self.live.get_mut(key).map(|c| &mut **c)
     }
 
     /// Advances the table's clock without a segment (a live capture on a quiet link:
@@ -216,7 +223,7 @@ impl FlowTable {
     ) {
         conn.end_reason = reason;
         if reason == EndReason::Closed && self.cfg.recent_ns > 0 {
-            let (key, _) = FlowKey::of(conn.client, conn.server);
+            let (key, _) = FlowKey::in_tunnel(conn.client, conn.server, conn.tunnel);
             let close = conn.close();
             let ended = close.map_or(conn.end, |c| c.ts);
             if self.recent.len() >= MAX_RECENT {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use super::TunnelKey;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
     pub ip: IpAddr,
@@ -59,21 +61,45 @@ impl Dir {
 }
 
 /// A 4-tuple with its two endpoints in a canonical order, so both directions of a
-/// connection map to the same key. `lo` is the smaller endpoint.
+/// connection map to the same key. `lo` is the smaller endpoint. A tunnelled flow's
+/// key also holds the tunnel that carried it (`TunnelKey`): the same inner 4-tuple in
+/// two VNIs is two keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     pub lo: Endpoint,
     pub hi: Endpoint,
+    pub tunnel: TunnelKey,
 }
 
 impl FlowKey {
-    /// Returns the key and whether `src` is the `lo` endpoint.
+    /// Returns the key of a plain (not tunnelled) 4-tuple and whether `src` is the
+    /// `lo` endpoint.
     #[inline]
     pub fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, bool) {
+        FlowKey::in_tunnel(src, dst, TunnelKey::None)
+    }
+
+    /// `of` for a 4-tuple carried by `tunnel`.
+    #[inline]
+    pub fn in_tunnel(src: Endpoint, dst: Endpoint, tunnel: TunnelKey) -> (FlowKey, bool) {
         if src <= dst {
-            (FlowKey { lo: src, hi: dst }, true)
+            (
+                FlowKey {
+                    lo: src,
+                    hi: dst,
+                    tunnel,
+                },
+                true,
+            )
         } else {
-            (FlowKey { lo: dst, hi: src }, false)
+            (
+                FlowKey {
+                    lo: dst,
+                    hi: src,
+                    tunnel,
+                },
+                false,
+            )
         }
     }
 }
@@ -90,6 +116,23 @@ mod tests {
         let (k2, b_is_lo) = FlowKey::of(b, a);
         assert_eq!(k1, k2);
         assert_ne!(a_is_lo, b_is_lo);
+    }
+
+    #[test]
+    fn tunnel_is_part_of_the_key() {
+        use crate::model::TunnelKind;
+        let a = Endpoint::new("10.0.0.2".parse().unwrap(), 40000);
+        let b = Endpoint::new("10.0.0.3".parse().unwrap(), 80);
+        let o1 = "192.0.2.1".parse().unwrap();
+        let o2 = "192.0.2.2".parse().unwrap();
+        let t42 = TunnelKey::new(TunnelKind::Vxlan, 42, o1, o2);
+        let t43 = TunnelKey::new(TunnelKind::Vxlan, 43, o1, o2);
+        let (k42, _) = FlowKey::in_tunnel(a, b, t42);
+        let (k42_back, _) = FlowKey::in_tunnel(b, a, TunnelKey::new(TunnelKind::Vxlan, 42, o2, o1));
+        let (k43, _) = FlowKey::in_tunnel(a, b, t43);
+        assert_eq!(k42, k42_back);
+        assert_ne!(k42, k43);
+        assert_ne!(k42, FlowKey::of(a, b).0);
     }
 
     #[test]

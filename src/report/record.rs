@@ -36,6 +36,15 @@ pub struct FlowRecord<'a> {
     pub longest_idle: Option<IdleRecord>,
     /// The earlier connection on this 4-tuple, when it was reused.
     pub previous_on_tuple: Option<PreviousRecord>,
+    /// The tunnels and other encapsulations that carried it (absent when plain).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub encapsulation: &'a [crate::decode::Encap],
+    /// The interfaces its packets were seen on (cooked v2 captures, `-i any`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<PathRecord>>,
+    /// Packets whose path was not listed (beyond 16 distinct paths).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths_not_listed: Option<u64>,
     pub timeline: Vec<EventRecord>,
     pub timeline_dropped: u64,
     pub findings: &'a [Finding],
@@ -100,6 +109,33 @@ pub struct PreviousRecord {
     pub closed_by: Option<&'static str>,
     /// From its close (or last packet) to this connection's first packet.
     pub seconds_before: f64,
+}
+
+/// Packets of one direction that were seen on the same interfaces, in that order.
+#[derive(Serialize)]
+pub struct PathRecord {
+    pub dir: &'static str,
+    /// Names (`ifindex N` when unknown, as in a replayed file).
+    pub interfaces: Vec<String>,
+    pub ifindex: Vec<u32>,
+    pub packets: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+}
+
+/// A flow's paths as the JSON contract has them.
+pub fn path_records(p: &crate::flow::paths::Paths) -> Vec<PathRecord> {
+    p.list
+        .iter()
+        .map(|c| PathRecord {
+            dir: c.dir.label(),
+            interfaces: c.names.iter().map(|n| n.to_string()).collect(),
+            ifindex: c.hops.as_slice().to_vec(),
+            packets: c.packets,
+            first_frame: c.first_frame,
+            last_frame: c.last_frame,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -449,6 +485,13 @@ impl<'a> FlowRecord<'a> {
                 closed_by: p.close.map(|c| c.by.side()),
                 seconds_before: round_us(start.since(p.ended)),
             }),
+            encapsulation: &conn.encapsulation,
+            paths: conn.paths.as_deref().map(path_records),
+            paths_not_listed: conn
+                .paths
+                .as_deref()
+                .map(|p| p.other_packets)
+                .filter(|&n| n > 0),
             timeline: if with_timeline {
                 timeline_records(conn)
             } else {
