@@ -38,7 +38,8 @@ pub const MAX_LABELS_KEPT: usize = 8;
 
 /// One encapsulation layer around a flow's packets, outermost first in a list.
 /// Addresses are the outer IP header's, oriented from the flow's client to its
-/// server once the flow knows its roles.
+/// server once the flow knows its roles (ERSPAN's are the mirror session's: from the
+/// mirroring device to the collector).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Encap {
@@ -106,17 +107,14 @@ impl Encap {
                 outer_dst,
                 ..
             }
-            | Encap::Erspan {
-                outer_src,
-                outer_dst,
-                ..
-            }
             | Encap::IpInIp {
                 outer_src,
                 outer_dst,
                 ..
             } => std::mem::swap(outer_src, outer_dst),
-            Encap::Mpls { .. } | Encap::Pppoe { .. } => {}
+            // A mirror session goes one way (source to collector) whatever the
+            // mirrored packet's direction.
+            Encap::Erspan { .. } | Encap::Mpls { .. } | Encap::Pppoe { .. } => {}
         }
         e
     }
