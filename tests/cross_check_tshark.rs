@@ -154,7 +154,10 @@ fn run_tshark(path: &str) -> Tshark {
             cols.get(i).map_or("", |v| v.trim())
         };
         fr.ifindex = view("sll.ifindex").parse().ok();
-        fr.vni = view("vxlan.vni").split(',').next().and_then(|v| v.parse().ok());
+        fr.vni = view("vxlan.vni")
+            .split(',')
+            .next()
+            .and_then(|v| v.parse().ok());
         fr.time = view("frame.time_epoch").parse().unwrap_or(0.0);
         fr.copy_key = VIEW_FIELDS[3..]
             .iter()
@@ -345,10 +348,7 @@ fn views(name: &str, path: &str, ts: Tshark, o: Ours) -> Vec<(String, Tshark, Ou
     if vnis.len() > 1 {
         for v in &vnis {
             let keep = ts.frames.iter().filter(|(_, f)| f.vni == Some(*v));
-            subsets.push((
-                format!("{name} VNI {v}"),
-                keep.map(|(n, _)| *n).collect(),
-            ));
+            subsets.push((format!("{name} VNI {v}"), keep.map(|(n, _)| *n).collect()));
         }
     }
     if subsets.is_empty() {

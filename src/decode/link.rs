@@ -424,4 +424,90 @@ mod tests {
         assert_eq!(LinkType::from_dlt(276), Some(LinkType::LinuxSll2));
         assert_eq!(LinkType::from_dlt(105), None);
     }
+
+    fn hex(s: &str) -> Vec<u8> {
+        crate::decode::tunnel::tests::hex(s)
+    }
+
+    /// mpls.pcap frames 1 and 2: labels 100, 200 one way, 300 the other (10.8.0.1:40001
+    /// -> 10.8.0.2:7000); pppoe.pcap frame 1: session 0x1234.
+    const MPLS_TWO: &str = "020000000802020000000801884700064040000c81404500003ce6454000400640640a0800010a0800029c411b5881fe542600000000a002ff00d7d00000020405500402080a1031bf8d000000000103030a";
+    const MPLS_ONE: &str = "02000000080102000000080288470012c1404500003c00004000400626aa0a0800020a0800011b589c419746a2d081fe5427a012fcc051b40000020405500402080a8344caef1031bf8d0103030a";
+    const PPPOE: &str = "020000000802020000000801886411001234003e00214500003cf6cc400040062fdb0a0900010a0900029c421b58793961ee00000000a002ff0000eb0000020405500402080a2bad75f1000000000103030a";
+    /// container_any.pcap frame 1: cooked v2 on interface 3 (a container's veth).
+    const SLL2_VETH: &str = "08000000000000030001030602000000880200004500003ca2c34000400683440a5800020a5800039c411b58fe22ce1a00000000a002faf0506a0000020405b40402080adc7287a3000000000103030a";
+
+    #[test]
+    fn mpls_label_stacks() {
+        for (frame, labels, src) in [
+            (MPLS_TWO, vec![100, 200], [10, 8, 0, 1]),
+            (MPLS_ONE, vec![300], [10, 8, 0, 2]),
+        ] {
+            let f = hex(frame);
+            let l2 = p(LinkType::Ethernet, &f).unwrap().unwrap();
+            assert!(l2.encapsulated);
+            assert_eq!(&l2.network[12..16], &src);
+            let mut seen = Vec::new();
+            parse(LinkType::Ethernet, &f, &mut seen).unwrap();
+            assert_eq!(seen, vec![Encap::Mpls { labels }]);
+        }
+        // A stack that never ends (no bottom-of-stack bit) is bounded.
+        let mut f = hex(MPLS_TWO)[..14].to_vec();
+        for _ in 0..40 {
+            f.extend_from_slice(&[0, 0x10, 0, 64]);
+        }
+        assert!(p(LinkType::Ethernet, &f).is_err());
+        // A pseudowire: control word, then an Ethernet frame carrying the IP packet.
+        let inner = hex(MPLS_TWO);
+        let mut pw = inner[..14].to_vec();
+        pw.extend_from_slice(&[0, 0x64, 0x11, 64, 0, 0, 0, 0]);
+        pw.extend_from_slice(&inner[..12]);
+        pw.extend_from_slice(&[0x08, 0x00]);
+        pw.extend_from_slice(&inner[22..]);
+        let l2 = p(LinkType::Ethernet, &pw).unwrap().unwrap();
+        assert_eq!(&l2.network[12..16], &[10, 8, 0, 1]);
+    }
+
+    #[test]
+    fn pppoe_session() {
+        let f = hex(PPPOE);
+        let l2 = p(LinkType::Ethernet, &f).unwrap().unwrap();
+        assert_eq!(&l2.network[12..16], &[10, 9, 0, 1]);
+        assert_eq!(l2.src_mac, Some([2, 0, 0, 0, 8, 1]));
+        let mut seen = Vec::new();
+        parse(LinkType::Ethernet, &f, &mut seen).unwrap();
+        assert_eq!(seen, vec![Encap::Pppoe { session: 0x1234 }]);
+        // LCP (0xc021) is not IP.
+        let mut lcp = f.clone();
+        lcp[20..22].copy_from_slice(&[0xc0, 0x21]);
+        assert!(p(LinkType::Ethernet, &lcp).unwrap().is_none());
+        assert!(p(LinkType::Ethernet, &f[..19]).is_err());
+    }
+
+    #[test]
+    fn cooked_v2_names_the_interface() {
+        let f = hex(SLL2_VETH);
+        let l2 = p(LinkType::LinuxSll2, &f).unwrap().unwrap();
+        assert_eq!(l2.ifindex, Some(3));
+        assert_eq!(l2.src_mac, Some([2, 0, 0, 0, 0x88, 2]));
+        assert_eq!(
+            p(LinkType::Ethernet, &hex(PPPOE)).unwrap().unwrap().ifindex,
+            None
+        );
+    }
+
+    #[test]
+    fn every_cut_is_safe() {
+        for (link, frame) in [
+            (LinkType::Ethernet, MPLS_TWO),
+            (LinkType::Ethernet, PPPOE),
+            (LinkType::LinuxSll2, SLL2_VETH),
+        ] {
+            let f = hex(frame);
+            for n in 0..=f.len() {
+                let _ = p(link, &f[..n]);
+                let _ = parse(link, &f[..n], &mut Vec::new());
+            }
+        }
+    }
 }

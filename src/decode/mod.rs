@@ -59,7 +59,7 @@ pub enum Decoded<'a> {
 }
 
 /// Tunnels inside tunnels peeled at most (a hostile frame cannot loop for long).
-const MAX_TUNNELS: usize = 4;
+pub(crate) const MAX_TUNNELS: usize = 4;
 
 /// Decodes one frame captured on a link of type `link`.
 #[inline]
