@@ -15,10 +15,10 @@ use serde::Serialize;
 
 use crate::analyze::context::{CaptureContext, DnsRecord};
 use crate::analyze::{Analyzers, Finding};
-use crate::decode::dedupe::{Dedupe, Fingerprint, Retired, Seen};
-use crate::decode::{self, dns, Decoded, Encap, Packet, Transport};
+use crate::decode::dedupe::{Dedupe, Fingerprint, Headers, Retired, Seen};
+use crate::decode::{self, dns, Decoded, Encap, Plain, Transport};
 use crate::flow::{Connection, FlowTable, Segment, TableConfig};
-use crate::model::{Dir, FlowKey, Ts};
+use crate::model::{Dir, FlowKey, Ts, TunnelId, TunnelKey};
 use crate::report::Sink;
 use crate::source::RawFrame;
 
@@ -66,6 +66,36 @@ struct Front {
     /// packet seen on several interfaces once and record its path.
     dedupe: Dedupe,
     ifnames: IfNames,
+    tunnels: TunnelIds,
+}
+
+/// The flow key's number for each tunnel identity seen. Exact (a table, not a hash),
+/// consulted only for tunnelled packets, bounded: beyond `MAX_TUNNELS` identities it
+/// starts again (numbers are not reused, so a flow whose tunnel was forgotten
+/// continues as a new flow rather than joining another tunnel's).
+#[derive(Default)]
+struct TunnelIds {
+    ids: FxHashMap<TunnelKey, TunnelId>,
+    last: u32,
+}
+
+/// Tunnel identities remembered at once (about 64 MiB at most).
+const MAX_TUNNELS: usize = 1 << 20;
+
+impl TunnelIds {
+    #[inline(never)]
+    fn id(&mut self, key: &TunnelKey) -> TunnelId {
+        if let Some(id) = self.ids.get(key) {
+            return *id;
+        }
+        if self.ids.len() >= MAX_TUNNELS {
+            self.ids.clear();
+        }
+        self.last = self.last.checked_add(1).unwrap_or(1);
+        let id = TunnelId(self.last);
+        self.ids.insert(*key, id);
+        id
+    }
 }
 
 /// Gives an interface's name from its index (live capture: `if_indextoname` in the
@@ -307,22 +337,22 @@ impl Front {
             last_ts: None,
             dedupe: Dedupe::default(),
             ifnames: IfNames::default(),
+            tunnels: TunnelIds::default(),
         }
     }
 
-    /// A frame that names its interface: is it a copy of a packet already seen on
-    /// another one? `Err(())` for a copy (counted, to be skipped); else the number
-    /// of the packet in the window, if it takes part, for `Dedupe::set_flow`.
+    /// A TCP or UDP frame that names its interface: is it a copy of a packet already
+    /// seen on another one? None for a copy (counted, to be skipped); else the
+    /// number of the packet in the window, for `Dedupe::set_flow`.
     #[inline(never)]
     fn check_copy(
         &mut self,
-        packet: &Packet<'_>,
+        headers: Headers,
+        tunnel: &TunnelKey,
         ifindex: u32,
         frame: &RawFrame<'_>,
-    ) -> Result<Option<u64>, ()> {
-        let Some(fp) = Fingerprint::of(packet) else {
-            return Ok(None);
-        };
+    ) -> Option<u64> {
+        let fp = Fingerprint::of(frame.data, headers, tunnel);
         self.ifnames.note(ifindex);
         let Front {
             dedupe,
@@ -335,9 +365,9 @@ impl Front {
         }) {
             Seen::Copy => {
                 self.stats.interface_duplicates += 1;
-                Err(())
+                None
             }
-            Seen::New(seq) => Ok(Some(seq)),
+            Seen::New(seq) => Some(seq),
         }
     }
 
@@ -386,7 +416,30 @@ impl Front {
         self.stats.frames += 1;
         self.first_ts.get_or_insert(frame.ts);
         self.last_ts = Some(self.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
-        let packet = match decode::decode(frame.link, frame.data) {
+        match decode::decode_plain(frame.link, frame.data) {
+            Plain::Decoded(d) => self.on_decoded(d, &TunnelKey::None, &frame, out),
+            Plain::MayCarryTunnel => self.on_tunnelled(&frame, out),
+        }
+    }
+
+    /// A frame whose packet may carry a tunnel: decoded again, tunnels peeled (apart
+    /// from the plain path, which then keeps its packet in registers).
+    #[inline(never)]
+    fn on_tunnelled(&mut self, frame: &RawFrame<'_>, out: &mut dyn FnMut(Msg)) {
+        let mut tunnel = TunnelKey::None;
+        let d = decode::decode_in_tunnel(frame.link, frame.data, &mut tunnel);
+        self.on_decoded(d, &tunnel, frame, out);
+    }
+
+    #[inline(always)]
+    fn on_decoded(
+        &mut self,
+        decoded: Decoded<'_>,
+        tunnel: &TunnelKey,
+        frame: &RawFrame<'_>,
+        out: &mut dyn FnMut(Msg),
+    ) {
+        let packet = match decoded {
             Decoded::Ip(p) => p,
             Decoded::NotIp => {
                 self.stats.non_ip += 1;
@@ -403,14 +456,19 @@ impl Front {
         // Cooked v2 (`-i any`): a packet seen again on another interface is counted once.
         let mut in_window = None;
         if let Some(ifindex) = packet.ifindex {
-            match self.check_copy(&packet, ifindex, &frame) {
-                Ok(seq) => in_window = seq,
-                Err(()) => return,
+            if let Some(headers) = Headers::of(frame.data, &packet) {
+                match self.check_copy(headers, tunnel, ifindex, frame) {
+                    Some(seq) => in_window = Some(seq),
+                    None => return,
+                }
             }
         }
         match &packet.transport {
             Transport::Tcp(tcp) => {
-                let seg = Segment::from_tcp(frame.number, frame.ts, &packet, tcp);
+                let mut seg = Segment::from_tcp(frame.number, frame.ts, &packet, tcp);
+                if !tunnel.is_none() {
+                    seg.tunnel = self.tunnels.id(tunnel);
+                }
                 self.stats.tcp_segments += 1;
                 if seg.truncated() {
                     self.stats.truncated_segments += 1;
@@ -419,7 +477,7 @@ impl Front {
                     .table
                     .on_segment(&seg, &mut |conn| out(Msg::Flow(conn)));
                 if started && packet.encapsulated {
-                    self.attach_encapsulation(&seg, &frame);
+                    self.attach_encapsulation(&seg, frame);
                 }
                 if let Some(seq) = in_window {
                     let (key, from_lo) = FlowKey::in_tunnel(seg.src, seg.dst, seg.tunnel);

@@ -42,26 +42,74 @@ pub struct Fingerprint {
     tunnel: TunnelKey,
 }
 
-impl Fingerprint {
-    /// The fingerprint of a TCP or UDP packet; None for anything else.
+/// Where `part` starts in `frame` (both the capture's bytes: the decoder's slices
+/// borrow from the frame).
+fn offset_in(frame: &[u8], part: &[u8]) -> Option<usize> {
+    (part.as_ptr() as usize)
+        .checked_sub(frame.as_ptr() as usize)
+        .filter(|&at| at <= frame.len())
+}
+
+/// Where a packet's headers are in its frame: plain offsets, so finding them does
+/// not make the caller keep its decoded packet in memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Headers {
+    ip_at: usize,
+    transport_at: usize,
+    transport_len: usize,
+    checksum_at: usize,
+    ipv4: bool,
+}
+
+impl Headers {
+    /// The headers of a TCP or UDP packet decoded from `frame`; None for anything else.
     #[inline]
-    pub fn of(p: &Packet<'_>) -> Option<Fingerprint> {
-        let ip_len = usize::from(p.ip.header_len).min(p.network.len());
-        let (transport_len, checksum_at) = match &p.transport {
-            Transport::Tcp(t) => (usize::from(t.header_len), 16),
-            Transport::Udp { .. } => (8 + 16, 6),
+    pub fn of(frame: &[u8], p: &Packet<'_>) -> Option<Headers> {
+        // The transport header starts 20 bytes before TCP's options, 8 before UDP's
+        // payload; the IP header `header_len` before that.
+        let (transport_at, transport_len, checksum_at) = match &p.transport {
+            Transport::Tcp(t) => (
+                offset_in(frame, t.options)?.checked_sub(20)?,
+                usize::from(t.header_len),
+                16,
+            ),
+            Transport::Udp { payload, .. } => {
+                (offset_in(frame, payload)?.checked_sub(8)?, 8 + 16, 6)
+            }
             _ => return None,
         };
+        Some(Headers {
+            ip_at: transport_at.checked_sub(usize::from(p.ip.header_len))?,
+            transport_at,
+            transport_len,
+            checksum_at,
+            ipv4: p.ip.ip_id.is_some(),
+        })
+    }
+}
+
+impl Fingerprint {
+    /// The fingerprint of the packet whose headers `h` are in `frame` (carried by
+    /// `tunnel`).
+    pub fn of(frame: &[u8], h: Headers, tunnel: &TunnelKey) -> Fingerprint {
+        let Headers {
+            ip_at,
+            transport_at,
+            transport_len,
+            checksum_at,
+            ipv4,
+        } = h;
         let mut fp = Fingerprint {
             len: 0,
             bytes: [0; FP_MAX],
             hash: 0,
-            tunnel: p.tunnel,
+            tunnel: *tunnel,
         };
-        let ip = &p.network[..ip_len.min(FP_MAX)];
+        let ip = frame.get(ip_at..transport_at).unwrap_or(&[]);
+        let ip = &ip[..ip.len().min(FP_MAX)];
         fp.bytes[..ip.len()].copy_from_slice(ip);
         // TTL and header checksum (IPv4), hop limit (IPv6).
-        if p.ip.ip_id.is_some() {
+        if ipv4 {
             for at in [8, 10, 11] {
                 if at < ip.len() {
                     fp.bytes[at] = 0;
@@ -70,7 +118,7 @@ impl Fingerprint {
         } else if ip.len() > 7 {
             fp.bytes[7] = 0;
         }
-        let rest = p.network.get(ip_len..).unwrap_or(&[]);
+        let rest = frame.get(transport_at..).unwrap_or(&[]);
         let transport = &rest[..rest.len().min(transport_len).min(FP_MAX - ip.len())];
         let start = ip.len();
         fp.bytes[start..start + transport.len()].copy_from_slice(transport);
@@ -81,13 +129,13 @@ impl Fingerprint {
         }
         let len = start + transport.len();
         fp.len = len as u8;
-        let mut h = FxHasher::default();
-        h.write(&fp.bytes[..len]);
+        let mut hasher = FxHasher::default();
+        hasher.write(&fp.bytes[..len]);
         if !fp.tunnel.is_none() {
-            std::hash::Hash::hash(&fp.tunnel, &mut h);
+            std::hash::Hash::hash(&fp.tunnel, &mut hasher);
         }
-        fp.hash = h.finish();
-        Some(fp)
+        fp.hash = hasher.finish();
+        fp
     }
 
     fn same(&self, other: &Fingerprint) -> bool {
@@ -285,7 +333,11 @@ mod tests {
 
     fn fp(frame: &[u8]) -> Fingerprint {
         match decode(LinkType::LinuxSll2, frame) {
-            Decoded::Ip(p) => Fingerprint::of(&p).expect("TCP"),
+            Decoded::Ip(p) => Fingerprint::of(
+                frame,
+                Headers::of(frame, &p).expect("TCP"),
+                &TunnelKey::None,
+            ),
             other => panic!("{other:?}"),
         }
     }

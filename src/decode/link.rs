@@ -122,7 +122,7 @@ pub fn parse<'a, V: Visit>(
     v: &mut V,
 ) -> Result<Option<L2<'a>>, &'static str> {
     match link {
-        LinkType::Ethernet => ethernet(frame, 0, v),
+        LinkType::Ethernet => ethernet_top(frame, v),
         LinkType::LinuxSll => sll_v1(frame, v),
         LinkType::LinuxSll2 => sll_v2(frame, v),
         LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 => Ok(raw(frame, 0, None, None)),
@@ -150,9 +150,26 @@ fn raw<'a>(
     }
 }
 
-/// An Ethernet frame (also the inner frame of VXLAN, Geneve, GRE-TEB and ERSPAN).
-/// `nesting` counts the link layers already around it.
+/// A captured Ethernet frame: `ethernet`, inlined into `parse` (the hot path; the
+/// tunnels' inner frames use the out-of-line copy).
+#[inline(always)]
+fn ethernet_top<'a, V: Visit>(frame: &'a [u8], v: &mut V) -> Result<Option<L2<'a>>, &'static str> {
+    ethernet_at(frame, 0, v)
+}
+
+/// An Ethernet frame inside something else (VXLAN, Geneve, GRE-TEB, ERSPAN, an MPLS
+/// pseudowire). `nesting` counts the link layers already around it.
+#[inline(never)]
 pub(crate) fn ethernet<'a, V: Visit>(
+    frame: &'a [u8],
+    nesting: u8,
+    v: &mut V,
+) -> Result<Option<L2<'a>>, &'static str> {
+    ethernet_at(frame, nesting, v)
+}
+
+#[inline(always)]
+fn ethernet_at<'a, V: Visit>(
     frame: &'a [u8],
     nesting: u8,
     v: &mut V,

@@ -7,8 +7,9 @@
 //!
 //! Tunnels (`tunnel`: VXLAN, Geneve, GRE, ERSPAN, IP in IP) and link-level
 //! encapsulations (`link`: VLAN, MPLS, PPPoE) are peeled off until the innermost IP
-//! packet, which is what `Packet` describes; `Packet::tunnel` says which tunnel
-//! carried it. Plain traffic pays one match on the transport for this.
+//! packet, which is what `Packet` describes; `decode_in_tunnel` also says which tunnel
+//! carried it. Plain traffic pays one test of the transport for this, and `Packet`
+//! stays small (it is moved for every frame).
 
 pub mod dedupe;
 pub mod dns;
@@ -38,11 +39,6 @@ pub struct Packet<'a> {
     pub ifindex: Option<u32>,
     pub ip: IpInfo,
     pub transport: Transport<'a>,
-    /// The (innermost) IP packet `ip` and `transport` describe, as captured.
-    pub network: &'a [u8],
-    /// The innermost tunnel that carried the packet; `TunnelKey::None` for plain
-    /// traffic.
-    pub tunnel: TunnelKey,
     /// Some encapsulation (a tunnel, MPLS, PPPoE) was peeled off: `encapsulation`
     /// lists it.
     pub encapsulated: bool,
@@ -64,7 +60,67 @@ pub(crate) const MAX_TUNNELS: usize = 4;
 /// Decodes one frame captured on a link of type `link`.
 #[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
-    decode_visiting(link, frame, &mut NoVisit)
+    decode_in_tunnel(link, frame, &mut TunnelKey::None)
+}
+
+/// `decode`, and the innermost tunnel that carried the packet goes to `tunnel` (left
+/// as it is for plain traffic).
+#[inline]
+pub fn decode_in_tunnel<'a>(
+    link: LinkType,
+    frame: &'a [u8],
+    tunnel: &mut TunnelKey,
+) -> Decoded<'a> {
+    match decode_plain(link, frame) {
+        Plain::Decoded(d) => d,
+        Plain::MayCarryTunnel => tunnelled(link, frame, tunnel, &mut NoVisit),
+    }
+}
+
+/// What `decode_plain` found.
+pub enum Plain<'a> {
+    /// The frame, decoded (it carries no tunnel).
+    Decoded(Decoded<'a>),
+    /// UDP to a tunnel's port, or IP protocol 4, 41 or 47: `decode_in_tunnel` decodes
+    /// it (again, from the start).
+    MayCarryTunnel,
+}
+
+/// The hot path of `decode`, for a caller that handles tunnelled frames apart: the
+/// packet of a plain frame is then built where the caller uses it (a caller that
+/// merges both paths into one `Decoded` makes it go through memory). Always inlined.
+#[inline(always)]
+pub fn decode_plain(link: LinkType, frame: &[u8]) -> Plain<'_> {
+    let l2 = match link::parse(link, frame, &mut NoVisit) {
+        Ok(Some(l2)) => l2,
+        Ok(None) => return Plain::Decoded(Decoded::NotIp),
+        Err(why) => return Plain::Decoded(Decoded::Malformed(why)),
+    };
+    match ip::parse(l2.network) {
+        Ok((_, transport)) if may_carry_tunnel(&transport) => Plain::MayCarryTunnel,
+        Ok((ip, transport)) => Plain::Decoded(Decoded::Ip(Packet {
+            src_mac: l2.src_mac,
+            link_dir: l2.direction,
+            ifindex: l2.ifindex,
+            ip,
+            transport,
+            encapsulated: l2.encapsulated,
+        })),
+        Err(why) => Plain::Decoded(Decoded::Malformed(why)),
+    }
+}
+
+/// UDP to a tunnel's port, or IP protocol 4, 41 or 47: the decoder looks inside.
+#[inline(always)]
+fn may_carry_tunnel(t: &Transport<'_>) -> bool {
+    match t {
+        Transport::Tcp(_) | Transport::Fragment => false,
+        Transport::Udp { dst_port, .. } => tunnel::is_udp_tunnel_port(*dst_port),
+        Transport::Other(proto, _) => matches!(
+            *proto,
+            tunnel::IPPROTO_IPIP | tunnel::IPPROTO_IPV6 | tunnel::IPPROTO_GRE
+        ),
+    }
 }
 
 /// The encapsulation layers around a frame's innermost IP packet, outermost first
@@ -72,31 +128,46 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
 /// of a flow, not for every packet.
 pub fn encapsulation(link: LinkType, frame: &[u8]) -> Vec<Encap> {
     let mut layers = Vec::new();
-    let _ = decode_visiting(link, frame, &mut layers);
+    let _ = tunnelled(link, frame, &mut TunnelKey::None, &mut layers);
     layers
 }
 
-#[inline]
-fn decode_visiting<'a, V: Visit>(link: LinkType, frame: &'a [u8], v: &mut V) -> Decoded<'a> {
+/// `decode` for a frame whose outer packet may carry a tunnel: peels them all.
+#[inline(never)]
+fn tunnelled<'a, V: Visit>(
+    link: LinkType,
+    frame: &'a [u8],
+    tunnel: &mut TunnelKey,
+    v: &mut V,
+) -> Decoded<'a> {
     let l2 = match link::parse(link, frame, v) {
         Ok(Some(l2)) => l2,
         Ok(None) => return Decoded::NotIp,
         Err(why) => return Decoded::Malformed(why),
     };
+    match ip::parse(l2.network) {
+        Ok((ip, transport)) => peel(l2, ip, transport, tunnel, v),
+        Err(why) => Decoded::Malformed(why),
+    }
+}
+
+/// Peels tunnels off a decoded outer packet until the innermost one; the innermost
+/// tunnel goes to `tunnel`.
+#[inline(always)]
+fn peel<'a, V: Visit>(
+    l2: link::L2<'a>,
+    mut ip: IpInfo,
+    mut transport: Transport<'a>,
+    tunnel: &mut TunnelKey,
+    v: &mut V,
+) -> Decoded<'a> {
     let ifindex = l2.ifindex;
     let link_dir = l2.direction;
     let mut src_mac = l2.src_mac;
-    let mut network = l2.network;
-    let mut tunnel = TunnelKey::None;
     let mut encapsulated = l2.encapsulated;
     let mut tunnels = 0;
     loop {
-        let (ip, transport) = match ip::parse(network) {
-            Ok(x) => x,
-            Err(why) => return Decoded::Malformed(why),
-        };
         let peeled = match transport {
-            Transport::Tcp(_) => None,
             Transport::Udp {
                 dst_port, payload, ..
             } if tunnel::is_udp_tunnel_port(dst_port) => {
@@ -120,8 +191,6 @@ fn decode_visiting<'a, V: Visit>(link: LinkType, frame: &'a [u8], v: &mut V) -> 
                 ifindex,
                 ip,
                 transport,
-                network,
-                tunnel,
                 encapsulated,
             });
         };
@@ -130,13 +199,16 @@ fn decode_visiting<'a, V: Visit>(link: LinkType, frame: &'a [u8], v: &mut V) -> 
             return Decoded::Malformed("tunnels nested too deep");
         }
         encapsulated = true;
-        tunnel = peeled.key;
+        *tunnel = peeled.key;
         match peeled.inner {
-            Inner::Ip(l2) => {
-                if l2.src_mac.is_some() {
-                    src_mac = l2.src_mac;
+            Inner::Ip(inner) => {
+                if inner.src_mac.is_some() {
+                    src_mac = inner.src_mac;
                 }
-                network = l2.network;
+                (ip, transport) = match ip::parse(inner.network) {
+                    Ok(x) => x,
+                    Err(why) => return Decoded::Malformed(why),
+                };
             }
             Inner::NotIp => return Decoded::NotIp,
         }

@@ -404,7 +404,9 @@ fn erspan<'a, V: Visit>(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::decode::{decode, encapsulation, Decoded, LinkType, Packet, Transport};
+    use crate::decode::{
+        decode, decode_in_tunnel, encapsulation, Decoded, LinkType, Packet, Transport,
+    };
 
     pub(crate) fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
@@ -448,17 +450,31 @@ pub(crate) mod tests {
         ERSPAN_3,
     ];
 
-    fn syn(frame: &[u8]) -> Packet<'_> {
-        match decode(LinkType::Ethernet, frame) {
+    fn syn(frame: &[u8]) -> Tunnelled<'_> {
+        let mut tunnel = TunnelKey::None;
+        match decode_in_tunnel(LinkType::Ethernet, frame, &mut tunnel) {
             Decoded::Ip(p) => {
                 match &p.transport {
                     Transport::Tcp(t) => assert!(t.flags.syn() && !t.flags.ack()),
                     other => panic!("{other:?}"),
                 }
                 assert!(p.encapsulated);
-                p
+                Tunnelled { p, tunnel }
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// A decoded packet and its tunnel.
+    struct Tunnelled<'a> {
+        p: Packet<'a>,
+        tunnel: TunnelKey,
+    }
+
+    impl<'a> std::ops::Deref for Tunnelled<'a> {
+        type Target = Packet<'a>;
+        fn deref(&self) -> &Packet<'a> {
+            &self.p
         }
     }
 

@@ -218,8 +218,8 @@ pub struct Connection {
     pub previous: Option<PreviousConn>,
     /// Socket snapshots of the endpoints on this host (live capture only).
     pub local: Option<Box<LocalSockets>>,
-    /// The tunnel that carried it (part of its flow key); `None` when plain.
-    pub tunnel: crate::model::TunnelKey,
+    /// The tunnel that carried it (part of its flow key); `NONE` when plain.
+    pub tunnel: crate::model::TunnelId,
     /// The encapsulation layers of its first packet, outermost first, outer
     /// addresses oriented client -> server (empty when plain).
     pub encapsulation: Vec<crate::decode::Encap>,

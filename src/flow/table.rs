@@ -118,7 +118,10 @@ impl FlowTable {
         true
     }
 
-    /// The live connection on `key`, if any.
+    /// The live connection on `key`, if any (callers: a flow's first tunnelled
+    /// packet, path records; cold).
+    #[cold]
+    #[inline(never)]
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Connection> {
         self.live.get_mut(key).map(|c| &mut **c)
     }

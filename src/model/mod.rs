@@ -14,4 +14,4 @@ pub use endpoint::{Dir, Endpoint, FlowKey};
 pub use hops::Hops;
 pub use seq::SeqNum;
 pub use time::Ts;
-pub use tunnel::{TunnelKey, TunnelKind};
+pub use tunnel::{TunnelId, TunnelKey, TunnelKind};

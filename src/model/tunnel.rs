@@ -2,6 +2,11 @@
 //! tenants whose inner 4-tuples are the same (both 10.0.0.2:40000 -> 10.0.0.3:80,
 //! in VNI 42 and VNI 43) never become one flow.
 //!
+//! The decoder gives each tunnelled packet its `TunnelKey`; the engine turns each
+//! distinct key into a small `TunnelId` (an exact table, consulted only for tunnelled
+//! packets), and that id is what the flow key holds: plain traffic's key grows by 4
+//! bytes, not by two addresses.
+//!
 //! The identity is the innermost tunnel's kind, its outer addresses (in a canonical
 //! order, so both directions give the same key) and its id (VXLAN/Geneve VNI, GRE
 //! key, ERSPAN session; 0 when the tunnel has none). Layers that do not separate
@@ -48,6 +53,15 @@ impl TunnelKey {
     pub fn is_none(&self) -> bool {
         matches!(self, TunnelKey::None)
     }
+}
+
+/// A tunnel identity as the flow key holds it: 0 for plain traffic, else the number
+/// the engine gave that `TunnelKey` when it first saw it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TunnelId(pub u32);
+
+impl TunnelId {
+    pub const NONE: TunnelId = TunnelId(0);
 }
 
 #[cfg(test)]
