@@ -244,7 +244,8 @@ fn retransmissions(
             .collect();
         let spurious = r.dsacked_probes > 0 && r.dsacked_probes == r.tail_loss_probes;
         out.push(
-            Finding::new("retransmit.tail_loss_probe", Severity::Info, Some(conn.id), probes[0].at.ts.secs_f64())
+            // `first` keeps the first resends of any cause: the probes may not be among them.
+            Finding::new("retransmit.tail_loss_probe", Severity::Info, Some(conn.id), probes.first().copied().or(r.latest.as_ref()).map_or(conn.start, |x| x.at.ts).secs_f64())
                 .summary(format!(
                     "{} {who} resent its last segment {} only {} ms after its last progress, sooner than any retransmission timeout (>= {:.0} ms on Linux): {}{}",
                     dir.side(),
