@@ -434,4 +434,43 @@ mod tests {
         assert_eq!(retired, MAX_PENDING + 100);
         assert!(d.is_empty());
     }
+
+    #[test]
+    fn udp_copies_by_header_and_first_payload_bytes() {
+        // A DNS query (10.88.0.2:51515 -> 10.88.0.1:53, id 0x1a2b) in cooked v2 on
+        // interface `ifindex`; `id` changes the DNS id (a different query).
+        let dns = |ifindex: u32, ttl: u8, id: u16| {
+            let mut f = vec![0x08, 0x00, 0, 0];
+            f.extend_from_slice(&ifindex.to_be_bytes());
+            f.extend_from_slice(&[0, 1, 0, 6, 0x02, 0x42, 0x0a, 0, 0, 2, 0, 0]);
+            f.extend_from_slice(&[
+                0x45, 0, 0, 45, 0x12, 0x34, 0, 0, ttl, 17, 0, 0, 10, 88, 0, 2, 10, 88, 0, 1,
+            ]);
+            f.extend_from_slice(&[0xc9, 0x3b, 0, 53, 0, 25, 0xab, 0xcd]);
+            f.extend_from_slice(&id.to_be_bytes());
+            f.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1]);
+            f
+        };
+        let fp = |f: &[u8]| match decode(LinkType::LinuxSll2, f) {
+            Decoded::Ip(p) => {
+                Fingerprint::of(f, Headers::of(f, &p).expect("UDP"), &TunnelKey::None)
+            }
+            other => panic!("{other:?}"),
+        };
+        let mut d = Dedupe::default();
+        let mut keep = |_: Retired| {};
+        assert!(matches!(
+            d.check(ms(0), fp(&dns(3, 64, 0x1a2b)), 3, 1, &mut keep),
+            Seen::New(_)
+        ));
+        assert!(matches!(
+            d.check(ms(0), fp(&dns(2, 64, 0x1a2b)), 2, 2, &mut keep),
+            Seen::Copy
+        ));
+        // Another query with the same addresses, ports and IP ID: not a copy.
+        assert!(matches!(
+            d.check(ms(0), fp(&dns(5, 63, 0x1a2c)), 5, 3, &mut keep),
+            Seen::New(_)
+        ));
+    }
 }
