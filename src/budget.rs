@@ -27,9 +27,11 @@ pub enum Part {
     Trackers,
     /// What the output sink keeps until the end (table rows).
     Output,
+    /// The decoder's recent packets (`-i any` copies) and tunnel identities.
+    Decode,
 }
 
-const PARTS: usize = 6;
+const PARTS: usize = 7;
 
 /// The share of the limit in use from which the table sheds and findings are no
 /// longer kept for the top-level list.

@@ -10,14 +10,16 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::analyze::context::{CaptureContext, DnsRecord};
 use crate::analyze::{Analyzers, Finding};
 use crate::budget::{MemoryBudget, Part};
-use crate::decode::{self, dns, Decoded, Transport};
+use crate::decode::dedupe::{Dedupe, Fingerprint, Headers, Retired, Seen};
+use crate::decode::{self, dns, Decoded, Encap, Plain, Transport};
 use crate::flow::{Connection, FlowTable, Segment, TableConfig};
-use crate::model::Ts;
+use crate::model::{Dir, FlowKey, Ts, TunnelId, TunnelKey};
 use crate::report::Sink;
 use crate::source::RawFrame;
 
@@ -36,6 +38,9 @@ pub struct DecodeStats {
     pub first_malformed: Option<(u64, &'static str)>,
     /// TCP segments whose payload was cut by the snaplen.
     pub truncated_segments: u64,
+    /// Copies of a packet already seen on another interface (cooked v2, `-i any`):
+    /// counted here, not analysed again.
+    pub interface_duplicates: u64,
 }
 
 pub struct Engine<'s> {
@@ -58,6 +63,115 @@ struct Front {
     stats: DecodeStats,
     first_ts: Option<Ts>,
     last_ts: Option<Ts>,
+    /// Recent packets of frames that name their interface (`-i any`), to count a
+    /// packet seen on several interfaces once and record its path.
+    dedupe: Dedupe,
+    ifnames: IfNames,
+    tunnels: TunnelIds,
+}
+
+/// Frames between two reports of the decoder's memory.
+const DECODE_PUBLISH_EVERY: u64 = 1 << 16;
+
+impl Front {
+    /// Tells the budget what the decoder holds: recent packets, tunnel identities.
+    fn publish_decode(&self) {
+        let tunnels = crate::budget::table_bytes(
+            self.tunnels.ids.capacity(),
+            std::mem::size_of::<(TunnelKey, TunnelId)>(),
+        );
+        self.table
+            .budget_ref()
+            .set(Part::Decode, self.dedupe.footprint() + tunnels);
+    }
+}
+
+/// The flow key's number for each tunnel identity seen. Exact (a table, not a hash),
+/// consulted only for tunnelled packets, bounded: beyond `MAX_TUNNELS` identities it
+/// starts again (numbers are not reused, so a flow whose tunnel was forgotten
+/// continues as a new flow rather than joining another tunnel's).
+#[derive(Default)]
+struct TunnelIds {
+    ids: FxHashMap<TunnelKey, TunnelId>,
+    last: u32,
+}
+
+/// Tunnel identities remembered at once (about 64 MiB at most).
+const MAX_TUNNELS: usize = 1 << 20;
+
+impl TunnelIds {
+    #[inline(never)]
+    fn id(&mut self, key: &TunnelKey) -> TunnelId {
+        if let Some(id) = self.ids.get(key) {
+            return *id;
+        }
+        if self.ids.len() >= MAX_TUNNELS {
+            self.ids.clear();
+        }
+        self.last = self.last.checked_add(1).unwrap_or(1);
+        let id = TunnelId(self.last);
+        self.ids.insert(*key, id);
+        id
+    }
+}
+
+/// Gives an interface's name from its index (live capture: `if_indextoname` in the
+/// capture's namespace).
+pub type IfNameResolver = Box<dyn FnMut(u32) -> Option<String> + Send>;
+
+/// Interface names by index, asked once per interface (when first seen, before a
+/// short-lived container's veth can disappear) and kept.
+#[derive(Default)]
+struct IfNames {
+    resolve: Option<IfNameResolver>,
+    names: FxHashMap<u32, Arc<str>>,
+}
+
+/// Interfaces whose names are kept (more are asked again when needed).
+const MAX_IFNAMES: usize = 4096;
+
+impl IfNames {
+    fn note(&mut self, ifindex: u32) {
+        if self.names.len() < MAX_IFNAMES && !self.names.contains_key(&ifindex) {
+            let name = self.lookup(ifindex);
+            self.names.insert(ifindex, name);
+        }
+    }
+
+    fn name(&mut self, ifindex: u32) -> Arc<str> {
+        match self.names.get(&ifindex) {
+            Some(n) => n.clone(),
+            None => self.lookup(ifindex),
+        }
+    }
+
+    fn lookup(&mut self, ifindex: u32) -> Arc<str> {
+        self.resolve
+            .as_mut()
+            .and_then(|r| r(ifindex))
+            .unwrap_or_else(|| format!("ifindex {ifindex}"))
+            .into()
+    }
+}
+
+/// A packet's path, once no more copies of it can come, goes to its flow (unless the
+/// flow has finished, or the 4-tuple now belongs to a later connection).
+fn record_path(table: &mut FlowTable, names: &mut IfNames, r: Retired) {
+    let Some(conn) = table.get_mut(&r.key) else {
+        return;
+    };
+    if r.frame < conn.first_frame {
+        return;
+    }
+    let sender = if r.from_lo { r.key.lo } else { r.key.hi };
+    let dir = if sender == conn.client {
+        Dir::FromClient
+    } else {
+        Dir::FromServer
+    };
+    conn.paths
+        .get_or_insert_with(Default::default)
+        .record(dir, &r.hops, r.frame, &mut |i| names.name(i));
 }
 
 /// Everything a finished connection goes through: tallies, analyzers, the sink.
@@ -148,6 +262,12 @@ impl<'s> Engine<'s> {
         &self.front.stats
     }
 
+    /// How to name the interfaces of frames that carry an interface index (a live
+    /// capture on `any`); without it they are named `ifindex N`.
+    pub fn set_interface_names(&mut self, resolve: IfNameResolver) {
+        self.front.ifnames.resolve = Some(resolve);
+    }
+
     pub fn on_frame(&mut self, frame: RawFrame<'_>) {
         let downstream = &mut self.downstream;
         self.front.on_frame(frame, &mut |m| downstream.handle(&m));
@@ -169,6 +289,7 @@ impl<'s> Engine<'s> {
     /// and idle flows finish and stream out.
     pub fn tick(&mut self, now: Ts) {
         let downstream = &mut self.downstream;
+        self.front.expire_copies(now);
         self.front
             .table
             .advance(now, &mut |conn| downstream.deliver(&conn));
@@ -261,6 +382,7 @@ impl<'s> Engine<'s> {
         if let Some(last) = front.last_ts {
             downstream.note_capture_end(last);
         }
+        front.flush_copies();
         front
             .table
             .finish_all(&mut |conn| downstream.deliver(&conn));
@@ -275,14 +397,114 @@ impl Front {
             stats: DecodeStats::default(),
             first_ts: None,
             last_ts: None,
+            dedupe: Dedupe::default(),
+            ifnames: IfNames::default(),
+            tunnels: TunnelIds::default(),
+        }
+    }
+
+    /// A TCP or UDP frame that names its interface: is it a copy of a packet already
+    /// seen on another one? None for a copy (counted, to be skipped); else the
+    /// number of the packet in the window, for `Dedupe::set_flow`.
+    #[inline(never)]
+    fn check_copy(
+        &mut self,
+        headers: Headers,
+        tunnel: &TunnelKey,
+        ifindex: u32,
+        frame: &RawFrame<'_>,
+    ) -> Option<u64> {
+        let fp = Fingerprint::of(frame.data, headers, tunnel);
+        self.ifnames.note(ifindex);
+        let Front {
+            dedupe,
+            table,
+            ifnames,
+            ..
+        } = self;
+        match dedupe.check(frame.ts, fp, ifindex, frame.number, &mut |r| {
+            record_path(table, ifnames, r)
+        }) {
+            Seen::Copy => {
+                self.stats.interface_duplicates += 1;
+                None
+            }
+            Seen::New(seq) => Some(seq),
+        }
+    }
+
+    /// Closes the copy windows older than `now` (their paths go to the flows).
+    fn expire_copies(&mut self, now: Ts) {
+        if self.dedupe.is_empty() {
+            return;
+        }
+        let Front {
+            dedupe,
+            table,
+            ifnames,
+            ..
+        } = self;
+        dedupe.expire(now, &mut |r| record_path(table, ifnames, r));
+    }
+
+    /// End of input: every packet's path goes to its flow.
+    fn flush_copies(&mut self) {
+        let Front {
+            dedupe,
+            table,
+            ifnames,
+            ..
+        } = self;
+        dedupe.flush(&mut |r| record_path(table, ifnames, r));
+    }
+
+    /// A tunnelled (or MPLS/PPPoE) segment started a flow: its layers, oriented from
+    /// the client, go to the flow record.
+    #[cold]
+    #[inline(never)]
+    fn attach_encapsulation(&mut self, seg: &Segment, frame: &RawFrame<'_>) {
+        let (key, _) = FlowKey::in_tunnel(seg.src, seg.dst, seg.tunnel);
+        if let Some(conn) = self.table.get_mut(&key) {
+            let layers = decode::encapsulation(frame.link, frame.data);
+            conn.encapsulation = if conn.client == seg.src {
+                layers
+            } else {
+                layers.iter().map(Encap::reversed).collect()
+            };
         }
     }
 
     fn on_frame(&mut self, frame: RawFrame<'_>, out: &mut dyn FnMut(Msg)) {
         self.stats.frames += 1;
+        if self.stats.frames % DECODE_PUBLISH_EVERY == 0 {
+            self.publish_decode();
+        }
         self.first_ts.get_or_insert(frame.ts);
         self.last_ts = Some(self.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
-        let packet = match decode::decode(frame.link, frame.data) {
+        match decode::decode_plain(frame.link, frame.data) {
+            Plain::Decoded(d) => self.on_decoded(d, &TunnelKey::None, &frame, out),
+            Plain::MayCarryTunnel => self.on_tunnelled(&frame, out),
+        }
+    }
+
+    /// A frame whose packet may carry a tunnel: decoded again, tunnels peeled (apart
+    /// from the plain path, which then keeps its packet in registers).
+    #[inline(never)]
+    fn on_tunnelled(&mut self, frame: &RawFrame<'_>, out: &mut dyn FnMut(Msg)) {
+        let mut tunnel = TunnelKey::None;
+        let d = decode::decode_in_tunnel(frame.link, frame.data, &mut tunnel);
+        self.on_decoded(d, &tunnel, frame, out);
+    }
+
+    #[inline(always)]
+    fn on_decoded(
+        &mut self,
+        decoded: Decoded<'_>,
+        tunnel: &TunnelKey,
+        frame: &RawFrame<'_>,
+        out: &mut dyn FnMut(Msg),
+    ) {
+        let packet = match decoded {
             Decoded::Ip(p) => p,
             Decoded::NotIp => {
                 self.stats.non_ip += 1;
@@ -296,15 +518,36 @@ impl Front {
                 return;
             }
         };
+        // Cooked v2 (`-i any`): a packet seen again on another interface is counted once.
+        let mut in_window = None;
+        if let Some(ifindex) = packet.ifindex {
+            if let Some(headers) = Headers::of(frame.data, &packet) {
+                match self.check_copy(headers, tunnel, ifindex, frame) {
+                    Some(seq) => in_window = Some(seq),
+                    None => return,
+                }
+            }
+        }
         match &packet.transport {
             Transport::Tcp(tcp) => {
-                let seg = Segment::from_tcp(frame.number, frame.ts, &packet, tcp);
+                let mut seg = Segment::from_tcp(frame.number, frame.ts, &packet, tcp);
+                if !tunnel.is_none() {
+                    seg.tunnel = self.tunnels.id(tunnel);
+                }
                 self.stats.tcp_segments += 1;
                 if seg.truncated() {
                     self.stats.truncated_segments += 1;
                 }
-                self.table
+                let started = self
+                    .table
                     .on_segment(&seg, &mut |conn| out(Msg::Flow(conn)));
+                if started && packet.encapsulated {
+                    self.attach_encapsulation(&seg, frame);
+                }
+                if let Some(seq) = in_window {
+                    let (key, from_lo) = FlowKey::in_tunnel(seg.src, seg.dst, seg.tunnel);
+                    self.dedupe.set_flow(seq, key, from_lo);
+                }
             }
             Transport::Udp {
                 src_port,
@@ -329,7 +572,7 @@ impl Front {
                 }
             }
             Transport::Fragment => self.stats.ip_fragments += 1,
-            Transport::Other(_) => self.stats.other_ip += 1,
+            Transport::Other(..) => self.stats.other_ip += 1,
         }
     }
 }
@@ -341,6 +584,7 @@ fn result(front: Front, downstream: Downstream<'_>) -> EngineResult {
         stats,
         first_ts,
         last_ts,
+        ..
     } = front;
     let Downstream {
         conn_states,
@@ -557,6 +801,7 @@ pub fn run_pipelined<R>(
         if let Some(last) = front.last_ts {
             batch.push(Msg::CaptureEnd(last));
         }
+        front.flush_copies();
         front
             .table
             .finish_all(&mut |conn| batch.push(Msg::Flow(conn)));

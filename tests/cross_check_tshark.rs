@@ -10,6 +10,14 @@
 //! Known deliberate difference: a Linux zero-window probe is a 0/1-byte segment at
 //! snd_una - 1, which Wireshark calls keep-alive; we call it "zero window probe"
 //! when the peer's last advertised window was 0.
+//!
+//! Two kinds of capture are compared through a view, because tshark takes the file
+//! as one stream of frames (see `views`): a cooked v2 capture (`-i any`) that shows a
+//! packet once per interface is compared with tshark's reading of the file without
+//! the copies (found here from tshark's own fields, independently of our decoder),
+//! and a capture with several VXLAN VNIs is compared one VNI at a time (tshark keys
+//! TCP streams by 4-tuple only, so two tenants with the same inner 4-tuple become
+//! one stream there).
 #![allow(clippy::double_ended_iterator_last)]
 
 mod common;
@@ -44,6 +52,28 @@ const FIELDS: &[&str] = &[
     "tcp.analysis.zero_window_probe",
 ];
 
+/// Fields per frame that choose a view (not compared): the interface (cooked v2),
+/// the VNI, the time, and the headers that tell two copies of a packet from two
+/// packets (everything but the TTL and the checksums).
+const VIEW_FIELDS: &[&str] = &[
+    "sll.ifindex",
+    "vxlan.vni",
+    "frame.time_epoch",
+    "ip.src",
+    "ip.dst",
+    "ipv6.src",
+    "ipv6.dst",
+    "ip.id",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.flags",
+    "tcp.len",
+    "tcp.window_size_value",
+    "tcp.options",
+];
+
 #[derive(Debug, Default)]
 struct TsharkFrame {
     stream: Option<u64>,
@@ -52,6 +82,13 @@ struct TsharkFrame {
     ack: Option<u64>,
     /// Names of the set analysis fields (without the "tcp.analysis." prefix).
     flags: BTreeSet<String>,
+    /// Cooked v2 interface index.
+    ifindex: Option<u32>,
+    /// VXLAN VNI (the outermost, when nested).
+    vni: Option<u32>,
+    time: f64,
+    /// The headers a copy on another interface shares with its packet.
+    copy_key: String,
 }
 
 #[derive(Debug)]
@@ -68,8 +105,10 @@ struct Tshark {
 
 fn run_tshark(path: &str) -> Tshark {
     let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r", path, "-T", "fields", "-E", "separator=/t"]);
-    for f in FIELDS {
+    // VXLAN on Linux's old default port too (tshark knows 4789 only).
+    cmd.args(["-n", "-d", "udp.port==8472,vxlan", "-r", path]);
+    cmd.args(["-T", "fields", "-E", "separator=/t"]);
+    for f in FIELDS.iter().chain(VIEW_FIELDS) {
         cmd.args(["-e", f]);
     }
     cmd.args(["-z", "conv,tcp"]);
@@ -110,6 +149,21 @@ fn run_tshark(path: &str) -> Tshark {
                     .insert(name.trim_start_matches("tcp.analysis.").to_string());
             }
         }
+        let view = |name: &str| {
+            let i = FIELDS.len() + VIEW_FIELDS.iter().position(|f| *f == name).unwrap();
+            cols.get(i).map_or("", |v| v.trim())
+        };
+        fr.ifindex = view("sll.ifindex").parse().ok();
+        fr.vni = view("vxlan.vni")
+            .split(',')
+            .next()
+            .and_then(|v| v.parse().ok());
+        fr.time = view("frame.time_epoch").parse().unwrap_or(0.0);
+        fr.copy_key = VIEW_FIELDS[3..]
+            .iter()
+            .map(|f| view(f))
+            .collect::<Vec<_>>()
+            .join("|");
         frames.insert(n, fr);
     }
     Tshark { frames, convs }
@@ -219,8 +273,8 @@ fn peer_window_before(o: &Ours, idx: usize, frame: u64, dir: &str) -> Option<u64
         .and_then(|e| e["win"].as_u64())
 }
 
-/// tshark's and our view of every fixture, computed once for both tests (a few
-/// tshark processes at a time).
+/// tshark's and our view of every fixture (one or more views each, see `views`),
+/// computed once for both tests (a few tshark processes at a time).
 fn all_results() -> &'static Vec<(String, Tshark, Ours)> {
     static CACHE: OnceLock<Vec<(String, Tshark, Ours)>> = OnceLock::new();
     CACHE.get_or_init(|| {
@@ -233,10 +287,9 @@ fn all_results() -> &'static Vec<(String, Tshark, Ours)> {
                     s.spawn(move || {
                         chunk
                             .into_iter()
-                            .map(|n| {
-                                let ts = run_tshark(&fixture_arg(&n));
-                                let o = ours(&n);
-                                (n, ts, o)
+                            .flat_map(|n| {
+                                let path = fixture_arg(&n);
+                                views(&n, &path, run_tshark(&path), ours(&n))
                             })
                             .collect::<Vec<_>>()
                     })
@@ -250,6 +303,113 @@ fn all_results() -> &'static Vec<(String, Tshark, Ours)> {
             all
         })
     })
+}
+
+/// Frames of a cooked v2 capture that are copies of a packet already seen on another
+/// interface: same headers but the TTL and the checksums, less than 50 ms later, on
+/// an interface that packet was not seen on yet. Built from tshark's fields alone.
+fn interface_copies(ts: &Tshark) -> BTreeSet<u64> {
+    let mut seen: BTreeMap<&str, (f64, Vec<u32>)> = BTreeMap::new();
+    let mut copies = BTreeSet::new();
+    for (n, fr) in &ts.frames {
+        let Some(ifindex) = fr.ifindex else {
+            continue;
+        };
+        if fr.copy_key.replace('|', "").is_empty() {
+            continue;
+        }
+        match seen.get_mut(fr.copy_key.as_str()) {
+            Some((first, ifs)) if fr.time - *first < 0.05 && !ifs.contains(&ifindex) => {
+                ifs.push(ifindex);
+                copies.insert(*n);
+            }
+            _ => {
+                seen.insert(&fr.copy_key, (fr.time, vec![ifindex]));
+            }
+        }
+    }
+    copies
+}
+
+/// How a fixture is compared: the whole file; without its interface copies (cooked
+/// v2 captures that have some); or one VXLAN VNI at a time (files with several).
+/// A partial view is tshark's reading of a file holding only those frames (so its
+/// TCP analysis sees nothing else), numbered back to the original frames, against
+/// our flows of the whole file that have packets in it, which must have no packet
+/// outside it.
+fn views(name: &str, path: &str, ts: Tshark, o: Ours) -> Vec<(String, Tshark, Ours)> {
+    let copies = interface_copies(&ts);
+    let vnis: BTreeSet<u32> = ts.frames.values().filter_map(|f| f.vni).collect();
+    let mut subsets: Vec<(String, Vec<u64>)> = Vec::new();
+    if !copies.is_empty() {
+        let keep = ts.frames.keys().filter(|n| !copies.contains(n)).copied();
+        subsets.push((format!("{name} without interface copies"), keep.collect()));
+    }
+    if vnis.len() > 1 {
+        for v in &vnis {
+            let keep = ts.frames.iter().filter(|(_, f)| f.vni == Some(*v));
+            subsets.push((format!("{name} VNI {v}"), keep.map(|(n, _)| *n).collect()));
+        }
+    }
+    if subsets.is_empty() {
+        return vec![(name.to_string(), ts, o)];
+    }
+    subsets
+        .into_iter()
+        .map(|(label, keep)| {
+            let sub = tshark_of_frames(path, &keep);
+            let view = ours_within(&label, &o, &keep);
+            (label, sub, view)
+        })
+        .collect()
+}
+
+/// tshark's reading of the frames `keep` (1-based numbers, ascending) of `path`
+/// written to a file of their own, numbered back to the original frames.
+fn tshark_of_frames(path: &str, keep: &[u64]) -> Tshark {
+    let mut pcap = common::pcap::Pcap::read(std::path::Path::new(path));
+    let records = std::mem::take(&mut pcap.records);
+    pcap.records = records
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.binary_search(&(*i as u64 + 1)).is_ok())
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(pcap.records.len(), keep.len(), "{path}: frames to keep");
+    let dir = tempdir();
+    let sub = dir.path().join("view.pcap");
+    pcap.write(&sub);
+    let mut ts = run_tshark(&sub.to_string_lossy());
+    ts.frames = std::mem::take(&mut ts.frames)
+        .into_iter()
+        .map(|(n, f)| (keep[n as usize - 1], f))
+        .collect();
+    ts
+}
+
+/// Our flows with packets among `keep`; a flow that also has packets outside it
+/// (a copy we counted, two tenants in one flow) fails the test here.
+fn ours_within(label: &str, o: &Ours, keep: &[u64]) -> Ours {
+    let keep: BTreeSet<u64> = keep.iter().copied().collect();
+    let mut flows = Vec::new();
+    let mut events = BTreeMap::new();
+    let mut outside = Vec::new();
+    for f in &o.flows {
+        let frames: Vec<u64> = timeline(f).iter().map(|e| num(e, "/frame")).collect();
+        if !frames.iter().any(|n| keep.contains(n)) {
+            continue;
+        }
+        outside.extend(frames.iter().filter(|n| !keep.contains(n)).copied());
+        for e in timeline(f) {
+            events.insert(num(e, "/frame"), (flows.len(), e.clone()));
+        }
+        flows.push(f.clone());
+    }
+    assert!(
+        outside.is_empty(),
+        "{label}: our flows have packets outside the view: frames {outside:?}"
+    );
+    Ours { flows, events }
 }
 
 fn check_fixture(name: &str, ts: &Tshark, o: &Ours) -> Vec<String> {
@@ -726,4 +886,34 @@ fn multi_link_pcapng_and_compressed_captures_agree_with_tshark() {
         }
     }
     assert_none(&problems, "disagreement(s) with tshark");
+}
+
+#[test]
+fn views_cover_interface_copies_and_tenants() {
+    // The views above must really be taken (or the comparisons would pass without
+    // looking): the container host's copies, each VNI of the tenants' capture.
+    if !tshark_available() {
+        return;
+    }
+    let labels: Vec<&str> = all_results().iter().map(|(l, _, _)| l.as_str()).collect();
+    for want in [
+        "container_any.pcap without interface copies",
+        "vxlan_tenants.pcap VNI 42",
+        "vxlan_tenants.pcap VNI 43",
+        "vxlan.pcap VNI 7",
+        "gre.pcap",
+        "erspan.pcap",
+    ] {
+        assert!(labels.contains(&want), "no view {want:?} in {labels:?}");
+    }
+    // Each tenant's view holds one flow of 10 packets: they were not merged.
+    for vni in [42, 43] {
+        let (_, ts, o) = all_results()
+            .iter()
+            .find(|(l, _, _)| *l == format!("vxlan_tenants.pcap VNI {vni}"))
+            .unwrap();
+        assert_eq!(o.flows.len(), 1, "VNI {vni}");
+        assert_eq!(flow_packets(&o.flows[0]), 10, "VNI {vni}");
+        assert_eq!(ts.frames.len(), 10, "VNI {vni}");
+    }
 }

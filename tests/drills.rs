@@ -146,6 +146,19 @@ fn exactly(what: &str, doc: &Value, want: &[&str]) {
     let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
     want.sort();
     let got = loud(doc);
+    // Each names its cause in words too, and its hint is that cause's.
+    for f in findings(doc).iter().filter(|f| f["severity"] != "info") {
+        if let Some(c) = f["evidence"]["cause"].as_str() {
+            let cause = tcpdiag::analyze::Cause::from_name(c).expect("known cause");
+            let summary = f["summary"].as_str().unwrap().to_lowercase();
+            assert!(
+                summary.contains(&cause.clause().to_lowercase()),
+                "{what}: {} does not name its cause in its summary: {summary}",
+                f["id"]
+            );
+            assert!(f["hint"].as_str().unwrap().starts_with(cause.hint_lead()));
+        }
+    }
     assert_eq!(
         got,
         want,

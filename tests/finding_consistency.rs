@@ -62,6 +62,12 @@ fn hints_follow_their_causes() {
                 hint.starts_with(c.hint_lead()),
                 "{fixture}: {id} with cause {cause} has another cause's hint: {hint}"
             );
+            // The summary names the same cause in words.
+            let summary = f["summary"].as_str().unwrap().to_lowercase();
+            assert!(
+                summary.contains(&c.clause().to_lowercase()),
+                "{fixture}: {id}'s summary does not name its cause ({cause}): {summary}"
+            );
             checked += 1;
         }
     }

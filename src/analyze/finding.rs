@@ -114,6 +114,22 @@ impl Finding {
         self
     }
 
+    /// Ends the summary by naming the cause, unless it already does: every finding
+    /// that has a cause says it in words as well as in `evidence.cause`. Called once,
+    /// when nothing can change the cause any more.
+    pub fn name_cause(&mut self) {
+        let Some(cause) = self.cause else { return };
+        let clause = cause.clause();
+        if self.summary.to_lowercase().contains(&clause.to_lowercase()) {
+            return;
+        }
+        let t = self.summary.trim_end().trim_end_matches('.').len();
+        self.summary.truncate(t);
+        self.summary.push_str(". Cause: ");
+        self.summary.push_str(clause);
+        self.summary.push('.');
+    }
+
     /// Sets (or corrects) the cause, with the hint that goes with it.
     pub fn set_cause(&mut self, cause: Cause) {
         self.cause = Some(cause);

@@ -195,6 +195,7 @@ impl Analyzers {
         local::listener_causes(conn, ctx, &mut found);
         // One explanation per symptom (RST, resends, silence).
         verdict::decide(&mut found);
+        found.iter_mut().for_each(Finding::name_cause);
         let half_open = self.floods.on_flow(conn, cfg.flood_window_s);
         self.idle_resets.on_flow(conn, cfg, &self.hosts);
         self.hosts.learn(conn);
@@ -278,7 +279,8 @@ impl Analyzers {
         if !self.cfg.report_snaplen_cut {
             out.retain(|f| f.id != "capture.truncated");
         }
-        for f in &out {
+        for f in &mut out {
+            f.name_cause();
             self.counts[f.severity as usize] += 1;
         }
         out

@@ -317,6 +317,7 @@ pub fn analyze(snap: &Snapshot, cfg: &SocketConfig) -> Vec<Finding> {
         not_reading(s, snap.at, &mut capped);
     }
     capped.finish();
+    out.iter_mut().for_each(Finding::name_cause);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }

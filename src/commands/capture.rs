@@ -439,6 +439,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         Analyzers::new(acfg),
         &mut sink,
     );
+    engine.set_interface_names(Box::new(live::interface_name));
     let stop_reason;
     let mut read_error: Option<SourceError> = None;
     // Files that could not be written: said at once, and in summary.errors.

@@ -15,6 +15,9 @@ pub struct IpInfo {
     pub ttl: u8,
     /// IPv4 identification; IPv6 has none outside fragments.
     pub ip_id: Option<u16>,
+    /// Bytes from the start of the IP header to the transport header (IPv6
+    /// extension headers included).
+    pub header_len: u16,
 }
 
 #[derive(Debug)]
@@ -28,14 +31,17 @@ pub enum Transport<'a> {
     },
     /// A non-first fragment, or a first fragment: neither gives a complete segment.
     Fragment,
-    /// Any other protocol (ICMP, ...), identified by its IP protocol number.
-    Other(u8),
+    /// Any other protocol (ICMP, GRE, IP in IP, ...): its IP protocol number and its
+    /// captured payload.
+    Other(u8, &'a [u8]),
 }
 
-#[inline]
+/// Always inlined: its result is taken apart by the caller at once, and a call would
+/// have to write it out (the plain path's largest cost after the flow table).
+#[inline(always)]
 pub fn parse(network: &[u8]) -> Result<(IpInfo, Transport<'_>), &'static str> {
     let (slice, _ext_err) = LaxIpSlice::from_slice(network).map_err(|_| "bad IP header")?;
-    let (info, declared_total) = match &slice {
+    let (mut info, declared_total) = match &slice {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let info = IpInfo {
@@ -43,6 +49,7 @@ pub fn parse(network: &[u8]) -> Result<(IpInfo, Transport<'_>), &'static str> {
                 dst: IpAddr::V4(h.destination_addr()),
                 ttl: h.ttl(),
                 ip_id: Some(h.identification()),
+                header_len: 0,
             };
             (info, usize::from(h.total_len()))
         }
@@ -53,6 +60,7 @@ pub fn parse(network: &[u8]) -> Result<(IpInfo, Transport<'_>), &'static str> {
                 dst: IpAddr::V6(h.destination_addr()),
                 ttl: h.hop_limit(),
                 ip_id: None,
+                header_len: 0,
             };
             let payload_len = usize::from(h.payload_length());
             // A zero payload length means a jumbogram (or a TSO capture): no declared size.
@@ -71,6 +79,7 @@ pub fn parse(network: &[u8]) -> Result<(IpInfo, Transport<'_>), &'static str> {
         return Ok((info, Transport::Fragment));
     }
     let offset = payload.payload.as_ptr() as usize - network.as_ptr() as usize;
+    info.header_len = offset.min(usize::from(u16::MAX)) as u16;
     // Bytes of transport header + payload that were on the wire. Offload captures
     // carry total length 0 and cut captures carry more than we have: trust the header
     // only when it is at least what was captured.
@@ -93,7 +102,7 @@ pub fn parse(network: &[u8]) -> Result<(IpInfo, Transport<'_>), &'static str> {
                 payload: &b[8..],
             }
         }
-        other => Transport::Other(other.0),
+        other => Transport::Other(other.0, payload.payload),
     };
     Ok((info, transport))
 }

@@ -191,6 +191,7 @@ impl TcpSegment<'_> {
 /// `bytes` is the captured TCP header and payload; `on_wire` their length on the wire.
 /// A snaplen that cuts the options (tcpdump's old 68 bytes, appliances' 64-96) still
 /// gives the fixed 20-byte header: the segment decodes with `options_cut` set.
+#[inline(always)]
 pub fn parse(bytes: &[u8], on_wire: usize) -> Result<TcpSegment<'_>, &'static str> {
     if bytes.len() < 20 {
         return Err("TCP header cut short");

@@ -227,6 +227,13 @@ pub struct Connection {
     /// The connection's other 4-tuple when conntrack says it was translated (live
     /// capture only): see `flow::nat`.
     pub nat: Option<Box<super::nat::FlowNat>>,
+    /// The tunnel that carried it (part of its flow key); `NONE` when plain.
+    pub tunnel: crate::model::TunnelId,
+    /// The encapsulation layers of its first packet, outermost first, outer
+    /// addresses oriented client -> server (empty when plain).
+    pub encapsulation: Vec<crate::decode::Encap>,
+    /// The interfaces its packets were seen on (cooked v2 captures, `-i any`).
+    pub paths: Option<Box<super::paths::Paths>>,
 }
 
 /// What ended on the same 4-tuple before this connection started.
@@ -288,6 +295,9 @@ impl Connection {
             accounted: 0,
             accounted_before: 0,
             nat: None,
+            tunnel: first.tunnel,
+            encapsulation: Vec::new(),
+            paths: None,
         }
     }
 
@@ -375,6 +385,16 @@ impl Connection {
             + side(&self.sides[0])
             + side(&self.sides[1])
             + self.local.as_ref().map_or(0, |l| l.heap_bytes())
+            + vec_bytes(&self.encapsulation)
+            + self.paths.as_ref().map_or(0, |p| {
+                std::mem::size_of::<super::paths::Paths>()
+                    + BLOCK_OVERHEAD
+                    + vec_bytes(&p.list)
+                    + p.list.iter().map(|c| vec_bytes(&c.names)).sum::<usize>()
+            })
+            + self.nat.as_ref().map_or(0, |_| {
+                std::mem::size_of::<super::nat::FlowNat>() + BLOCK_OVERHEAD
+            })
     }
 
     /// Both directions finished (FIN each way) or a RST was seen.

@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod conn;
 pub mod episodes;
 pub mod nat;
+pub mod paths;
 pub mod segment;
 pub mod side;
 pub mod socket;

@@ -2,7 +2,7 @@
 //! analyzers need, copied out of the packet buffer (a few dozen bytes, no allocation).
 
 use crate::decode::{LinkDirection, Packet, TcpFlags, TcpOptions, TcpSegment, Transport};
-use crate::model::{Endpoint, SeqNum, Ts};
+use crate::model::{Endpoint, SeqNum, Ts, TunnelId};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Segment {
@@ -26,6 +26,9 @@ pub struct Segment {
     pub link_dir: Option<LinkDirection>,
     /// The first captured payload bytes (empty when there is no payload).
     pub head: PayloadHead,
+    /// The tunnel that carried it (part of the flow key; the engine numbers the
+    /// decoder's `TunnelKey`s); `NONE` for plain traffic.
+    pub tunnel: TunnelId,
 }
 
 /// The first bytes of a payload as captured: enough to name a daemon by its banner
@@ -82,6 +85,7 @@ impl Segment {
 
     /// Builds a segment from a decoded packet and its TCP header (`p.transport`), for
     /// a caller that has already matched the transport.
+    #[inline]
     pub fn from_tcp(frame: u64, ts: Ts, p: &Packet<'_>, tcp: &TcpSegment<'_>) -> Segment {
         Segment {
             frame,
@@ -104,6 +108,7 @@ impl Segment {
             } else {
                 PayloadHead::of(tcp.payload)
             },
+            tunnel: TunnelId::NONE,
         }
     }
 
@@ -143,6 +148,7 @@ impl Segment {
             src_mac: None,
             link_dir: None,
             head: PayloadHead::default(),
+            tunnel: TunnelId::NONE,
         }
     }
 

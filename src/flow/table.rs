@@ -153,13 +153,14 @@ impl FlowTable {
         self.live.len()
     }
 
-    /// Feeds one segment; finished connections are handed to `done`.
-    pub fn on_segment(&mut self, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) {
+    /// Feeds one segment; finished connections are handed to `done`. Returns true
+    /// when the segment started a new connection.
+    pub fn on_segment(&mut self, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> bool {
         if seg.ts > self.now {
             self.now = seg.ts;
         }
         self.expire(done);
-        let (key, _) = FlowKey::of(seg.src, seg.dst);
+        let (key, _) = FlowKey::in_tunnel(seg.src, seg.dst, seg.tunnel);
         // Common case, one lookup: a segment of a live connection.
         let mut previous = None;
         if let Some(conn) = self.live.get_mut(&key) {
@@ -169,7 +170,7 @@ impl FlowTable {
                 feed(conn, seg, key, &self.cfg.conn, &mut self.closing);
                 self.used = self.used + account(conn) - conn.accounted_before;
                 self.check_budget(done);
-                return;
+                return false;
             }
             let close = conn.close();
             previous = Some(PreviousConn {
@@ -182,7 +183,7 @@ impl FlowTable {
         }
         // The same packet on the other side of a translation: counted on its flow.
         if previous.is_none() && !self.aliases.is_empty() && self.copy_of_alias(&key) {
-            return;
+            return false;
         }
         if previous.is_none() && seg.flags.syn() && !seg.flags.ack() {
             previous = self.recent.remove(&key);
@@ -199,6 +200,7 @@ impl FlowTable {
         self.live.insert(key, conn);
         self.stats.peak_live = self.stats.peak_live.max(self.live.len());
         self.check_budget(done);
+        true
     }
 
     /// Every BUDGET_CHECK_EVERY segments: publishes what the table holds and, past
@@ -315,6 +317,14 @@ impl FlowTable {
                 + self.recent_order.capacity() * size_of::<(Ts, FlowKey, u64)>()
                 + self.closing.capacity() * size_of::<(Ts, FlowKey, u64)>(),
         );
+    }
+
+    /// The live connection on `key`, if any (callers: a flow's first tunnelled
+    /// packet, path records; cold).
+    #[cold]
+    #[inline(never)]
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Connection> {
+        self.live.get_mut(key).map(|c| &mut **c)
     }
 
     /// Advances the table's clock without a segment (a live capture on a quiet link:
@@ -527,7 +537,7 @@ impl FlowTable {
             }
         }
         if reason == EndReason::Closed && self.cfg.recent_ns > 0 {
-            let (key, _) = FlowKey::of(conn.client, conn.server);
+            let (key, _) = FlowKey::in_tunnel(conn.client, conn.server, conn.tunnel);
             let close = conn.close();
             let ended = close.map_or(conn.end, |c| c.ts);
             if self.recent.len() >= MAX_RECENT {

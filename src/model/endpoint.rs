@@ -4,6 +4,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use super::TunnelId;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
     pub ip: IpAddr,
@@ -59,21 +61,66 @@ impl Dir {
 }
 
 /// A 4-tuple with its two endpoints in a canonical order, so both directions of a
-/// connection map to the same key. `lo` is the smaller endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// connection map to the same key. `lo` is the smaller endpoint. A tunnelled flow's
+/// key also holds the tunnel that carried it (`TunnelId`): the same inner 4-tuple in
+/// two VNIs is two keys.
+#[derive(Clone, Copy, Debug, Eq)]
 pub struct FlowKey {
     pub lo: Endpoint,
     pub hi: Endpoint,
+    pub tunnel: TunnelId,
+}
+
+// By hand: the flow table looks a key up for every segment. The tunnel (one integer)
+// is compared first and hashed only when there is one, so a plain key costs what a
+// 4-tuple did.
+impl PartialEq for FlowKey {
+    #[inline]
+    fn eq(&self, other: &FlowKey) -> bool {
+        self.tunnel == other.tunnel && self.lo == other.lo && self.hi == other.hi
+    }
+}
+
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.lo.hash(state);
+        self.hi.hash(state);
+        if self.tunnel != TunnelId::NONE {
+            self.tunnel.hash(state);
+        }
+    }
 }
 
 impl FlowKey {
-    /// Returns the key and whether `src` is the `lo` endpoint.
+    /// Returns the key of a plain (not tunnelled) 4-tuple and whether `src` is the
+    /// `lo` endpoint.
     #[inline]
     pub fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, bool) {
+        FlowKey::in_tunnel(src, dst, TunnelId::NONE)
+    }
+
+    /// `of` for a 4-tuple carried by `tunnel`.
+    #[inline]
+    pub fn in_tunnel(src: Endpoint, dst: Endpoint, tunnel: TunnelId) -> (FlowKey, bool) {
         if src <= dst {
-            (FlowKey { lo: src, hi: dst }, true)
+            (
+                FlowKey {
+                    lo: src,
+                    hi: dst,
+                    tunnel,
+                },
+                true,
+            )
         } else {
-            (FlowKey { lo: dst, hi: src }, false)
+            (
+                FlowKey {
+                    lo: dst,
+                    hi: src,
+                    tunnel,
+                },
+                false,
+            )
         }
     }
 }
@@ -90,6 +137,18 @@ mod tests {
         let (k2, b_is_lo) = FlowKey::of(b, a);
         assert_eq!(k1, k2);
         assert_ne!(a_is_lo, b_is_lo);
+    }
+
+    #[test]
+    fn tunnel_is_part_of_the_key() {
+        let a = Endpoint::new("10.0.0.2".parse().unwrap(), 40000);
+        let b = Endpoint::new("10.0.0.3".parse().unwrap(), 80);
+        let (k42, _) = FlowKey::in_tunnel(a, b, TunnelId(1));
+        let (k42_back, _) = FlowKey::in_tunnel(b, a, TunnelId(1));
+        let (k43, _) = FlowKey::in_tunnel(a, b, TunnelId(2));
+        assert_eq!(k42, k42_back);
+        assert_ne!(k42, k43);
+        assert_ne!(k42, FlowKey::of(a, b).0);
     }
 
     #[test]

@@ -162,6 +162,19 @@ pub fn write_flow(
         w.raw(key!("socket_netns"));
         w.serde(&n);
     }
+    // Tunnelled flows and `-i any` captures only: the serde record's own form.
+    if !conn.encapsulation.is_empty() {
+        w.raw(key!("encapsulation"));
+        w.serde(&conn.encapsulation);
+    }
+    if let Some(paths) = conn.paths.as_deref() {
+        w.raw(key!("paths"));
+        w.serde(&super::record::path_records(paths));
+        if paths.other_packets > 0 {
+            w.raw(key!("paths_not_listed"));
+            w.u64(paths.other_packets);
+        }
+    }
     w.raw(key!("timeline"));
     w.raw("[");
     if with_timeline {

@@ -48,6 +48,15 @@ pub struct FlowRecord<'a> {
     /// capture's own (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub socket_netns: Option<SocketNetnsRecord<'a>>,
+    /// The tunnels and other encapsulations that carried it (absent when plain).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub encapsulation: &'a [crate::decode::Encap],
+    /// The interfaces its packets were seen on (cooked v2 captures, `-i any`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<PathRecord>>,
+    /// Packets whose path was not listed (beyond 16 distinct paths).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths_not_listed: Option<u64>,
     pub timeline: Vec<EventRecord>,
     pub timeline_dropped: u64,
     pub findings: super::FindingsOut<'a>,
@@ -112,6 +121,33 @@ pub struct PreviousRecord {
     pub closed_by: Option<&'static str>,
     /// From its close (or last packet) to this connection's first packet.
     pub seconds_before: f64,
+}
+
+/// Packets of one direction that were seen on the same interfaces, in that order.
+#[derive(Serialize)]
+pub struct PathRecord {
+    pub dir: &'static str,
+    /// Names (`ifindex N` when unknown, as in a replayed file).
+    pub interfaces: Vec<String>,
+    pub ifindex: Vec<u32>,
+    pub packets: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+}
+
+/// A flow's paths as the JSON contract has them.
+pub fn path_records(p: &crate::flow::paths::Paths) -> Vec<PathRecord> {
+    p.list
+        .iter()
+        .map(|c| PathRecord {
+            dir: c.dir.label(),
+            interfaces: c.names.iter().map(|n| n.to_string()).collect(),
+            ifindex: c.hops.as_slice().to_vec(),
+            packets: c.packets,
+            first_frame: c.first_frame,
+            last_frame: c.last_frame,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -527,6 +563,13 @@ impl<'a> FlowRecord<'a> {
             }),
             nat: NatRecord::of(conn),
             socket_netns: SocketNetnsRecord::of(conn),
+            encapsulation: &conn.encapsulation,
+            paths: conn.paths.as_deref().map(path_records),
+            paths_not_listed: conn
+                .paths
+                .as_deref()
+                .map(|p| p.other_packets)
+                .filter(|&n| n > 0),
             timeline: if with_timeline {
                 timeline_records(conn)
             } else {

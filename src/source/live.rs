@@ -1,5 +1,9 @@
 //! Live capture from a network interface through libpcap.
 //!
+//! The `any` device is opened with the cooked v2 link type (LINUX_SLL2), whose
+//! header carries the interface index: the engine uses it to count a packet seen on
+//! several interfaces once and to record the interfaces it crossed.
+//!
 //! The handle is opened in immediate mode (a packet is delivered as soon as it
 //! arrives, not when a buffer block fills), with a multi-MiB kernel buffer and a
 //! header-sized snaplen so bursts do not drop, and in nonblocking mode: the caller
@@ -143,6 +147,17 @@ pub fn enter_netns(name: &str) -> Result<(), OpenError> {
         .map_err(|e| OpenError(e.to_string()))
 }
 
+/// DLT_LINUX_SLL2: the cooked header with the interface index.
+const LINKTYPE_LINUX_SLL2: i32 = 276;
+
+/// The name of interface `ifindex` in the calling thread's namespace (the capture
+/// enters its namespace first), for the paths of packets seen on `any`.
+pub fn interface_name(ifindex: u32) -> Option<String> {
+    nix::net::if_::if_indextoname(ifindex)
+        .ok()
+        .and_then(|n| n.into_string().ok())
+}
+
 /// Header-sized: Ethernet/VLAN + IPv6 with options + TCP with options fit, and most
 /// DNS messages; bursts then fit the buffer.
 pub const DEFAULT_SNAPLEN: u32 = 256;
@@ -194,6 +209,12 @@ impl LiveCapture {
         let mut cap = inactive
             .open()
             .map_err(|e| classify_open_error(iface, &e))?;
+        if iface == "any" {
+            // Cooked v2 names the interface of every frame, so a packet seen on several
+            // (veth, bridge, uplink) is recognised and counted once. libpcap < 1.10
+            // lacks it: cooked v1 then, without that.
+            let _ = cap.set_datalink(pcap::Linktype(LINKTYPE_LINUX_SLL2));
+        }
         if let Some(expr) = &cfg.filter {
             cap.filter(expr, true)
                 .map_err(|e| OpenError(format!("bad filter '{expr}': {}", clean(&e))))?;

@@ -223,25 +223,52 @@ impl Pcap {
 /// The IP packet inside a frame, for the link types the fixtures use.
 pub fn network_of(linktype: u32, d: &[u8]) -> Option<&[u8]> {
     match linktype {
-        LINKTYPE_ETHERNET => {
-            let mut et = u16::from_be_bytes([*d.get(12)?, *d.get(13)?]);
-            let mut at = 14;
-            while matches!(et, 0x8100 | 0x88a8 | 0x9100) {
-                et = u16::from_be_bytes([*d.get(at + 2)?, *d.get(at + 3)?]);
-                at += 4;
-            }
-            matches!(et, 0x0800 | 0x86dd).then(|| d.get(at..))?
-        }
+        LINKTYPE_ETHERNET => ethernet_payload(d),
         LINKTYPE_LINUX_SLL => {
             let proto = u16::from_be_bytes([*d.get(14)?, *d.get(15)?]);
-            matches!(proto, 0x0800 | 0x86dd).then(|| d.get(16..))?
+            after_ethertype(proto, d.get(16..)?)
         }
         LINKTYPE_LINUX_SLL2 => {
             let proto = u16::from_be_bytes([*d.first()?, *d.get(1)?]);
-            matches!(proto, 0x0800 | 0x86dd).then(|| d.get(20..))?
+            after_ethertype(proto, d.get(20..)?)
         }
         LINKTYPE_RAW | 12 | 14 => Some(d),
         LINKTYPE_NULL | 108 => d.get(4..),
+        _ => None,
+    }
+}
+
+/// The IP packet of an Ethernet frame (VLAN tags, MPLS, PPPoE sessions skipped).
+fn ethernet_payload(d: &[u8]) -> Option<&[u8]> {
+    let mut et = u16::from_be_bytes([*d.get(12)?, *d.get(13)?]);
+    let mut at = 14;
+    while matches!(et, 0x8100 | 0x88a8 | 0x9100) {
+        et = u16::from_be_bytes([*d.get(at + 2)?, *d.get(at + 3)?]);
+        at += 4;
+    }
+    after_ethertype(et, d.get(at..)?)
+}
+
+/// The IP packet behind an ethertype: IP itself, an MPLS label stack (up to the
+/// bottom-of-stack bit), or a PPPoE session carrying IPv4/IPv6.
+fn after_ethertype(et: u16, d: &[u8]) -> Option<&[u8]> {
+    match et {
+        0x0800 | 0x86dd => Some(d),
+        0x8847 | 0x8848 => {
+            let mut at = 0;
+            loop {
+                let bottom = *d.get(at + 2)? & 1 == 1;
+                at += 4;
+                if bottom {
+                    break;
+                }
+            }
+            matches!(d.get(at)? >> 4, 4 | 6).then(|| d.get(at..))?
+        }
+        0x8864 => {
+            let ppp = u16::from_be_bytes([*d.get(6)?, *d.get(7)?]);
+            matches!(ppp, 0x0021 | 0x0057).then(|| d.get(8..))?
+        }
         _ => None,
     }
 }
@@ -307,17 +334,70 @@ impl RefSeg {
 }
 
 pub fn ref_decode(linktype: u32, frame: &[u8]) -> Option<RefSeg> {
-    let ip = network_of(linktype, frame)?;
+    ref_ip(network_of(linktype, frame)?, 0)
+}
+
+/// What a tunnel carries, by this reference decoder's own reading of the headers:
+/// IP in IP (protocol 4/41), GRE (checksum/key/sequence fields; IPv4, IPv6, Ethernet,
+/// ERSPAN II/III), VXLAN (UDP 4789/8472), Geneve (UDP 6081).
+fn tunnel_inner(proto: u8, payload: &[u8], depth: u32) -> Option<RefSeg> {
+    let ip_or_eth = |et: u16, d: &[u8]| match et {
+        0x0800 | 0x86dd => ref_ip(d, depth + 1),
+        0x6558 => ref_ip(ethernet_payload(d)?, depth + 1),
+        _ => None,
+    };
+    match proto {
+        4 | 41 => ref_ip(payload, depth + 1),
+        47 => {
+            let flags = u16::from_be_bytes([*payload.first()?, *payload.get(1)?]);
+            let et = u16::from_be_bytes([*payload.get(2)?, *payload.get(3)?]);
+            let mut at = 4;
+            for bit in [0x8000, 0x2000, 0x1000] {
+                if flags & bit != 0 {
+                    at += 4;
+                }
+            }
+            let body = payload.get(at..)?;
+            match et {
+                0x88be => ip_or_eth(0x6558, body.get(8..)?),
+                0x22eb => {
+                    let sub = if body.get(11)? & 1 == 1 { 8 } else { 0 };
+                    ip_or_eth(0x6558, body.get(12 + sub..)?)
+                }
+                _ => ip_or_eth(et, body),
+            }
+        }
+        17 => {
+            let dport = u16::from_be_bytes([*payload.get(2)?, *payload.get(3)?]);
+            let udp = payload.get(8..)?;
+            match dport {
+                4789 | 8472 => ip_or_eth(0x6558, udp.get(8..)?),
+                6081 => {
+                    let opts = usize::from(udp.first()? & 0x3f) * 4;
+                    let et = u16::from_be_bytes([*udp.get(2)?, *udp.get(3)?]);
+                    ip_or_eth(et, udp.get(8 + opts..)?)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn ref_ip(ip: &[u8], depth: u32) -> Option<RefSeg> {
+    if depth > 4 {
+        return None;
+    }
     match ip.first()? >> 4 {
         4 => {
             if ip.len() < 20 {
                 return None;
             }
             let ihl = usize::from(ip[0] & 0x0f) * 4;
-            if *ip.get(9)? != 6 {
-                return None;
-            }
             let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
+            if *ip.get(9)? != 6 {
+                return tunnel_inner(ip[9], ip.get(ihl..total.max(ihl).min(ip.len()))?, depth);
+            }
             let src = std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
             let dst = std::net::Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
             let tcp = ip.get(ihl..)?;
@@ -344,7 +424,7 @@ pub fn ref_decode(linktype: u32, frame: &[u8]) -> Option<RefSeg> {
                 remaining = remaining.checked_sub(len)?;
             }
             if next != 6 {
-                return None;
+                return tunnel_inner(next, ip.get(at..)?, depth);
             }
             let src = std::net::Ipv6Addr::from(s).to_string();
             let dst = std::net::Ipv6Addr::from(d).to_string();
