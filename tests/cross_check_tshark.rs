@@ -888,6 +888,10 @@ fn multi_link_pcapng_and_compressed_captures_agree_with_tshark() {
     assert_none(&problems, "disagreement(s) with tshark");
 }
 
+#[cfg_attr(
+    tcpdiag_missing = "tshark",
+    ignore = "needs tshark (.ci/run installs it)"
+)]
 #[test]
 fn views_cover_interface_copies_and_tenants() {
     // The views above must really be taken (or the comparisons would pass without
