@@ -282,16 +282,20 @@ impl FlowTable {
             let Some(conn) = self.live.remove(&key) else {
                 continue;
             };
-            if conn.is_closed() {
+            // A closed flow had ended: it finishes as closed (and is remembered for
+            // TIME_WAIT reuse); only its close linger was cut short.
+            let reason = if conn.is_closed() {
                 self.budget.lingers_cut.fetch_add(1, Ordering::Relaxed);
+                EndReason::Closed
             } else {
                 self.stats.finished_for_memory += 1;
                 self.budget
                     .flows_finished_early
                     .fetch_add(1, Ordering::Relaxed);
-            }
+                EndReason::MemoryLimit
+            };
             need = need.saturating_sub(conn.accounted);
-            self.finish(conn, EndReason::MemoryLimit, done);
+            self.finish(conn, reason, done);
         }
         self.publish();
         self.budget.trim();
@@ -818,5 +822,59 @@ mod tests {
         }
         assert!(evicted >= 96);
         assert!(t.stats.first_eviction.is_some());
+    }
+
+    #[test]
+    fn past_the_memory_limit_closed_flows_finish_as_closed_and_open_ones_early() {
+        let mut c = cfg();
+        c.max_flows = 100_000;
+        // Below anything a process holds: every budget check sheds.
+        c.memory_limit = 1;
+        let mut t = FlowTable::new(c);
+        let server = Endpoint::new("192.0.2.1".parse().unwrap(), 80);
+        let mut done: Vec<Connection> = Vec::new();
+        let mut frame = 0;
+        let mut send = |t: &mut FlowTable, at: f64, port: u16, out: bool, flags: u8, seq, ack| {
+            frame += 1;
+            let client = Endpoint::new("198.51.100.7".parse().unwrap(), port);
+            let (src, dst) = if out {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            let s = Segment::for_test(frame, Ts::from_secs_f64(at), src, dst, flags, seq, ack, 0);
+            t.on_segment(&s, &mut |c| done.push(*c));
+        };
+        for i in 0..600u16 {
+            let (p, at) = (10_000 + i, f64::from(i) * 0.001);
+            send(&mut t, at, p, true, S, 100, 0);
+            send(&mut t, at, p, false, S | A, 9000, 101);
+            send(&mut t, at, p, true, A, 101, 9001);
+            if i % 2 == 0 {
+                send(&mut t, at, p, true, F | A, 101, 9001);
+                send(&mut t, at, p, false, F | A, 9001, 102);
+                send(&mut t, at, p, true, A, 102, 9002);
+            }
+        }
+        let early: Vec<&Connection> = done
+            .iter()
+            .filter(|c| c.end < Ts::from_secs_f64(5.0))
+            .collect();
+        assert!(
+            !early.is_empty(),
+            "a limit of one byte finishes flows early"
+        );
+        for c in early {
+            let closed = c.is_closed();
+            let want = if closed {
+                EndReason::Closed
+            } else {
+                EndReason::MemoryLimit
+            };
+            assert_eq!(c.end_reason, want, "flow {} closed: {closed}", c.id);
+        }
+        assert!(t.stats.finished_for_memory > 0);
+        let shed = t.budget_ref().lingers_cut.load(Ordering::Relaxed);
+        assert!(shed > 0, "closed flows go first");
     }
 }
