@@ -33,9 +33,46 @@ pub enum Part {
 
 const PARTS: usize = 7;
 
+impl Part {
+    pub const ALL: [Part; PARTS] = [
+        Part::Flows,
+        Part::Recent,
+        Part::Pending,
+        Part::Context,
+        Part::Trackers,
+        Part::Output,
+        Part::Decode,
+    ];
+
+    /// The part's key in `summary.memory.parts_at_peak`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Flows => "flows",
+            Part::Recent => "recent_tuples",
+            Part::Pending => "pending",
+            Part::Context => "context",
+            Part::Trackers => "trackers",
+            Part::Output => "output",
+            Part::Decode => "decode",
+        }
+    }
+}
+
 /// The share of the limit in use from which the table sheds and findings are no
 /// longer kept for the top-level list.
 pub const CROWDED: f64 = 0.85;
+
+/// The limit the fixed bounds of the tables that are never shed (remembered 4-tuples,
+/// capture-wide trackers, DNS records) are chosen for: `--memory-limit`'s default.
+pub const DEFAULT_LIMIT: usize = 256 << 20;
+
+/// Such a table's bound under `limit`: its default at the default limit and above,
+/// proportionally less below it (never under 1/64 of it), so those tables take the
+/// same share of any limit and the flow table, which sheds, keeps the rest.
+pub fn scaled_cap(default: usize, limit: usize) -> usize {
+    let share = (limit as f64 / DEFAULT_LIMIT as f64).min(1.0);
+    ((default as f64 * share) as usize).max(default / 64).max(1)
+}
 
 /// Per heap block, what glibc's malloc adds (header and rounding to 16 bytes).
 pub const BLOCK_OVERHEAD: usize = 16;
@@ -72,6 +109,8 @@ pub struct MemoryBudget {
     /// In use by the allocator's count over the parts' estimate at the last measure
     /// (f64 bits): scales the estimate between measures.
     ratio: AtomicU64,
+    /// Each part's bytes when the peak in use was recorded.
+    parts_at_peak: [AtomicUsize; PARTS],
     /// What the flow table did to stay under the limit.
     pub timelines_shed: AtomicU64,
     pub events_shed: AtomicU64,
@@ -90,6 +129,7 @@ impl MemoryBudget {
             baseline: resident_bytes().unwrap_or(0),
             parts: Default::default(),
             peak: AtomicUsize::new(0),
+            parts_at_peak: Default::default(),
             heap_in_use: AtomicUsize::new(0),
             heap_held: AtomicUsize::new(0),
             peak_held: AtomicUsize::new(0),
@@ -166,13 +206,38 @@ impl MemoryBudget {
                 self.ratio.store(r.to_bits(), Ordering::Relaxed);
             }
         }
-        // What the process holds is its resident set: in use plus the free chunks
-        // the allocator keeps (those trimmed away no longer count).
+        self.measure_resident();
+        let in_use = self.in_use();
+        if self.peak.fetch_max(in_use, Ordering::Relaxed) < in_use {
+            for (at_peak, now) in self.parts_at_peak.iter().zip(&self.parts) {
+                at_peak.store(now.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Each part's estimate (unscaled) when the peak in use was measured, by name.
+    pub fn parts_at_peak(&self) -> Vec<(&'static str, usize)> {
+        Part::ALL
+            .iter()
+            .map(|p| {
+                (
+                    p.name(),
+                    self.parts_at_peak[*p as usize].load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+
+    /// Reads what the process holds: its resident set, in use plus the free chunks
+    /// the allocator keeps (those trimmed away no longer count). Cheap (one small
+    /// read of /proc), so it runs at every check: the resident set can grow while
+    /// the estimate does not (freed chunks reused after a trim fault their pages
+    /// back in).
+    pub fn measure_resident(&self) {
         if let Some(rss) = resident_bytes() {
             self.heap_held.store(rss, Ordering::Relaxed);
             self.peak_held.fetch_max(rss, Ordering::Relaxed);
         }
-        self.peak.fetch_max(self.in_use(), Ordering::Relaxed);
     }
 
     /// Gives the allocator's free pages back to the system (after shedding), so the
@@ -321,6 +386,16 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_tables_take_the_same_share_of_any_limit() {
+        assert_eq!(scaled_cap(50_000, DEFAULT_LIMIT), 50_000);
+        // A larger limit leaves more to the flow table, not to these.
+        assert_eq!(scaled_cap(50_000, 4 * DEFAULT_LIMIT), 50_000);
+        assert_eq!(scaled_cap(50_000, DEFAULT_LIMIT / 4), 12_500);
+        assert_eq!(scaled_cap(50_000, 1 << 20), 50_000 / 64);
+        assert_eq!(scaled_cap(10, 0), 1);
+    }
 
     #[test]
     fn sizes() {

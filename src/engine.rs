@@ -246,7 +246,7 @@ impl<'s> Engine<'s> {
             front,
             downstream: Downstream {
                 conn_states: BTreeMap::new(),
-                ctx: CaptureContext::default(),
+                ctx: CaptureContext::sized(budget.limit()),
                 analyzers,
                 sink,
                 sink_error: None,
@@ -633,6 +633,9 @@ pub struct MemoryReport {
     pub timeline_events_dropped: u64,
     pub flows_finished_early: u64,
     pub closed_flows_finished_early: u64,
+    /// Each part's estimate at the peak in use (which part to look at when the
+    /// limit is reached).
+    pub parts_at_peak: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl MemoryReport {
@@ -648,6 +651,11 @@ impl MemoryReport {
             timeline_events_dropped: b.events_shed.load(Ordering::Relaxed),
             flows_finished_early: b.flows_finished_early.load(Ordering::Relaxed),
             closed_flows_finished_early: b.lingers_cut.load(Ordering::Relaxed),
+            parts_at_peak: b
+                .parts_at_peak()
+                .into_iter()
+                .map(|(k, v)| (k, v as u64))
+                .collect(),
         }
     }
 }
@@ -759,7 +767,7 @@ pub fn run_pipelined<R>(
         let back = scope.spawn(move || {
             let mut downstream = Downstream {
                 conn_states: BTreeMap::new(),
-                ctx: CaptureContext::default(),
+                ctx: CaptureContext::sized(back_budget.limit()),
                 analyzers,
                 sink,
                 sink_error: None,

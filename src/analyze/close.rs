@@ -118,16 +118,32 @@ struct PairState {
 }
 
 /// Close and reuse facts per (client address, server endpoint).
-#[derive(Default)]
 pub struct TimeWaitTracker {
     pairs: HashMap<(IpAddr, Endpoint), PairState>,
-    /// Pairs not tracked (beyond MAX_PAIRS).
+    /// Pairs not tracked (beyond the bound).
     untracked: u64,
+    /// Pairs tracked at most (MAX_PAIRS at the default memory limit).
+    max_pairs: usize,
+}
+
+impl Default for TimeWaitTracker {
+    fn default() -> Self {
+        TimeWaitTracker {
+            pairs: HashMap::default(),
+            untracked: 0,
+            max_pairs: MAX_PAIRS,
+        }
+    }
 }
 
 const MAX_PAIRS: usize = 50_000;
 
 impl TimeWaitTracker {
+    /// Sizes the bound for the process's memory limit.
+    pub fn fit(&mut self, limit: usize) {
+        self.max_pairs = crate::budget::scaled_cap(MAX_PAIRS, limit);
+    }
+
     /// Bytes held (memory budget).
     pub fn footprint(&self) -> usize {
         use crate::budget::{table_bytes, vec_bytes, BLOCK_OVERHEAD};
@@ -161,7 +177,7 @@ impl TimeWaitTracker {
             return;
         }
         let key = (conn.client.ip, conn.server);
-        if !self.pairs.contains_key(&key) && self.pairs.len() >= MAX_PAIRS {
+        if !self.pairs.contains_key(&key) && self.pairs.len() >= self.max_pairs {
             self.untracked += 1;
             return;
         }

@@ -37,6 +37,9 @@ pub struct CaptureContext {
     pub listeners: super::listeners::ListenerLog,
     /// Bytes the DNS records hold (memory budget).
     dns_bytes: usize,
+    /// Records kept at most, sized for the memory limit (`fit`); MAX_DNS_RECORDS
+    /// unless set.
+    max_dns: Option<usize>,
 }
 
 fn record_bytes(r: &DnsRecord) -> usize {
@@ -54,8 +57,16 @@ fn record_bytes(r: &DnsRecord) -> usize {
 }
 
 impl CaptureContext {
+    /// A context whose bound is sized for the process's memory limit.
+    pub fn sized(limit: usize) -> CaptureContext {
+        CaptureContext {
+            max_dns: Some(crate::budget::scaled_cap(MAX_DNS_RECORDS, limit)),
+            ..CaptureContext::default()
+        }
+    }
+
     pub fn add_dns(&mut self, rec: DnsRecord) {
-        if self.dns.len() >= MAX_DNS_RECORDS {
+        if self.dns.len() >= self.max_dns.unwrap_or(MAX_DNS_RECORDS) {
             if let Some(old) = self.dns.pop_front() {
                 self.dns_bytes = self.dns_bytes.saturating_sub(record_bytes(&old));
             }

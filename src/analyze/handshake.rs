@@ -133,10 +133,24 @@ pub fn analyze(
         };
         let give_up = kernel::syn_give_up_after_rto(initial_rto, u64::from(retries), linear);
         let answered = !hs.syn_acks.is_empty();
+        // Refused: a RST answered the resent SYN; connect() got ECONNREFUSED, it did not
+        // time out (handshake.rejected says why).
+        let refused = (!answered && state == "REJ")
+            .then(|| {
+                conn.side(Dir::FromServer)
+                    .first_rst_info
+                    .as_deref()
+                    .copied()
+            })
+            .flatten();
         let first = hs.syns[0];
         let mut f = Finding::new(
             "handshake.syn_retransmit",
-            if answered { Severity::Warning } else { Severity::Error },
+            if answered || refused.is_some() {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
             flow,
             first.ts.secs_f64(),
         )
@@ -151,6 +165,12 @@ pub fn analyze(
                 format!(
                     "answered after {:.3} s",
                     hs.syn_acks[0].ts.since(first.ts)
+                )
+            } else if let Some(rst) = refused {
+                format!(
+                    "refused with a RST (frame {}) {:.3} s after the first SYN",
+                    rst.at.frame,
+                    rst.at.ts.since(first.ts)
                 )
             } else {
                 format!(
@@ -174,8 +194,9 @@ pub fn analyze(
         .evidence("tcp_syn_linear_timeouts", linear)
         .evidence("tcp_syn_linear_timeouts_assumed", linear_assumed)
         .evidence("answered", answered)
+        .evidence("refused", refused.is_some())
         .with_cause(Cause::SynsLost);
-        if !answered {
+        if !answered && refused.is_none() {
             // The same unanswered SYNs as handshake.unanswered: one of them says it.
             f = f.claim(Symptom::Syns(conn.id));
         }
@@ -295,10 +316,28 @@ const FOLDABLE: [&str; 3] = [
 /// per-flow handshake findings of those flows: held until the end, when those of a
 /// flooded server are folded into its flood finding (one finding instead of
 /// hundreds) and the others are released.
-#[derive(Default)]
 pub struct FloodTracker {
     servers: HashMap<Endpoint, FloodState>,
     held: Vec<(Endpoint, Finding)>,
+    /// Bounds (at the default memory limit: MAX_TRACKED_SERVERS, MAX_SOURCES per
+    /// server, MAX_TOTAL_SOURCES in all) and the sources held in all.
+    max_servers: usize,
+    max_sources: usize,
+    max_total_sources: usize,
+    total_sources: usize,
+}
+
+impl Default for FloodTracker {
+    fn default() -> Self {
+        FloodTracker {
+            servers: HashMap::default(),
+            held: Vec::new(),
+            max_servers: MAX_TRACKED_SERVERS,
+            max_sources: MAX_SOURCES,
+            max_total_sources: MAX_TOTAL_SOURCES,
+            total_sources: 0,
+        }
+    }
 }
 
 /// What became of the held per-flow findings at the end.
@@ -316,6 +355,8 @@ pub struct Folding {
 
 const MAX_TRACKED_SERVERS: usize = 10_000;
 const MAX_SOURCES: usize = 10_000;
+/// Source addresses held across all servers (many servers flooded at once).
+const MAX_TOTAL_SOURCES: usize = 200_000;
 
 #[derive(Default)]
 struct FloodState {
@@ -329,9 +370,19 @@ struct FloodState {
     /// but not held: per id, and per severity.
     unheld: BTreeMap<&'static str, u64>,
     unheld_by_severity: [u64; 3],
+    /// A source was not recorded (a bound was reached): the count is a lower bound.
+    sources_capped: bool,
 }
 
 impl FloodTracker {
+    /// Sizes the bounds for the process's memory limit.
+    pub fn fit(&mut self, limit: usize) {
+        use crate::budget::scaled_cap;
+        self.max_servers = scaled_cap(MAX_TRACKED_SERVERS, limit);
+        self.max_sources = scaled_cap(MAX_SOURCES, limit);
+        self.max_total_sources = scaled_cap(MAX_TOTAL_SOURCES, limit);
+    }
+
     /// Counts the flow if it is a half-open handshake; says whether it was.
     pub fn on_flow(&mut self, conn: &Connection, window_s: f64) -> bool {
         let hs = &conn.handshake;
@@ -343,13 +394,18 @@ impl FloodTracker {
         if hs.ack.is_some() || state == "REJ" || conn.side(Dir::FromClient).payload_bytes > 0 {
             return false;
         }
-        if !self.servers.contains_key(&conn.server) && self.servers.len() >= MAX_TRACKED_SERVERS {
+        if !self.servers.contains_key(&conn.server) && self.servers.len() >= self.max_servers {
             return false;
         }
         let st = self.servers.entry(conn.server).or_default();
         st.total += 1;
-        if st.sources.len() < MAX_SOURCES {
-            st.sources.insert(conn.client.ip);
+        if !st.sources.contains(&conn.client.ip) {
+            if st.sources.len() < self.max_sources && self.total_sources < self.max_total_sources {
+                st.sources.insert(conn.client.ip);
+                self.total_sources += 1;
+            } else {
+                st.sources_capped = true;
+            }
         }
         st.first = Some(st.first.map_or(syn.ts, |t| t.min(syn.ts)));
         st.last = Some(st.last.map_or(syn.ts, |t| t.max(syn.ts)));
@@ -467,9 +523,9 @@ impl FloodTracker {
             if st.window.peak < cfg.flood_min {
                 continue;
             }
-            // Sources are counted up to MAX_SOURCES (memory stays bounded under a
+            // Sources are counted up to a bound (memory stays bounded under a
             // flood from spoofed addresses): beyond it the count is a lower bound.
-            let sources_capped = st.sources.len() >= MAX_SOURCES;
+            let sources_capped = st.sources_capped;
             let span = st.last.zip(st.first).map_or(0.0, |(l, f)| l.since(f));
             let rate = if span > 0.0 {
                 st.total as f64 / span
@@ -551,5 +607,67 @@ mod tests {
         assert_eq!(kernel::syn_give_up_after(2, 4), 7.0);
         assert_eq!(kernel::syn_give_up_after(3, 0), 15.0);
         assert_eq!(kernel::syn_give_up_after(3, 4), 19.0);
+    }
+
+    /// A resent SYN answered by a RST: refused, not a connect() that times out. The
+    /// resends are a warning; the refusal is handshake.rejected's.
+    #[test]
+    fn a_resent_syn_refused_is_not_a_timeout() {
+        use crate::decode::TcpFlags;
+        use crate::flow::conn::ConnConfig;
+        use crate::flow::{Segment, TimelineMode};
+        let cfg = ConnConfig {
+            timeline: TimelineMode::Collapsed,
+            timeline_cap: 100,
+            idle_mark_ns: 1_000_000_000,
+            ooo_threshold_ns: 3_000_000,
+        };
+        let (syn, rst_ack) = (TcpFlags::SYN, TcpFlags::RST | TcpFlags::ACK);
+        let script = [
+            (0.0, true, syn, 100, 0),
+            (1.0, true, syn, 100, 0),
+            (1.0002, false, rst_ack, 0, 101),
+        ];
+        let mut conn: Option<Connection> = None;
+        for (i, &(at, from_client, flags, seq, ack)) in script.iter().enumerate() {
+            let seg = Segment::test_conn(
+                i as u64 + 1,
+                Ts::from_secs_f64(at),
+                from_client,
+                flags,
+                seq,
+                ack,
+                0,
+            );
+            conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg))
+                .on_segment(&seg, &cfg);
+        }
+        let conn = conn.unwrap();
+        assert_eq!(conn.zeek.conn_state(), "REJ");
+        let mut out = Vec::new();
+        analyze(
+            &conn,
+            &AnalyzerConfig::default(),
+            &HostProfiles::default(),
+            &mut out,
+        );
+        let ids: Vec<_> = out.iter().map(|f| (f.id, f.severity)).collect();
+        assert!(
+            ids.contains(&("handshake.rejected", Severity::Warning)),
+            "{ids:?}"
+        );
+        let resent = out
+            .iter()
+            .find(|f| f.id == "handshake.syn_retransmit")
+            .unwrap();
+        assert_eq!(resent.severity, Severity::Warning);
+        assert_eq!(resent.evidence["refused"], true);
+        assert!(
+            resent.summary.contains("refused with a RST (frame 3)"),
+            "{}",
+            resent.summary
+        );
+        assert!(!resent.summary.contains("connect() fails"));
+        assert!(!out.iter().any(|f| f.id == "handshake.unanswered"));
     }
 }

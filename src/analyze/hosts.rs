@@ -20,17 +20,32 @@ pub struct HostProfile {
     pub last_flow: u64,
 }
 
-#[derive(Default)]
 pub struct HostProfiles {
     hosts: HashMap<IpAddr, HostProfile>,
+    /// Addresses profiled at most (MAX_HOSTS at the default memory limit).
+    max_hosts: usize,
+}
+
+impl Default for HostProfiles {
+    fn default() -> Self {
+        HostProfiles {
+            hosts: HashMap::default(),
+            max_hosts: MAX_HOSTS,
+        }
+    }
 }
 
 impl HostProfiles {
+    /// Sizes the bound for the process's memory limit.
+    pub fn fit(&mut self, limit: usize) {
+        self.max_hosts = crate::budget::scaled_cap(MAX_HOSTS, limit);
+    }
+
     /// Learns from a finished flow's non-RST packets.
     pub fn learn(&mut self, conn: &Connection) {
         for (ep, side) in [(conn.client, &conn.sides[0]), (conn.server, &conn.sides[1])] {
             let Some(_) = side.ttl_first else { continue };
-            if !self.hosts.contains_key(&ep.ip) && self.hosts.len() >= MAX_HOSTS {
+            if !self.hosts.contains_key(&ep.ip) && self.hosts.len() >= self.max_hosts {
                 continue;
             }
             let p = self.hosts.entry(ep.ip).or_insert(HostProfile {

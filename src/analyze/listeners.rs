@@ -121,13 +121,6 @@ impl ListenerLog {
         })
     }
 
-    /// The listener for `server` if any poll saw it full.
-    pub fn full_listener_for(&self, server: Endpoint) -> Option<Endpoint> {
-        self.listener_for(server)
-            .filter(|(_, polls)| polls.iter().any(QueuePoll::full))
-            .map(|(l, _)| *l)
-    }
-
     /// The counters' rise between the last poll at or before `from` and the first
     /// at or after `to`.
     fn counter_delta(&self, from: Ts, to: Ts) -> Option<(u64, u64)> {
@@ -279,6 +272,9 @@ mod tests {
             )
             .unwrap();
         assert!(!early.fullest.full());
+        // After it emptied: a flow that waited then was not this queue's doing.
+        let later = log.during(ep("192.0.2.1:80"), s(10), s(12)).unwrap();
+        assert!(!later.fullest.full());
         let mut out = Vec::new();
         log.findings(&FxHashMap::default(), &mut out);
         assert_eq!(out.len(), 1);

@@ -127,8 +127,9 @@ pub struct Analyzers {
     /// findings at the end.
     pub folded: Vec<(u64, &'static str)>,
     /// Per-flow findings caused by a full accept queue of this host (live capture),
-    /// held until the end: a listener seen full stands for them.
-    queued: Vec<(crate::model::Endpoint, Finding)>,
+    /// held until the end, with the listener a poll saw full while the flow lived:
+    /// that listener's finding stands for them.
+    queued: Vec<(Option<crate::model::Endpoint>, Finding)>,
     pub findings_not_kept: u64,
     counts: [u64; 3],
     /// Bytes the kept and queued findings hold (memory budget).
@@ -158,7 +159,13 @@ impl Analyzers {
     }
 
     /// Shares the process's memory budget (the engine sets it).
+    /// The capture-wide trackers, which are never shed, are sized for its limit.
     pub fn set_budget(&mut self, budget: std::sync::Arc<crate::budget::MemoryBudget>) {
+        let limit = budget.limit();
+        self.hosts.fit(limit);
+        self.floods.fit(limit);
+        self.idle_resets.fit(limit);
+        self.time_waits.fit(limit);
         self.budget = Some(budget);
     }
 
@@ -210,7 +217,14 @@ impl Analyzers {
                 }
             } else if accept_queue {
                 self.kept_bytes += f.heap_bytes();
-                self.queued.push((conn.server, f.clone()));
+                // Folded only into a queue that was full while this flow waited, not
+                // one that filled at another time.
+                let full = ctx
+                    .listeners
+                    .during(conn.server, conn.start, conn.end)
+                    .filter(|st| st.fullest.full())
+                    .map(|st| st.listener);
+                self.queued.push((full, f.clone()));
             } else if !(half_open && self.floods.hold(conn.server, f)) {
                 self.kept_bytes += f.heap_bytes();
                 self.flow_findings.push(f.clone());
@@ -242,8 +256,8 @@ impl Analyzers {
             crate::model::Endpoint,
             std::collections::BTreeMap<&'static str, u64>,
         > = rustc_hash::FxHashMap::default();
-        for (server, f) in std::mem::take(&mut self.queued) {
-            match ctx.listeners.full_listener_for(server) {
+        for (full, f) in std::mem::take(&mut self.queued) {
+            match full {
                 Some(listener) => {
                     *by_listener
                         .entry(listener)

@@ -476,16 +476,34 @@ fn idle_reset(
 const MAX_IDLES: usize = 100_000;
 
 /// Idle resets across flows: "9 resets after 30.0 +/- 0.4 s idle".
-#[derive(Default)]
 pub struct IdleResetTracker {
-    /// All idle resets; their idle times are kept for the first MAX_IDLES.
+    /// All idle resets; their idle times are kept for the first `max_idles`
+    /// (MAX_IDLES at the default memory limit).
     resets: u64,
     idles: Vec<f64>,
     flows: Vec<u64>,
     first: Option<f64>,
+    max_idles: usize,
+}
+
+impl Default for IdleResetTracker {
+    fn default() -> Self {
+        IdleResetTracker {
+            resets: 0,
+            idles: Vec::new(),
+            flows: Vec::new(),
+            first: None,
+            max_idles: MAX_IDLES,
+        }
+    }
 }
 
 impl IdleResetTracker {
+    /// Sizes the bound for the process's memory limit.
+    pub fn fit(&mut self, limit: usize) {
+        self.max_idles = crate::budget::scaled_cap(MAX_IDLES, limit);
+    }
+
     /// Bytes held (memory budget).
     pub fn footprint(&self) -> usize {
         crate::budget::vec_bytes(&self.idles) + crate::budget::vec_bytes(&self.flows)
@@ -497,7 +515,7 @@ impl IdleResetTracker {
         }) = idle_before_rst(conn, cfg, hosts)
         {
             self.resets += 1;
-            if self.idles.len() < MAX_IDLES {
+            if self.idles.len() < self.max_idles {
                 self.idles.push(idle);
                 self.flows.push(conn.id);
             }

@@ -368,9 +368,11 @@ fn transfer_stopped(
     let acked = receiver.max_ack.is_some_and(|a| !a.lt(last.end));
     // A stream's last segment before it was cut is full-sized; a finished response
     // ends with its remainder, a full segment only when its length is a multiple of
-    // the segment size.
+    // the segment size. Without the receiver's MSS the segment size is the largest
+    // payload only when several segments carried it: one large message on an idle
+    // keep-alive connection is just its largest.
     let full = last.len >= FULL_SEGMENT_MIN
-        && (last.len == side.max_payload
+        && ((last.len == side.max_payload && side.max_payload_segments > 1)
             || receiver
                 .mss()
                 .is_some_and(|mss| last.len + TCP_OPTIONS_ALLOWANCE >= u32::from(mss)));
@@ -526,5 +528,37 @@ mod tests {
         };
         assert!(!first_byte(2.0));
         assert!(first_byte(2.6));
+    }
+
+    /// An idle keep-alive connection whose last response was one 600-byte segment
+    /// (its largest) has not stopped mid-transfer; a response cut after several
+    /// segments of the same full size has.
+    #[test]
+    fn one_large_message_is_not_a_full_segment() {
+        let transfer = |sizes: &[u32]| {
+            let mut script = vec![
+                (0.0, true, S, 100, 0, 0),
+                (0.001, false, S | A, 500, 101, 0),
+                (0.002, true, A, 101, 501, 0),
+                (0.003, true, P | A, 101, 501, 100),
+            ];
+            let mut seq = 501;
+            for (i, &len) in sizes.iter().enumerate() {
+                let flags = if i + 1 == sizes.len() { P | A } else { A };
+                script.push((0.004 + i as f64 * 1e-4, false, flags, seq, 201, len));
+                seq += len;
+            }
+            script.push((0.01, true, A, 201, seq, 0));
+            let mut conn = feed(&script);
+            conn.end_reason = EndReason::EndOfCapture;
+            let mut ctx = CaptureContext::default();
+            ctx.capture_end = Some(Ts::from_secs_f64(30.0));
+            let mut out = Vec::new();
+            analyze(&conn, &AnalyzerConfig::default(), &ctx, &mut out);
+            out.iter().any(|f| f.id == "stall.transfer")
+        };
+        assert!(!transfer(&[600]));
+        assert!(!transfer(&[1448, 1448, 700]));
+        assert!(transfer(&[1448, 1448, 1448]));
     }
 }

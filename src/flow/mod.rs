@@ -6,6 +6,7 @@ pub mod conn;
 pub mod episodes;
 pub mod nat;
 pub mod paths;
+pub mod recent;
 pub mod segment;
 pub mod side;
 pub mod socket;

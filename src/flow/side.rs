@@ -180,6 +180,9 @@ pub struct Side {
     /// Whether the capturing host sent this side's packets (cooked captures only).
     pub sent_by_capture_host: Option<bool>,
     pub max_payload: u32,
+    /// Segments that carried `max_payload` bytes: more than one makes it the
+    /// sender's segment size, not just its largest message.
+    pub max_payload_segments: u32,
 }
 
 /// What a side without resends, zero windows or keepalives reads.
@@ -533,7 +536,12 @@ impl Side {
         }
         if seg.payload_len > 0 {
             self.first_payload.get_or_insert(at);
-            self.max_payload = self.max_payload.max(seg.payload_len);
+            if seg.payload_len > self.max_payload {
+                self.max_payload = seg.payload_len;
+                self.max_payload_segments = 1;
+            } else if seg.payload_len == self.max_payload {
+                self.max_payload_segments += 1;
+            }
         }
         if f.fin() {
             self.first_fin.get_or_insert(at);

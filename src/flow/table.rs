@@ -24,6 +24,7 @@ use crate::budget::{table_bytes, MemoryBudget, Part};
 
 use super::conn::{ConnConfig, Connection, EndReason, PreviousConn};
 use super::nat::{FlowNat, NatPair};
+use super::recent::RecentTuples;
 use super::segment::Segment;
 use super::socket::{Recorded, SockSnap};
 use crate::model::{FlowKey, Ts};
@@ -40,8 +41,9 @@ pub struct TableConfig {
     pub memory_limit: usize,
 }
 
-/// Most remembered 4-tuples; the oldest go first beyond it.
-const MAX_RECENT: usize = 200_000;
+/// Remembered 4-tuples per generation at the default memory limit (between one and
+/// two generations are remembered, see `recent.rs`).
+const RECENT_PER_GENERATION: usize = 200_000;
 
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct TableStats {
@@ -87,8 +89,7 @@ pub struct FlowTable {
     closing: VecDeque<(Ts, FlowKey, u64)>,
     /// Finished connections remembered for `recent_ns` so a new connection on the same
     /// 4-tuple knows what came before it (TIME_WAIT reuse).
-    recent: FxHashMap<FlowKey, PreviousConn>,
-    recent_order: VecDeque<(Ts, FlowKey, u64)>,
+    recent: RecentTuples,
     /// NAT: a translated 4-tuple -> the key its connection is tracked under.
     aliases: FxHashMap<FlowKey, FlowKey>,
     next_id: u64,
@@ -103,6 +104,10 @@ pub struct FlowTable {
     checks: u32,
     /// What the process held after the last shed (see check_budget).
     held_after_shed: usize,
+    /// The scaled estimate at the last measure: growth past BUDGET_MEASURE_GROWTH of
+    /// the limit since then measures again (a fast ramp at the start must not
+    /// overshoot before the next periodic measure).
+    estimate_at_measure: usize,
 }
 
 /// Segments between two checks of the memory budget: a check costs a pass over the
@@ -112,6 +117,8 @@ const BUDGET_CHECK_EVERY: u32 = 1024;
 /// BUDGET_MEASURE_EVERY-th check, and before shedding; in between the parts'
 /// estimates are scaled by what the last count showed.
 const BUDGET_MEASURE_EVERY: u32 = 64;
+/// ... and whenever the estimate grew by this share of the limit since the last count.
+const BUDGET_MEASURE_GROWTH: f64 = 0.02;
 /// The table sheds when what is in use reaches this share of the limit (the rest is
 /// the margin for the allocator's free chunks, what grows between checks and the
 /// other thread's peaks) ...
@@ -125,8 +132,10 @@ impl FlowTable {
             cfg,
             live: FxHashMap::default(),
             closing: VecDeque::new(),
-            recent: FxHashMap::default(),
-            recent_order: VecDeque::new(),
+            recent: RecentTuples::new(
+                crate::budget::scaled_cap(RECENT_PER_GENERATION, cfg.memory_limit),
+                cfg.recent_ns,
+            ),
             aliases: FxHashMap::default(),
             next_id: 1,
             now: Ts::ZERO,
@@ -137,6 +146,7 @@ impl FlowTable {
             since_check: 0,
             checks: 0,
             held_after_shed: 0,
+            estimate_at_measure: 0,
         }
     }
 
@@ -186,7 +196,7 @@ impl FlowTable {
             return false;
         }
         if previous.is_none() && seg.flags.syn() && !seg.flags.ack() {
-            previous = self.recent.remove(&key);
+            previous = self.recent.take(&key, seg.ts.max(self.now));
         }
         if self.live.len() >= self.cfg.max_flows {
             self.evict(seg, done);
@@ -216,9 +226,15 @@ impl FlowTable {
         self.checks += 1;
         self.publish();
         let limit = self.budget.limit() as f64;
-        let near = self.budget.estimated_in_use() as f64 >= limit * BUDGET_TRIGGER;
-        if near || self.checks % BUDGET_MEASURE_EVERY == 0 {
+        let estimate = self.budget.estimated_in_use();
+        let near = estimate as f64 >= limit * BUDGET_TRIGGER;
+        let grew =
+            estimate as f64 > self.estimate_at_measure as f64 + limit * BUDGET_MEASURE_GROWTH;
+        if near || grew || self.checks % BUDGET_MEASURE_EVERY == 0 {
             self.budget.measure();
+            self.estimate_at_measure = self.budget.estimated_in_use();
+        } else {
+            self.budget.measure_resident();
         }
         // The process's held memory (in use plus the free chunks the allocator keeps,
         // which count in the resident set) is what must stay under the limit. Shedding
@@ -300,6 +316,7 @@ impl FlowTable {
         self.publish();
         self.budget.trim();
         self.budget.measure();
+        self.estimate_at_measure = self.budget.estimated_in_use();
         self.held_after_shed = self.budget.held();
     }
 
@@ -317,9 +334,7 @@ impl FlowTable {
         );
         self.budget.set(
             Part::Recent,
-            table_bytes(self.recent.capacity(), size_of::<(FlowKey, PreviousConn)>())
-                + self.recent_order.capacity() * size_of::<(Ts, FlowKey, u64)>()
-                + self.closing.capacity() * size_of::<(Ts, FlowKey, u64)>(),
+            self.recent.heap_bytes() + self.closing.capacity() * size_of::<(Ts, FlowKey, u64)>(),
         );
     }
 
@@ -456,7 +471,7 @@ impl FlowTable {
 
     /// Whether a connection on this 4-tuple finished recently (within TIME_WAIT).
     pub fn recently_finished(&self, key: &FlowKey) -> bool {
-        self.recent.contains_key(key)
+        self.recent.contains(key, self.now)
     }
 
     /// Finishes connections that closed long enough ago, and (periodically) idle ones.
@@ -478,15 +493,7 @@ impl FlowTable {
                 self.closing.push_back((end, key, id));
             }
         }
-        while let Some(&(ended, key, id)) = self.recent_order.front() {
-            if self.now.nanos_since(ended) < self.cfg.recent_ns {
-                break;
-            }
-            self.recent_order.pop_front();
-            if self.recent.get(&key).is_some_and(|p| p.id == id) {
-                self.recent.remove(&key);
-            }
-        }
+        self.recent.expire(self.now);
         let sweep_every = (self.cfg.idle_timeout_ns / 4).max(1_000_000_000);
         if self.now.nanos_since(self.last_idle_sweep) >= sweep_every {
             self.last_idle_sweep = self.now;
@@ -544,11 +551,6 @@ impl FlowTable {
             let (key, _) = FlowKey::in_tunnel(conn.client, conn.server, conn.tunnel);
             let close = conn.close();
             let ended = close.map_or(conn.end, |c| c.ts);
-            if self.recent.len() >= MAX_RECENT {
-                if let Some((_, old, _)) = self.recent_order.pop_front() {
-                    self.recent.remove(&old);
-                }
-            }
             self.recent.insert(
                 key,
                 PreviousConn {
@@ -557,7 +559,6 @@ impl FlowTable {
                     close,
                 },
             );
-            self.recent_order.push_back((ended, key, conn.id));
         }
         match reason {
             EndReason::Closed => self.stats.finished_closed += 1,
