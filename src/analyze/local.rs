@@ -660,6 +660,7 @@ fn not_from_this_host(
     // Why this RST is not the peer closing its own connection:
     let mut reasons = Vec::new();
     let mut strong = false;
+    let mut weak_ttl = false;
     if found
         .iter()
         .any(|f| f.flow == Some(conn.id) && f.id == "rst.injected")
@@ -667,13 +668,21 @@ fn not_from_this_host(
         strong = true;
         reasons.push("it carries signs of injection (see rst.injected)".to_string());
     } else if peer.ttl_first.is_some() && !(peer.ttl_min..=peer.ttl_max).contains(&rst.ttl) {
-        strong = true;
+        // Weighed as rst.injected weighs it: one hop off is also a route change.
+        let weight = super::reset::ttl_sign_weight(rst.ttl, peer.ttl_min, peer.ttl_max);
+        strong = weight >= 2;
+        weak_ttl = !strong;
         reasons.push(format!(
-            "its TTL {} differs from the {}'s other packets ({}-{})",
+            "its TTL {} differs from the {}'s other packets ({}-{}){}",
             rst.ttl,
             peer_dir.side(),
             peer.ttl_min,
-            peer.ttl_max
+            peer.ttl_max,
+            if strong {
+                ""
+            } else {
+                " by one hop (a route change does that too)"
+            }
         ));
     }
     if !rst.ack_flag && peer.first_fin.is_none() {
@@ -685,7 +694,9 @@ fn not_from_this_host(
             peer_dir.side()
         ));
     }
-    if reasons.is_empty() {
+    // A single hop alone does not outweigh the peer closing abortively itself
+    // (rst.client / rst.server say that).
+    if reasons.is_empty() || (reasons.len() == 1 && weak_ttl) {
         return None;
     }
     let peer_ep = endpoint(conn, peer_dir);
@@ -886,6 +897,37 @@ mod tests {
         assert_eq!(f.evidence["this_host_role"], "server");
         assert_eq!(f.evidence["socket_before"]["state"], "ESTABLISHED");
         assert!(f.summary.contains("TTL 64"), "{}", f.summary);
+    }
+
+    /// One hop off the client's TTL is also what a route change does: the RST is
+    /// still not this host's (no ACK, no FIN from the client), but not a strong sign
+    /// of a box.
+    #[test]
+    fn a_one_hop_ttl_difference_is_a_weak_sign() {
+        let mut segs: Vec<Seg> = handshake()
+            .into_iter()
+            .map(|mut s| {
+                if s.2 {
+                    s.7 = 60;
+                }
+                s
+            })
+            .collect();
+        segs.push(Seg(6, 2.0, false, P | A, 911, 101, 5, 64));
+        segs.push(Seg(7, 2.001, true, R, 101, 0, 0, 59));
+        let conn = flow(&segs, &[(0.5, 1, 0), (1.9, 1, 0)]);
+        let f = not_from_this_host(&conn, &AnalyzerConfig::default());
+        assert_eq!(f.confidence, Confidence::Medium);
+        assert_eq!(f.cause, Some(Cause::UnknownConnection));
+        assert!(f.summary.contains("by one hop"), "{}", f.summary);
+        // With the ACK flag, one hop is all there is: the client's own abortive close.
+        let last = segs.len() - 1;
+        segs[last].3 = R | A;
+        segs[last].5 = 916;
+        let conn = flow(&segs, &[(0.5, 1, 0), (1.9, 1, 0)]);
+        let mut found = Vec::new();
+        analyze(&conn, &AnalyzerConfig::default(), &mut found);
+        assert!(found.iter().all(|f| f.id != "rst.not_from_this_host"));
     }
 
     /// The analyzers' rst.not_from_this_host finding on `conn` (it must be there).

@@ -23,7 +23,7 @@ fn hops(ttl: u8) -> u8 {
 /// hop is also what a route change or ECMP does, so it counts less, unless the RST
 /// left its sender with an unspent initial TTL: a box on the capture's own link sent
 /// it, while the endpoint's own packets arrive routed.
-fn ttl_sign_weight(rst_ttl: u8, lo: u8, hi: u8) -> u32 {
+pub(crate) fn ttl_sign_weight(rst_ttl: u8, lo: u8, hi: u8) -> u32 {
     let initial = |t: u8| t + hops(t);
     let distance = if rst_ttl < lo {
         lo - rst_ttl
