@@ -753,6 +753,40 @@ mod tests {
         assert_eq!(c.ts, Ts::from_secs_f64(0.1));
     }
 
+    /// A zero-window probe answered by a window update: a later duplicate ACK with
+    /// the same window is a duplicate ACK, not the probe's ACK (it was answered).
+    #[test]
+    fn a_probe_answered_by_a_window_update_is_not_acked_again() {
+        // (secs, from_client, flags, seq, ack, len, window)
+        let script = [
+            (0.0, true, S, 100, 0, 0, 1000),
+            (0.001, false, S | A, 500, 101, 0, 1000),
+            (0.002, true, A, 101, 501, 0, 1000),
+            (0.003, false, P | A, 501, 101, 1000, 1000),
+            // The client's window closes.
+            (0.004, true, A, 101, 1501, 0, 0),
+            // The server probes with one byte; the client opens its window.
+            (0.5, false, A, 1501, 101, 1, 1000),
+            (0.501, true, A, 101, 1501, 0, 500),
+            // Later, the same ACK and window again: a duplicate ACK.
+            (0.6, true, A, 101, 1501, 0, 500),
+        ];
+        let mut conn: Option<Connection> = None;
+        for (i, &(secs, from_client, flags, seq, ack, len, window)) in script.iter().enumerate() {
+            let ts = Ts::from_secs_f64(secs);
+            let mut seg = Segment::test_conn(i as u64 + 1, ts, from_client, flags, seq, ack, len);
+            seg.window = window;
+            conn.get_or_insert_with(|| Connection::new(1, &seg, &cfg()))
+                .on_segment(&seg, &cfg());
+        }
+        let conn = conn.unwrap();
+        let server = &conn.side(Dir::FromServer).counts;
+        let client = &conn.side(Dir::FromClient).counts;
+        assert_eq!(server.zero_window_probes, 1);
+        assert_eq!(client.window_updates, 1);
+        assert_eq!(client.dup_acks, 1);
+    }
+
     fn wait(secs: f64, frame: u64) -> ResponseWait {
         let at = |t: f64, f: u64| At {
             frame: f,

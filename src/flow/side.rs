@@ -290,6 +290,9 @@ impl Side {
             if pure_ack && Some(seg.ack) == self.last_ack {
                 if Some(window) != self.last_window {
                     a.set(Analysis::WINDOW_UPDATE);
+                    // The probe was answered, by opening the window: a later duplicate
+                    // ACK is not its ACK.
+                    peer.last_probe = None;
                 } else if let Some(probe) = peer.last_probe.take() {
                     a.set(match probe {
                         Probe::KeepAlive => Analysis::KEEP_ALIVE_ACK,
