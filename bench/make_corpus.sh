@@ -13,12 +13,14 @@
 #   synflood.pcap 1 M SYNs from distinct source addresses/ports to one server, written
 #                 directly (bench/synflood.rs), no answers.
 # Needs root (namespaces). Installs nginx-light and wrk from Debian if they are missing.
-# Usage: bench/make_corpus.sh [PACKETS]     (env: SKIP_CAPTURE=1 to only rebuild derived files)
+# Usage: bench/make_corpus.sh [PACKETS]     (env: SKIP_CAPTURE=1 to only rebuild derived files;
+#   CORPUS=DIR to build it elsewhere, e.g. /tmp/bench-corpus shared by several worktrees, with
+#   bench/corpus a symlink to it)
 SCENARIO=bench
 . "$(dirname "$0")/../fixtures/scripts/lib.sh"
 NS_PREFIX="tdpf-bench"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CORPUS="$ROOT/bench/corpus"
+CORPUS=${CORPUS:-$ROOT/bench/corpus}
 PACKETS=${1:-2000000}
 mkdir -p "$CORPUS"
 

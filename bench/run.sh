@@ -7,9 +7,10 @@
 #   env: RUNS=3  BASELINE=/path/to/older/tcpdiag (adds its ndjson/table rows on 1x and
 #        synflood, for before/after)  PEERS=0 (tcpdiag only)  SLOW_PEERS_UP_TO=4x (tshark runs on sizes up to this one; tcptrace too
 #        except that 10x gets one tcptrace run)  OUT=bench/results/DATE.md
+#        CORPUS=DIR (default bench/corpus)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CORPUS="$ROOT/bench/corpus"
+CORPUS=${CORPUS:-$ROOT/bench/corpus}
 RUNS=${RUNS:-3}
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(1x 4x 10x synflood)
 mkdir -p "$ROOT/bench/results"
