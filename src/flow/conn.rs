@@ -111,18 +111,31 @@ pub struct Handshake {
 
 pub const MAX_HANDSHAKE_TIMES: usize = 32;
 
+/// Nanoseconds as seconds, as `Ts::since` computes them.
+fn secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
 impl Handshake {
     /// SYN -> SYN-ACK: from the last SYN sent before the first SYN-ACK.
     pub fn syn_to_synack(&self) -> Option<f64> {
+        self.syn_to_synack_ns().map(secs)
+    }
+    /// `syn_to_synack` in nanoseconds.
+    pub fn syn_to_synack_ns(&self) -> Option<i64> {
         let sa = self.syn_acks.first()?;
         let syn = self.syns.iter().rev().find(|s| s.ts <= sa.ts)?;
-        Some(sa.ts.since(syn.ts))
+        Some(sa.ts.0 - syn.ts.0)
     }
     /// SYN-ACK -> ACK: from the last SYN-ACK sent before the completing ACK.
     pub fn synack_to_ack(&self) -> Option<f64> {
+        self.synack_to_ack_ns().map(secs)
+    }
+    /// `synack_to_ack` in nanoseconds.
+    pub fn synack_to_ack_ns(&self) -> Option<i64> {
         let ack = self.ack?;
         let sa = self.syn_acks.iter().rev().find(|s| s.ts <= ack.ts)?;
-        Some(ack.ts.since(sa.ts))
+        Some(ack.ts.0 - sa.ts.0)
     }
     /// The path's round trip as the handshake shows it from any capture point (SYN ->
     /// SYN-ACK plus SYN-ACK -> ACK), the unseen parts counted as 0.

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 
+use super::json_time::{write_secs, UtcWriter};
 use super::record::{event_label_to, run_label_to};
 use crate::analyze::Finding;
 use crate::flow::side::{AnalysisCounts, Side, SynOptions};
@@ -40,12 +41,12 @@ pub fn write_flow(
     with_timeline: bool,
     tag: Option<&str>,
 ) {
-    let mut w = W(out);
+    let mut w = W(out, UtcWriter::default());
     let hs = &conn.handshake;
     let start = conn.start;
     let sizes = conn.zeek.sizes();
-    let s2sa = hs.syn_to_synack();
-    let sa2a = hs.synack_to_ack();
+    let s2sa = hs.syn_to_synack_ns();
+    let sa2a = hs.synack_to_ack_ns();
     w.raw("{");
     if let Some(tag) = tag {
         w.raw("\"type\":");
@@ -65,15 +66,15 @@ pub fn write_flow(
     w.raw(key!("history"));
     w.plain(conn.zeek.history());
     w.raw(key!("start"));
-    w.f64(round_us(start.secs_f64()));
+    w.secs(start.0);
     w.raw(key!("start_utc"));
-    w.utc(start.secs_f64());
+    w.utc(start);
     w.raw(key!("end"));
-    w.f64(round_us(conn.end.secs_f64()));
+    w.secs(conn.end.0);
     w.raw(key!("end_utc"));
-    w.utc(conn.end.secs_f64());
+    w.utc(conn.end);
     w.raw(key!("duration_s"));
-    w.f64(round_us(conn.duration()));
+    w.secs(conn.end.0 - start.0);
     w.raw(key!("first_frame"));
     w.u64(conn.first_frame);
     w.raw(key!("last_frame"));
@@ -95,11 +96,15 @@ pub fn write_flow(
     w.raw(key!("ack_frame"));
     w.opt_u64(hs.ack.map(|a| a.frame));
     w.raw(key!("syn_to_synack_s"));
-    w.opt_f64(s2sa.map(round_us));
+    w.opt_secs(s2sa);
     w.raw(key!("synack_to_ack_s"));
-    w.opt_f64(sa2a.map(round_us));
+    w.opt_secs(sa2a);
     w.raw(key!("rtt_s"));
-    w.opt_f64(s2sa.zip(sa2a).map(|(a, b)| round_us(a + b)));
+    // The sum of the two in seconds, as the record has always computed it.
+    w.opt_f64(
+        s2sa.zip(sa2a)
+            .map(|(a, b)| round_us(a as f64 / 1e9 + b as f64 / 1e9)),
+    );
     w.raw(key!("completed"));
     w.bool(hs.ack.is_some());
     w.raw("}");
@@ -120,7 +125,7 @@ pub fn write_flow(
             w.raw(key!("frame"));
             w.u64(c.frame);
             w.raw(key!("at_rel"));
-            w.f64(rel(c.ts, start));
+            w.secs(c.ts.0 - start.0);
             w.raw("}");
         }
     }
@@ -129,7 +134,7 @@ pub fn write_flow(
         None => w.null(),
         Some(g) => {
             w.raw(concat!("{", first_key!("seconds")));
-            w.f64(round_us(g.after.ts.since(g.before.ts)));
+            w.secs(g.after.ts.0 - g.before.ts.0);
             w.raw(key!("after_frame"));
             w.u64(g.before.frame);
             w.raw(key!("resumed_frame"));
@@ -149,7 +154,7 @@ pub fn write_flow(
                 Some(c) => w.plain(c.by.side()),
             }
             w.raw(key!("seconds_before"));
-            w.f64(round_us(start.since(p.ended)));
+            w.secs(start.0 - p.ended.0);
             w.raw("}");
         }
     }
@@ -185,11 +190,11 @@ pub fn write_flow(
             w.raw(concat!("{", first_key!("frame")));
             w.u64(ev.frame);
             w.raw(key!("at"));
-            w.f64(round_us(ev.ts.secs_f64()));
+            w.secs(ev.ts.0);
             w.raw(key!("at_utc"));
-            w.utc(ev.ts.secs_f64());
+            w.utc(ev.ts);
             w.raw(key!("at_rel"));
-            w.f64(rel(ev.ts, start));
+            w.secs(ev.ts.0 - start.0);
             w.raw(key!("dir"));
             w.plain(ev.dir.label());
             w.raw(key!("label"));
@@ -245,7 +250,7 @@ pub fn write_flow(
                     w.raw(concat!("{", first_key!("last_frame")));
                     w.u64(run.last_frame);
                     w.raw(key!("end_rel"));
-                    w.f64(rel(run.end, start));
+                    w.secs(run.end.0 - start.0);
                     w.raw(key!("client_packets"));
                     w.u64(run.packets[Dir::FromClient.idx()]);
                     w.raw(key!("client_bytes"));
@@ -283,13 +288,9 @@ pub fn write_flow(
     w.raw("}");
 }
 
-fn rel(t: Ts, start: Ts) -> f64 {
-    round_us(t.since(start))
-}
-
 /// A JSON writer over a byte buffer. Keys are the contract's fixed ASCII names and
-/// are written as they are.
-struct W<'a>(&'a mut Vec<u8>);
+/// are written as they are. Times go through `json_time` (and its UTC cache).
+struct W<'a>(&'a mut Vec<u8>, UtcWriter);
 
 impl W<'_> {
     #[inline(always)]
@@ -323,16 +324,23 @@ impl W<'_> {
             self.null();
         }
     }
-    /// An RFC 3339 UTC string of epoch seconds (ASCII; nothing to escape).
+    /// Seconds of a nanosecond count, rounded to microseconds (as `round_us`).
     #[inline]
-    fn utc(&mut self, epoch: f64) {
-        if epoch.is_finite() {
-            self.0.push(b'"');
-            super::clock::rfc3339_utc_to(self.0, epoch);
-            self.0.push(b'"');
-        } else {
-            self.null();
+    fn secs(&mut self, ns: i64) {
+        write_secs(self.0, ns);
+    }
+    fn opt_secs(&mut self, ns: Option<i64>) {
+        match ns {
+            Some(ns) => self.secs(ns),
+            None => self.null(),
         }
+    }
+    /// An RFC 3339 UTC string of a time (ASCII; nothing to escape).
+    #[inline]
+    fn utc(&mut self, t: Ts) {
+        self.0.push(b'"');
+        self.1.write(self.0, t.0);
+        self.0.push(b'"');
     }
     fn opt_u64(&mut self, v: Option<u64>) {
         match v {
@@ -445,7 +453,7 @@ impl W<'_> {
         self.raw(key!("packets_with_timestamps"));
         self.u64(s.packets_with_timestamps);
         self.raw(key!("first_payload_rel"));
-        self.opt_f64(s.first_payload.map(|a| rel(a.ts, start)));
+        self.opt_secs(s.first_payload.map(|a| a.ts.0 - start.0));
         self.raw(key!("first_payload_frame"));
         self.opt_u64(s.first_payload.map(|a| a.frame));
         self.raw(key!("analysis"));

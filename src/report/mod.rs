@@ -7,6 +7,7 @@ pub mod community_id;
 pub mod flow_json;
 pub mod grid;
 pub mod json;
+pub mod json_time;
 pub mod record;
 pub mod servers;
 pub mod sockets;

@@ -1,0 +1,240 @@
+//! Times of the flow JSON written from integer nanoseconds: the same bytes as the
+//! float path (`round_us(ns as f64 / 1e9)` through serde_json's shortest float
+//! formatter, and `clock::rfc3339_utc_to`), without the float formatting, for the
+//! common case of whole microseconds (classic pcap) in this era. Every time of a flow
+//! goes through here, a few dozen per flow.
+//!
+//! Why the integer path gives the float path's bytes, for |ns| < 2^31 s and ns a
+//! multiple of 1,000: `ns as f64` is off by at most 128 ns (its ulp below 2^61 is
+//! 256), the division by 1e9 by at most 0.12 us (ulp 2^-22 s below 2^31 s), the
+//! multiplication by 1e6 by at most 0.125 us (ulp 0.25 below 2^51): 0.37 us in all,
+//! so `round` gives the exact microsecond count M, and `M / 1e6` is the double
+//! nearest to the decimal M x 10^-6. Its shortest representation is that decimal:
+//! a double this size has an ulp below 10^-6, and any shorter decimal is at least
+//! 10^-6 away. serde_json (zmij) prints it in fixed notation from 10^-5 up (`0.00001`,
+//! `12.5`, `3.0`) and as `4e-6` below. The unit tests hold both paths equal.
+
+use serde_json::ser::{CompactFormatter, Formatter};
+
+use crate::model::time::round_us;
+
+/// Largest |ns| the integer path takes (2^31 s: the year 2038).
+const EXACT_NS: u64 = (1 << 31) * 1_000_000_000;
+
+/// Whether `ns` is whole microseconds in the range where the integer path is exact.
+#[inline]
+fn exact(ns: i64) -> bool {
+    ns % 1000 == 0 && ns.unsigned_abs() < EXACT_NS
+}
+
+/// The JSON number of `round_us(ns as f64 / 1e9)`: seconds rounded to microseconds.
+#[inline]
+pub fn write_secs(out: &mut Vec<u8>, ns: i64) {
+    if !exact(ns) {
+        // A finite double: serde_json's formatter, as before.
+        let _ = CompactFormatter.write_f64(out, round_us(ns as f64 / 1e9));
+        return;
+    }
+    if ns < 0 {
+        out.push(b'-');
+    }
+    let us = ns.unsigned_abs() / 1000;
+    match us {
+        0 => out.extend_from_slice(b"0.0"),
+        1..=9 => {
+            out.push(b'0' + us as u8);
+            out.extend_from_slice(b"e-6");
+        }
+        _ => {
+            let whole = us / 1_000_000;
+            if whole < 10 {
+                out.push(b'0' + whole as u8);
+            } else {
+                let _ = CompactFormatter.write_u64(out, whole);
+            }
+            out.push(b'.');
+            write_fraction(out, (us % 1_000_000) as u32);
+        }
+    }
+}
+
+/// Six digits of microseconds without their trailing zeros (`0` when all are zero).
+#[inline]
+fn write_fraction(out: &mut Vec<u8>, mut frac: u32) {
+    if frac == 0 {
+        out.push(b'0');
+        return;
+    }
+    let mut len = 6;
+    while frac % 10 == 0 {
+        frac /= 10;
+        len -= 1;
+    }
+    let mut b = [b'0'; 6];
+    for d in b[..len].iter_mut().rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    out.extend_from_slice(&b[..len]);
+}
+
+/// RFC 3339 UTC strings of epoch nanoseconds (`rfc3339_utc_to` of the same time),
+/// the date and time of day kept from the previous call: a flow's times mostly fall
+/// in the same second.
+pub struct UtcWriter {
+    secs: i64,
+    /// `YYYY-MM-DDTHH:MM:SS.` of `secs`.
+    prefix: [u8; 20],
+}
+
+impl Default for UtcWriter {
+    fn default() -> UtcWriter {
+        UtcWriter {
+            secs: i64::MIN,
+            prefix: [0; 20],
+        }
+    }
+}
+
+impl UtcWriter {
+    /// Appends the time `ns` (epoch nanoseconds) as RFC 3339 UTC, unquoted.
+    #[inline]
+    pub fn write(&mut self, out: &mut Vec<u8>, ns: i64) {
+        if ns < 0 || !exact(ns) {
+            super::clock::rfc3339_utc_to(out, ns as f64 / 1e9);
+            return;
+        }
+        let us = ns / 1000;
+        let secs = us / 1_000_000;
+        if secs != self.secs {
+            self.secs = secs;
+            self.prefix = super::clock::rfc3339_prefix(secs);
+        }
+        let mut b = [0u8; 27];
+        b[..20].copy_from_slice(&self.prefix);
+        let mut micros = (us % 1_000_000) as u32;
+        for d in b[20..26].iter_mut().rev() {
+            *d = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        b[26] = b'Z';
+        out.extend_from_slice(&b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float_path(ns: i64) -> String {
+        let mut out = Vec::new();
+        let _ = CompactFormatter.write_f64(&mut out, round_us(ns as f64 / 1e9));
+        String::from_utf8(out).unwrap()
+    }
+
+    fn secs(ns: i64) -> String {
+        let mut out = Vec::new();
+        write_secs(&mut out, ns);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn utc(w: &mut UtcWriter, ns: i64) -> String {
+        let mut out = Vec::new();
+        w.write(&mut out, ns);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// xorshift64*: reproducible values without a dependency.
+    fn rng(state: &mut u64) -> u64 {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    #[test]
+    fn known_values() {
+        assert_eq!(secs(0), "0.0");
+        assert_eq!(secs(4_000), "4e-6");
+        assert_eq!(secs(-4_000), "-4e-6");
+        assert_eq!(secs(10_000), "0.00001");
+        assert_eq!(secs(25_000), "0.000025");
+        assert_eq!(secs(1_000_000_000), "1.0");
+        assert_eq!(secs(1_796_535_176_781_680_000), "1796535176.78168");
+        assert_eq!(secs(1_796_535_176_000_000_000), "1796535176.0");
+        // Not whole microseconds: the float path.
+        assert_eq!(secs(1_500), float_path(1_500));
+    }
+
+    #[test]
+    fn seconds_equal_the_float_path() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let check = |ns: i64| assert_eq!(secs(ns), float_path(ns), "ns {ns}");
+        for ns in [
+            1,
+            999,
+            1_000,
+            9_000,
+            9_999,
+            10_000,
+            99_999_000,
+            999_999_000,
+            EXACT_NS as i64 - 1_000,
+            EXACT_NS as i64,
+            -(EXACT_NS as i64) + 1_000,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            check(ns);
+            check(-ns.max(i64::MIN + 1));
+        }
+        for _ in 0..1_000_000 {
+            let r = rng(&mut s);
+            // Epoch times of this era, relative times of every size, some nanoseconds.
+            let ns = match r % 4 {
+                0 => {
+                    (1_600_000_000 + (r >> 8) % 500_000_000) as i64 * 1_000_000_000
+                        + ((r >> 40) % 1_000_000) as i64 * 1_000
+                }
+                1 => ((r >> 8) % (EXACT_NS / 1_000)) as i64 * 1_000,
+                2 => ((r >> 8) % 100_000_000) as i64 * 1_000 * if r & 64 == 0 { 1 } else { -1 },
+                _ => (r >> 2) as i64,
+            };
+            check(ns);
+        }
+    }
+
+    #[test]
+    fn utc_equals_the_float_path() {
+        let mut w = UtcWriter::default();
+        let mut s = 0x1234_5678_9abc_def1u64;
+        let check = |w: &mut UtcWriter, ns: i64| {
+            assert_eq!(
+                utc(w, ns),
+                super::super::clock::rfc3339_utc(ns as f64 / 1e9),
+                "ns {ns}"
+            )
+        };
+        for ns in [
+            0,
+            1_000,
+            999,
+            -1_000,
+            951_782_400_500_000_000,
+            EXACT_NS as i64 - 1_000,
+        ] {
+            check(&mut w, ns);
+        }
+        let mut t = 1_796_535_176_000_000_000i64;
+        for _ in 0..1_000_000 {
+            let r = rng(&mut s);
+            // Mostly steps within a second (the cache), sometimes a jump.
+            t = match r % 8 {
+                0 => (1_000_000_000 + (r >> 8) % 1_100_000_000) as i64 * 1_000_000_000,
+                1 => t + (r >> 20) as i64 % 1_000,
+                _ => t + ((r >> 8) % 200_000) as i64 * 1_000,
+            };
+            check(&mut w, t);
+        }
+    }
+}
