@@ -60,23 +60,48 @@ pub fn write_secs(out: &mut Vec<u8>, ns: i64) {
 
 /// Six digits of microseconds without their trailing zeros (`0` when all are zero).
 #[inline]
-fn write_fraction(out: &mut Vec<u8>, mut frac: u32) {
+fn write_fraction(out: &mut Vec<u8>, frac: u32) {
     if frac == 0 {
         out.push(b'0');
         return;
     }
-    let mut len = 6;
-    while frac % 10 == 0 {
-        frac /= 10;
-        len -= 1;
-    }
-    let mut b = [b'0'; 6];
-    for d in b[..len].iter_mut().rev() {
-        *d = b'0' + (frac % 10) as u8;
-        frac /= 10;
-    }
-    out.extend_from_slice(&b[..len]);
+    let (hi, mid, lo) = (frac / 10_000, frac / 100 % 100, frac % 100);
+    // Fixed-size copies (no memcpy call), then the trailing zeros cut off.
+    out.extend_from_slice(&six_digits(frac));
+    let zeros = match (mid, lo) {
+        (0, 0) => 4 + usize::from(hi % 10 == 0),
+        (_, 0) => 2 + usize::from(mid % 10 == 0),
+        _ => usize::from(lo % 10 == 0),
+    };
+    out.truncate(out.len() - zeros);
 }
+
+/// `v` (below 1,000,000) as six digits, zero-padded.
+#[inline]
+fn six_digits(v: u32) -> [u8; 6] {
+    let (hi, mid, lo) = (v / 10_000, v / 100 % 100, v % 100);
+    let [a, b] = pair(hi);
+    let [c, d] = pair(mid);
+    let [e, f] = pair(lo);
+    [a, b, c, d, e, f]
+}
+
+/// Two digits of `v` (below 100), from a table.
+#[inline]
+fn pair(v: u32) -> [u8; 2] {
+    PAIRS[v as usize % 100]
+}
+
+/// "00" to "99".
+const PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
 
 /// RFC 3339 UTC strings of epoch nanoseconds (`rfc3339_utc_to` of the same time),
 /// the date and time of day kept from the previous call: a flow's times mostly fall
@@ -112,11 +137,7 @@ impl UtcWriter {
         }
         let mut b = [0u8; 27];
         b[..20].copy_from_slice(&self.prefix);
-        let mut micros = (us % 1_000_000) as u32;
-        for d in b[20..26].iter_mut().rev() {
-            *d = b'0' + (micros % 10) as u8;
-            micros /= 10;
-        }
+        b[20..26].copy_from_slice(&six_digits((us % 1_000_000) as u32));
         b[26] = b'Z';
         out.extend_from_slice(&b);
     }
