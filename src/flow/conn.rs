@@ -381,8 +381,35 @@ impl Connection {
     }
 
     /// Bytes this connection holds (the box, its timeline, its trackers), with the
-    /// allocator's per-block overhead: what the memory budget counts for it.
+    /// allocator's per-block overhead: what the memory budget counts for it. Computed
+    /// after every segment: the parts most connections never have are added out of line.
+    /// (Kept out of line itself, so profiles show the accounting apart.)
+    #[inline(never)]
     pub fn footprint(&self) -> usize {
+        use crate::budget::{vec_bytes, BLOCK_OVERHEAD};
+        let common = std::mem::size_of::<Connection>()
+            + BLOCK_OVERHEAD
+            + self.timeline.heap_bytes()
+            + vec_bytes(&self.handshake.syns)
+            + vec_bytes(&self.handshake.syn_acks);
+        let [c, s] = &self.sides;
+        if c.has_heap() || s.has_heap() {
+            return common + self.rare_bytes();
+        }
+        if self.local.is_none()
+            && self.encapsulation.capacity() == 0
+            && self.paths.is_none()
+            && self.nat.is_none()
+        {
+            return common;
+        }
+        common + self.rare_bytes()
+    }
+
+    /// The heap parts of `footprint` that most connections never have.
+    #[cold]
+    #[inline(never)]
+    fn rare_bytes(&self) -> usize {
         use crate::budget::{vec_bytes, BLOCK_OVERHEAD};
         let side = |s: &Side| {
             s.trackers_heap_bytes()
@@ -390,12 +417,7 @@ impl Connection {
                     std::mem::size_of::<super::side::RstInfo>() + BLOCK_OVERHEAD
                 })
         };
-        std::mem::size_of::<Connection>()
-            + BLOCK_OVERHEAD
-            + self.timeline.heap_bytes()
-            + vec_bytes(&self.handshake.syns)
-            + vec_bytes(&self.handshake.syn_acks)
-            + side(&self.sides[0])
+        side(&self.sides[0])
             + side(&self.sides[1])
             + self.local.as_ref().map_or(0, |l| l.heap_bytes())
             + vec_bytes(&self.encapsulation)

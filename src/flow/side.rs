@@ -206,6 +206,15 @@ impl Side {
         self.keepalives.as_deref().unwrap_or(&NO_KEEPALIVES)
     }
 
+    /// Whether this side holds anything on the heap (trackers, the first RST).
+    #[inline]
+    pub fn has_heap(&self) -> bool {
+        self.resends.is_some()
+            || self.zero_windows.is_some()
+            || self.keepalives.is_some()
+            || self.first_rst_info.is_some()
+    }
+
     /// Heap bytes of the trackers this side started (memory budget).
     pub fn trackers_heap_bytes(&self) -> usize {
         self.resends.as_ref().map_or(0, |t| t.heap_bytes())
