@@ -97,6 +97,7 @@ impl RecentTuples {
     }
 
     /// Frees generations whose newest entry is older than the window.
+    #[inline]
     pub fn expire(&mut self, now: Ts) {
         let stale = |t: Option<Ts>| t.is_some_and(|t| now.nanos_since(t) >= self.window_ns);
         if stale(self.previous_newest) {

@@ -475,7 +475,27 @@ impl FlowTable {
     }
 
     /// Finishes connections that closed long enough ago, and (periodically) idle ones.
+    /// Called for every segment: most of the time nothing is due, which three
+    /// comparisons tell without touching the queues' keys.
+    #[inline]
     fn expire(&mut self, done: &mut dyn FnMut(Box<Connection>)) {
+        // Remembered 4-tuples age by generation: two comparisons.
+        self.recent.expire(self.now);
+        let closing_due = self
+            .closing
+            .front()
+            .is_some_and(|e| self.now.nanos_since(e.0) >= self.cfg.close_linger_ns);
+        if closing_due || self.now.nanos_since(self.last_idle_sweep) >= self.idle_sweep_every() {
+            self.expire_due(done);
+        }
+    }
+
+    fn idle_sweep_every(&self) -> i64 {
+        (self.cfg.idle_timeout_ns / 4).max(1_000_000_000)
+    }
+
+    #[inline(never)]
+    fn expire_due(&mut self, done: &mut dyn FnMut(Box<Connection>)) {
         while let Some(&(closed_at, key, id)) = self.closing.front() {
             if self.now.nanos_since(closed_at) < self.cfg.close_linger_ns {
                 break;
@@ -493,9 +513,7 @@ impl FlowTable {
                 self.closing.push_back((end, key, id));
             }
         }
-        self.recent.expire(self.now);
-        let sweep_every = (self.cfg.idle_timeout_ns / 4).max(1_000_000_000);
-        if self.now.nanos_since(self.last_idle_sweep) >= sweep_every {
+        if self.now.nanos_since(self.last_idle_sweep) >= self.idle_sweep_every() {
             self.last_idle_sweep = self.now;
             let timeout = self.cfg.idle_timeout_ns;
             let now = self.now;
