@@ -17,7 +17,7 @@ use crate::analyze::context::{CaptureContext, DnsRecord};
 use crate::analyze::{Analyzers, Finding};
 use crate::budget::{MemoryBudget, Part};
 use crate::decode::dedupe::{Dedupe, Fingerprint, Headers, Retired, Seen};
-use crate::decode::{self, dns, Decoded, Encap, Plain, Transport};
+use crate::decode::{self, dns, Decoded, Encap, LinkType, Plain, Transport};
 use crate::flow::{Connection, FlowTable, Segment, TableConfig};
 use crate::model::{Dir, FlowKey, Ts, TunnelId, TunnelKey};
 use crate::report::Sink;
@@ -481,10 +481,34 @@ impl Front {
         }
         self.first_ts.get_or_insert(frame.ts);
         self.last_ts = Some(self.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
+        if frame.link == LinkType::Ethernet {
+            if let Some(p) = decode::plain_tcp::ethernet_ipv4_tcp(frame.data) {
+                let seg = Segment::from_parts(
+                    frame.number,
+                    frame.ts,
+                    &p.ip,
+                    &p.tcp,
+                    Some(p.src_mac),
+                    None,
+                );
+                self.on_tcp(&seg, out);
+                return;
+            }
+        }
         match decode::decode_plain(frame.link, frame.data) {
             Plain::Decoded(d) => self.on_decoded(d, &TunnelKey::None, &frame, out),
             Plain::MayCarryTunnel => self.on_tunnelled(&frame, out),
         }
+    }
+
+    /// A TCP segment: counted and fed to the flow table; true when it started a flow.
+    #[inline(always)]
+    fn on_tcp(&mut self, seg: &Segment, out: &mut dyn FnMut(Msg)) -> bool {
+        self.stats.tcp_segments += 1;
+        if seg.truncated() {
+            self.stats.truncated_segments += 1;
+        }
+        self.table.on_segment(seg, &mut |conn| out(Msg::Flow(conn)))
     }
 
     /// A frame whose packet may carry a tunnel: decoded again, tunnels peeled (apart
@@ -534,13 +558,7 @@ impl Front {
                 if !tunnel.is_none() {
                     seg.tunnel = self.tunnels.id(tunnel);
                 }
-                self.stats.tcp_segments += 1;
-                if seg.truncated() {
-                    self.stats.truncated_segments += 1;
-                }
-                let started = self
-                    .table
-                    .on_segment(&seg, &mut |conn| out(Msg::Flow(conn)));
+                let started = self.on_tcp(&seg, out);
                 if started && packet.encapsulated {
                     self.attach_encapsulation(&seg, frame);
                 }

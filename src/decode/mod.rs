@@ -15,6 +15,7 @@ pub mod dedupe;
 pub mod dns;
 pub mod ip;
 pub mod link;
+pub mod plain_tcp;
 pub mod tcp;
 pub mod tunnel;
 

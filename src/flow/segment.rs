@@ -1,7 +1,7 @@
 //! The flow tracker's input: one TCP segment with the IP and link facts that the
 //! analyzers need, copied out of the packet buffer (a few dozen bytes, no allocation).
 
-use crate::decode::{LinkDirection, Packet, TcpFlags, TcpOptions, TcpSegment, Transport};
+use crate::decode::{IpInfo, LinkDirection, Packet, TcpFlags, TcpOptions, TcpSegment, Transport};
 use crate::model::{Endpoint, SeqNum, Ts, TunnelId};
 
 #[derive(Clone, Copy, Debug)]
@@ -87,11 +87,24 @@ impl Segment {
     /// a caller that has already matched the transport.
     #[inline]
     pub fn from_tcp(frame: u64, ts: Ts, p: &Packet<'_>, tcp: &TcpSegment<'_>) -> Segment {
+        Segment::from_parts(frame, ts, &p.ip, tcp, p.src_mac, p.link_dir)
+    }
+
+    /// `from_tcp` from the parts of a packet (the decoder's fast path has no `Packet`).
+    #[inline(always)]
+    pub fn from_parts(
+        frame: u64,
+        ts: Ts,
+        ip: &IpInfo,
+        tcp: &TcpSegment<'_>,
+        src_mac: Option<[u8; 6]>,
+        link_dir: Option<LinkDirection>,
+    ) -> Segment {
         Segment {
             frame,
             ts,
-            src: Endpoint::new(p.ip.src, tcp.src_port),
-            dst: Endpoint::new(p.ip.dst, tcp.dst_port),
+            src: Endpoint::new(ip.src, tcp.src_port),
+            dst: Endpoint::new(ip.dst, tcp.dst_port),
             seq: SeqNum(tcp.seq),
             ack: SeqNum(tcp.ack),
             flags: tcp.flags,
@@ -99,10 +112,10 @@ impl Segment {
             payload_len: tcp.payload_len,
             captured_len: tcp.payload.len() as u32,
             opts: crate::decode::tcp::parse_options(tcp.options, tcp.options_cut),
-            ttl: p.ip.ttl,
-            ip_id: p.ip.ip_id,
-            src_mac: p.src_mac,
-            link_dir: p.link_dir,
+            ttl: ip.ttl,
+            ip_id: ip.ip_id,
+            src_mac,
+            link_dir,
             head: if tcp.payload.is_empty() {
                 PayloadHead::default()
             } else {
