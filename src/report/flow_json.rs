@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 
-use super::json_time::{write_secs, UtcWriter};
+use super::json_time::TimeWriter;
 use super::record::{event_label_to, run_label_to};
 use crate::analyze::Finding;
 use crate::flow::side::{AnalysisCounts, Side, SynOptions};
@@ -41,7 +41,7 @@ pub fn write_flow(
     with_timeline: bool,
     tag: Option<&str>,
 ) {
-    let mut w = W(out, UtcWriter::default());
+    let mut w = W(out, TimeWriter::default());
     let hs = &conn.handshake;
     let start = conn.start;
     let sizes = conn.zeek.sizes();
@@ -290,7 +290,7 @@ pub fn write_flow(
 
 /// A JSON writer over a byte buffer. Keys are the contract's fixed ASCII names and
 /// are written as they are. Times go through `json_time` (and its UTC cache).
-struct W<'a>(&'a mut Vec<u8>, UtcWriter);
+struct W<'a>(&'a mut Vec<u8>, TimeWriter);
 
 impl W<'_> {
     #[inline(always)]
@@ -327,7 +327,7 @@ impl W<'_> {
     /// Seconds of a nanosecond count, rounded to microseconds (as `round_us`).
     #[inline]
     fn secs(&mut self, ns: i64) {
-        write_secs(self.0, ns);
+        self.1.secs(self.0, ns);
     }
     fn opt_secs(&mut self, ns: Option<i64>) {
         match ns {
@@ -339,7 +339,7 @@ impl W<'_> {
     #[inline]
     fn utc(&mut self, t: Ts) {
         self.0.push(b'"');
-        self.1.write(self.0, t.0);
+        self.1.utc(self.0, t.0);
         self.0.push(b'"');
     }
     fn opt_u64(&mut self, v: Option<u64>) {

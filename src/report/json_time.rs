@@ -28,52 +28,122 @@ fn exact(ns: i64) -> bool {
 }
 
 /// The JSON number of `round_us(ns as f64 / 1e9)`: seconds rounded to microseconds.
-#[inline]
+/// (`TimeWriter::secs` without its cache.)
 pub fn write_secs(out: &mut Vec<u8>, ns: i64) {
-    if !exact(ns) {
-        // A finite double: serde_json's formatter, as before.
-        let _ = CompactFormatter.write_f64(out, round_us(ns as f64 / 1e9));
-        return;
-    }
-    if ns < 0 {
-        out.push(b'-');
-    }
-    let us = ns.unsigned_abs() / 1000;
-    match us {
-        0 => out.extend_from_slice(b"0.0"),
-        1..=9 => {
-            out.push(b'0' + us as u8);
-            out.extend_from_slice(b"e-6");
-        }
-        _ => {
-            let whole = us / 1_000_000;
-            if whole < 10 {
-                out.push(b'0' + whole as u8);
-            } else {
-                let _ = CompactFormatter.write_u64(out, whole);
-            }
-            out.push(b'.');
-            write_fraction(out, (us % 1_000_000) as u32);
+    TimeWriter::default().secs(out, ns);
+}
+
+/// Writes the times of one flow: seconds (`secs`) and RFC 3339 UTC strings (`utc`),
+/// keeping the digits of the last whole second of each, which a flow's times mostly
+/// share.
+pub struct TimeWriter {
+    /// Whole seconds (10 or more) and their digits, left-aligned.
+    whole: u64,
+    whole_digits: [u8; 16],
+    whole_len: usize,
+    utc_secs: i64,
+    /// `YYYY-MM-DDTHH:MM:SS.` of `utc_secs`.
+    utc_prefix: [u8; 20],
+}
+
+impl Default for TimeWriter {
+    fn default() -> TimeWriter {
+        TimeWriter {
+            whole: 0,
+            whole_digits: [0; 16],
+            whole_len: 0,
+            utc_secs: i64::MIN,
+            utc_prefix: [0; 20],
         }
     }
 }
 
-/// Six digits of microseconds without their trailing zeros (`0` when all are zero).
-#[inline]
-fn write_fraction(out: &mut Vec<u8>, frac: u32) {
-    if frac == 0 {
-        out.push(b'0');
-        return;
+impl TimeWriter {
+    /// The JSON number of `round_us(ns as f64 / 1e9)`.
+    #[inline]
+    pub fn secs(&mut self, out: &mut Vec<u8>, ns: i64) {
+        if !exact(ns) {
+            // A finite double: serde_json's formatter, as before.
+            let _ = CompactFormatter.write_f64(out, round_us(ns as f64 / 1e9));
+            return;
+        }
+        if ns < 0 {
+            out.push(b'-');
+        }
+        let us = ns.unsigned_abs() / 1000;
+        match us {
+            0 => out.extend_from_slice(b"0.0"),
+            1..=9 => {
+                out.push(b'0' + us as u8);
+                out.extend_from_slice(b"e-6");
+            }
+            _ => self.fixed(out, us / 1_000_000, (us % 1_000_000) as u32),
+        }
     }
+
+    /// `whole.fraction`, the fraction's trailing zeros cut (`.0` when it is zero),
+    /// composed in a fixed-size buffer and appended in one copy.
+    #[inline]
+    fn fixed(&mut self, out: &mut Vec<u8>, whole: u64, frac: u32) {
+        let mut b = [0u8; 24];
+        let n = if whole < 10 {
+            b[0] = b'0' + whole as u8;
+            1
+        } else {
+            if whole != self.whole {
+                let mut digits = itoa::Buffer::new();
+                let d = digits.format(whole).as_bytes();
+                self.whole = whole;
+                self.whole_len = d.len();
+                self.whole_digits[..d.len()].copy_from_slice(d);
+            }
+            b[..16].copy_from_slice(&self.whole_digits);
+            self.whole_len
+        };
+        b[n] = b'.';
+        let len = if frac == 0 {
+            b[n + 1] = b'0';
+            n + 2
+        } else {
+            b[n + 1..n + 7].copy_from_slice(&six_digits(frac));
+            n + 7 - trailing_zeros(frac)
+        };
+        let at = out.len();
+        out.extend_from_slice(&b);
+        out.truncate(at + len);
+    }
+
+    /// Appends the time `ns` (epoch nanoseconds) as RFC 3339 UTC, unquoted (what
+    /// `clock::rfc3339_utc_to` writes for `ns as f64 / 1e9`).
+    #[inline]
+    pub fn utc(&mut self, out: &mut Vec<u8>, ns: i64) {
+        if ns < 0 || !exact(ns) {
+            super::clock::rfc3339_utc_to(out, ns as f64 / 1e9);
+            return;
+        }
+        let us = ns / 1000;
+        let secs = us / 1_000_000;
+        if secs != self.utc_secs {
+            self.utc_secs = secs;
+            self.utc_prefix = super::clock::rfc3339_prefix(secs);
+        }
+        let mut b = [0u8; 27];
+        b[..20].copy_from_slice(&self.utc_prefix);
+        b[20..26].copy_from_slice(&six_digits((us % 1_000_000) as u32));
+        b[26] = b'Z';
+        out.extend_from_slice(&b);
+    }
+}
+
+/// Trailing zero digits of `frac` written as six digits (`frac` not zero).
+#[inline]
+fn trailing_zeros(frac: u32) -> usize {
     let (hi, mid, lo) = (frac / 10_000, frac / 100 % 100, frac % 100);
-    // Fixed-size copies (no memcpy call), then the trailing zeros cut off.
-    out.extend_from_slice(&six_digits(frac));
-    let zeros = match (mid, lo) {
+    match (mid, lo) {
         (0, 0) => 4 + usize::from(hi % 10 == 0),
         (_, 0) => 2 + usize::from(mid % 10 == 0),
         _ => usize::from(lo % 10 == 0),
-    };
-    out.truncate(out.len() - zeros);
+    }
 }
 
 /// `v` (below 1,000,000) as six digits, zero-padded.
@@ -103,46 +173,6 @@ const PAIRS: [[u8; 2]; 100] = {
     t
 };
 
-/// RFC 3339 UTC strings of epoch nanoseconds (`rfc3339_utc_to` of the same time),
-/// the date and time of day kept from the previous call: a flow's times mostly fall
-/// in the same second.
-pub struct UtcWriter {
-    secs: i64,
-    /// `YYYY-MM-DDTHH:MM:SS.` of `secs`.
-    prefix: [u8; 20],
-}
-
-impl Default for UtcWriter {
-    fn default() -> UtcWriter {
-        UtcWriter {
-            secs: i64::MIN,
-            prefix: [0; 20],
-        }
-    }
-}
-
-impl UtcWriter {
-    /// Appends the time `ns` (epoch nanoseconds) as RFC 3339 UTC, unquoted.
-    #[inline]
-    pub fn write(&mut self, out: &mut Vec<u8>, ns: i64) {
-        if ns < 0 || !exact(ns) {
-            super::clock::rfc3339_utc_to(out, ns as f64 / 1e9);
-            return;
-        }
-        let us = ns / 1000;
-        let secs = us / 1_000_000;
-        if secs != self.secs {
-            self.secs = secs;
-            self.prefix = super::clock::rfc3339_prefix(secs);
-        }
-        let mut b = [0u8; 27];
-        b[..20].copy_from_slice(&self.prefix);
-        b[20..26].copy_from_slice(&six_digits((us % 1_000_000) as u32));
-        b[26] = b'Z';
-        out.extend_from_slice(&b);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,9 +189,9 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    fn utc(w: &mut UtcWriter, ns: i64) -> String {
+    fn utc(w: &mut TimeWriter, ns: i64) -> String {
         let mut out = Vec::new();
-        w.write(&mut out, ns);
+        w.utc(&mut out, ns);
         String::from_utf8(out).unwrap()
     }
 
@@ -190,7 +220,15 @@ mod tests {
     #[test]
     fn seconds_equal_the_float_path() {
         let mut s = 0x9e37_79b9_7f4a_7c15u64;
-        let check = |ns: i64| assert_eq!(secs(ns), float_path(ns), "ns {ns}");
+        // Fresh, and through one writer whose cache carries over from value to value.
+        let mut w = TimeWriter::default();
+        let mut check = |ns: i64| {
+            let want = float_path(ns);
+            assert_eq!(secs(ns), want, "ns {ns}");
+            let mut out = Vec::new();
+            w.secs(&mut out, ns);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "ns {ns} (cached)");
+        };
         for ns in [
             1,
             999,
@@ -227,9 +265,9 @@ mod tests {
 
     #[test]
     fn utc_equals_the_float_path() {
-        let mut w = UtcWriter::default();
+        let mut w = TimeWriter::default();
         let mut s = 0x1234_5678_9abc_def1u64;
-        let check = |w: &mut UtcWriter, ns: i64| {
+        let check = |w: &mut TimeWriter, ns: i64| {
             assert_eq!(
                 utc(w, ns),
                 super::super::clock::rfc3339_utc(ns as f64 / 1e9),
