@@ -61,6 +61,8 @@ struct Kept {
 pub struct TableSink<W: Write> {
     out: W,
     rows: Vec<Kept>,
+    /// Heap bytes the kept rows hold (their strings and findings).
+    rows_heap: usize,
     omitted: u64,
     opts: TableOptions,
     /// Timelines of the flows with findings even without `timeline` (and of the
@@ -76,6 +78,7 @@ impl<W: Write> TableSink<W> {
         TableSink {
             out,
             rows: Vec::new(),
+            rows_heap: 0,
             omitted: 0,
             opts,
             finding_timelines: false,
@@ -115,6 +118,7 @@ impl<W: Write> TableSink<W> {
         if self.opts.findings_only {
             self.rows
                 .retain(|k| !k.findings.is_empty() || k.folded_away);
+            self.rows_heap = self.rows.iter().map(row_heap_bytes).sum();
         }
     }
 }
@@ -265,26 +269,23 @@ fn collapsed_cells(group: &[&Kept], wide: &[&Finding], with_date: bool) -> Vec<C
     ]
 }
 
+/// Heap bytes of a kept row (memory budget), fixed once it is kept.
+fn row_heap_bytes(k: &Kept) -> usize {
+    use crate::budget::{vec_bytes, BLOCK_OVERHEAD};
+    [&k.history, &k.closed]
+        .iter()
+        .map(|s| s.capacity() + BLOCK_OVERHEAD)
+        .sum::<usize>()
+        + vec_bytes(&k.findings)
+        + k.findings.iter().map(Finding::heap_bytes).sum::<usize>()
+        + k.timeline
+            .as_ref()
+            .map_or(0, |t| t.capacity() + BLOCK_OVERHEAD)
+}
+
 impl<W: Write> Sink for TableSink<W> {
     fn footprint(&self) -> usize {
-        use crate::budget::{vec_bytes, BLOCK_OVERHEAD};
-        self.servers.footprint()
-            + vec_bytes(&self.rows)
-            + self
-                .rows
-                .iter()
-                .map(|k| {
-                    [&k.history, &k.closed]
-                        .iter()
-                        .map(|s| s.capacity() + BLOCK_OVERHEAD)
-                        .sum::<usize>()
-                        + vec_bytes(&k.findings)
-                        + k.findings.iter().map(Finding::heap_bytes).sum::<usize>()
-                        + k.timeline
-                            .as_ref()
-                            .map_or(0, |t| t.capacity() + BLOCK_OVERHEAD)
-                })
-                .sum::<usize>()
+        self.servers.footprint() + crate::budget::vec_bytes(&self.rows) + self.rows_heap
     }
 
     fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
@@ -327,6 +328,8 @@ impl<W: Write> Sink for TableSink<W> {
             completed: conn.handshake.ack.is_some(),
             timeline: with_timeline.then(|| timeline_text(conn, self.opts.time)),
         });
+        // Counted as it is kept: the budget asks every few hundred flows.
+        self.rows_heap += self.rows.last().map_or(0, row_heap_bytes);
         Ok(())
     }
 
