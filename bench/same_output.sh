@@ -18,8 +18,13 @@ REF=${1:-/tmp/tcpdiag-same-output}
 export COLUMNS=200 TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8 NO_COLOR=1
 unset TERM
 
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin tcpdiag
-BIN="$ROOT/target/release/tcpdiag"
+# TCPDIAG=path: use that binary (e.g. an older build, to record the reference from it).
+if [ -n "${TCPDIAG:-}" ]; then
+    BIN=$TCPDIAG
+else
+    cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin tcpdiag
+    BIN="$ROOT/target/release/tcpdiag"
+fi
 SLICES="$CORPUS/slices"
 [ -f "$SLICES/web_300k.pcap" ] || { echo "missing $SLICES/web_300k.pcap: run bench/instructions.sh once" >&2; exit 2; }
 
@@ -43,19 +48,21 @@ for fmt in ndjson json table zeek; do
     run "web_300k.$fmt" "$SLICES/web_300k.pcap" --format "$fmt" --threads 1
     run "synflood_100k.$fmt" "$SLICES/synflood_100k.pcap" --format "$fmt" --threads 1
 done
-# The two-thread pipeline must write the same bytes.
+# The two-thread pipeline must write the same bytes; the table in colour too.
 run web_300k.ndjson.t2 "$SLICES/web_300k.pcap" --format ndjson --threads 2
+run web_300k.table-color "$SLICES/web_300k.pcap" --format table --color always --threads 1
 for f in "$ROOT"/fixtures/*.pcap "$ROOT"/fixtures/*.pcapng; do
     b=$(basename "$f")
     for fmt in ndjson json table zeek; do
         run "$b.$fmt" "$f" --format "$fmt" --threads 1
     done
     run "$b.table-timeline" "$f" --format table --timeline --threads 1
+    run "$b.table-color" "$f" --format table --timeline --color always --threads 1
     run "$b.json-full" "$f" --format json --timeline full --threads 1
 done
 
 if [ "$RECORD" = 1 ]; then
-    echo "reference: $(ls "$REF" | grep -vc '\.err$') outputs in $REF ($(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ', with uncommitted changes'))"
+    echo "reference: $(ls "$REF" | grep -vc '\.err$') outputs in $REF ($BIN$([ -n "${TCPDIAG:-}" ] || echo " at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ', with uncommitted changes')"))"
     exit 0
 fi
 bad=0

@@ -271,49 +271,61 @@ impl Grid {
         out
     }
 
+    /// Writes one row (as many lines as its tallest cell) straight into `out`.
     fn write_row(&self, out: &mut String, row: &[Cell], layout: &Layout, b: &Borders, term: &Term) {
-        let cells: Vec<Vec<String>> = layout
+        let cells: Vec<Lines<'_>> = layout
             .visible
             .iter()
             .zip(&layout.widths)
             .map(|(&i, &w)| fit_cell(&row[i].text, self.columns[i].shrink, w, term))
             .collect();
-        let height = cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let height = cells.iter().map(Lines::len).max().unwrap_or(1).max(1);
         for line in 0..height {
-            let mut s = String::new();
+            let start = out.len();
             if layout.bordered {
-                s.push_str(b.v);
-                s.push(' ');
+                out.push_str(b.v);
+                out.push(' ');
             }
             for (j, (&i, &w)) in layout.visible.iter().zip(&layout.widths).enumerate() {
                 if j > 0 {
-                    s.push_str(if layout.bordered { " " } else { "  " });
+                    out.push_str(if layout.bordered { " " } else { "  " });
                     if layout.bordered {
-                        s.push_str(b.v);
-                        s.push(' ');
+                        out.push_str(b.v);
+                        out.push(' ');
                     }
                 }
-                let text = cells[j].get(line).map_or("", String::as_str);
+                let text = cells[j].get(line);
                 let pad = w.saturating_sub(width(text));
-                let painted = paint_cell(text, &row[i], term);
                 if self.columns[i].right {
-                    s.push_str(&" ".repeat(pad));
-                    s.push_str(&painted);
+                    push_spaces(out, pad);
+                    push_painted(out, text, &row[i], term);
                 } else {
-                    s.push_str(&painted);
-                    s.push_str(&" ".repeat(pad));
+                    push_painted(out, text, &row[i], term);
+                    push_spaces(out, pad);
                 }
             }
             if layout.bordered {
-                s.push(' ');
-                s.push_str(b.v);
+                out.push(' ');
+                out.push_str(b.v);
             } else {
-                let kept = s.trim_end().len();
-                s.truncate(kept);
+                let kept = out[start..].trim_end().len();
+                out.truncate(start + kept);
             }
-            out.push_str(&s);
             out.push('\n');
         }
+    }
+}
+
+fn push_spaces(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// `text` in its cell's colour (when the terminal has colour).
+fn push_painted(out: &mut String, text: &str, cell: &Cell, term: &Term) {
+    if !term.color || (cell.paint.is_none() && cell.word_paint.is_empty()) {
+        out.push_str(text);
+    } else {
+        out.push_str(&paint_cell(text, cell, term));
     }
 }
 
@@ -353,8 +365,36 @@ fn paint_cell(text: &str, cell: &Cell, term: &Term) -> String {
     out
 }
 
+/// The lines of a cell at width `w`: most cells are one line that fits, kept as it is.
+enum Lines<'a> {
+    One(&'a str),
+    Many(Vec<String>),
+}
+
+impl Lines<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Lines::One(_) => 1,
+            Lines::Many(v) => v.len(),
+        }
+    }
+
+    /// Line `i`, empty below the last.
+    fn get(&self, i: usize) -> &str {
+        match self {
+            Lines::One(s) if i == 0 => s,
+            Lines::One(_) => "",
+            Lines::Many(v) => v.get(i).map_or("", String::as_str),
+        }
+    }
+}
+
 /// The lines of a cell at width `w`.
-fn fit_cell(text: &str, shrink: Shrink, w: usize, term: &Term) -> Vec<String> {
+fn fit_cell<'a>(text: &'a str, shrink: Shrink, w: usize, term: &Term) -> Lines<'a> {
+    // One line (`lines()` would give `text` itself) that fits.
+    if !text.contains('\n') && width(text) <= w {
+        return Lines::One(text);
+    }
     let mut lines = Vec::new();
     for line in text.lines() {
         if width(line) <= w {
@@ -370,7 +410,7 @@ fn fit_cell(text: &str, shrink: Shrink, w: usize, term: &Term) -> Vec<String> {
     if lines.is_empty() {
         lines.push(String::new());
     }
-    lines
+    Lines::Many(lines)
 }
 
 /// `s` cut to `w` characters, its middle replaced by `mark`.
