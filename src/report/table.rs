@@ -173,22 +173,51 @@ fn start_text(epoch: f64, with_date: bool) -> String {
 
 fn row_cells(k: &Kept, with_date: bool) -> Vec<Cell> {
     vec![
-        Cell::from(k.id.to_string()),
+        Cell::from(number(k.id)),
         Cell::from(start_text(k.start, with_date)),
-        Cell::from(k.client.to_string()),
-        Cell::from(k.server.to_string()),
+        Cell::from(endpoint_text(&k.client)),
+        Cell::from(endpoint_text(&k.server)),
         Cell::painted(k.state, Paint::of_conn_state(k.state)),
         Cell::from(k.history.clone()),
         Cell::from(human_secs(k.duration)),
-        Cell::from(format!("{}/{}", k.packets[0], k.packets[1])),
-        Cell::from(format!(
-            "{}/{}",
-            human_bytes(k.bytes[0]),
-            human_bytes(k.bytes[1])
-        )),
+        Cell::from(pair(number(k.packets[0]), &number(k.packets[1]))),
+        Cell::from(pair(human_bytes(k.bytes[0]), &human_bytes(k.bytes[1]))),
         Cell::from(k.closed.clone()),
         findings_cell(&k.findings),
     ]
+}
+
+// Cells are made for thousands of rows: numbers and addresses without core::fmt.
+
+fn number(v: u64) -> String {
+    itoa::Buffer::new().format(v).to_string()
+}
+
+/// `a/b`.
+fn pair(mut a: String, b: &str) -> String {
+    a.push('/');
+    a.push_str(b);
+    a
+}
+
+/// What `Endpoint`'s Display writes (`a.b.c.d:port`, IPv6 through Display).
+fn endpoint_text(e: &Endpoint) -> String {
+    match e.ip {
+        std::net::IpAddr::V4(a) => {
+            let mut s = String::with_capacity(21);
+            let mut b = itoa::Buffer::new();
+            for (i, o) in a.octets().iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push_str(b.format(*o));
+            }
+            s.push(':');
+            s.push_str(b.format(e.port));
+            s
+        }
+        std::net::IpAddr::V6(_) => e.to_string(),
+    }
 }
 
 /// One row for the flows to `server` whose findings a capture-wide finding (a

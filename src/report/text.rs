@@ -171,29 +171,37 @@ pub fn finding_text(f: &Finding, term: &Term) -> String {
 /// colour escapes do not count.
 pub fn push_wrapped(out: &mut String, text: &str, first: usize, rest: usize, width: Option<usize>) {
     let Some(width) = width else {
-        let _ = writeln!(out, "{}{text}", " ".repeat(first));
+        push_spaces(out, first);
+        out.push_str(text);
+        out.push('\n');
         return;
     };
+    // Words go straight into `out`; a word that does not fit starts the next line.
     let mut indent = first;
-    let mut line = String::new();
+    push_spaces(out, indent);
     let mut line_w = 0;
     for word in text.split(' ').filter(|w| !w.is_empty()) {
         let w = style::width(word);
         let room = width.saturating_sub(indent).max(20);
         if line_w > 0 && line_w + 1 + w > room {
-            let _ = writeln!(out, "{}{line}", " ".repeat(indent));
-            line.clear();
-            line_w = 0;
+            out.push('\n');
             indent = rest;
+            push_spaces(out, indent);
+            line_w = 0;
         }
         if line_w > 0 {
-            line.push(' ');
+            out.push(' ');
             line_w += 1;
         }
-        line.push_str(word);
+        out.push_str(word);
         line_w += w;
     }
-    let _ = writeln!(out, "{}{line}", " ".repeat(indent));
+    out.push('\n');
+}
+
+/// `n` spaces.
+pub fn push_spaces(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 /// Most elements of an array value shown, one per line.
@@ -234,30 +242,29 @@ pub fn evidence_lines(
             .map(style::width)
             .max()
             .unwrap_or(0);
-        let label = format!("{k}:");
         if width.is_some_and(|w| value_col + longest.max(20) > w) {
-            let _ = writeln!(s, "{}{label}", " ".repeat(indent));
+            push_spaces(&mut s, indent);
+            s.push_str(k);
+            s.push_str(":\n");
             for value in values {
                 push_wrapped(&mut s, &value, indent + 2, indent + 4, width);
             }
             continue;
         }
-        let mut first = true;
-        for value in values {
-            let mut block = String::new();
-            push_wrapped(&mut block, &value, value_col, value_col + 2, width);
-            let block = if first {
-                format!(
-                    "{}{:<key_w$} {}",
-                    " ".repeat(indent),
-                    label,
-                    &block[value_col..]
-                )
-            } else {
-                block
-            };
-            first = false;
-            s.push_str(&block);
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                push_wrapped(&mut s, value, value_col, value_col + 2, width);
+                continue;
+            }
+            // The first value's line starts with the key, padded to the key column,
+            // where push_wrapped would have put its indent.
+            push_spaces(&mut s, indent);
+            s.push_str(k);
+            s.push(':');
+            push_spaces(&mut s, key_w.saturating_sub(k.chars().count() + 1) + 1);
+            let at = s.len();
+            push_wrapped(&mut s, value, value_col, value_col + 2, width);
+            s.replace_range(at..at + value_col, "");
         }
     }
     s
