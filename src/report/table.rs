@@ -161,14 +161,23 @@ fn flow_columns() -> Vec<Column> {
 /// A start time: the time of day, with the date when the flows span several days.
 fn start_text(epoch: f64, with_date: bool) -> String {
     let c = clock::local(epoch);
+    // `{:02}` of each field (all below 100), without core::fmt: one per row.
+    let mut s = String::with_capacity(14);
+    let mut two = |v: u32, sep: Option<char>| {
+        s.push(char::from(b'0' + (v / 10 % 10) as u8));
+        s.push(char::from(b'0' + (v % 10) as u8));
+        if let Some(sep) = sep {
+            s.push(sep);
+        }
+    };
     if with_date {
-        format!(
-            "{:02}-{:02} {:02}:{:02}:{:02}",
-            c.month, c.day, c.hour, c.minute, c.second
-        )
-    } else {
-        format!("{:02}:{:02}:{:02}", c.hour, c.minute, c.second)
+        two(c.month, Some('-'));
+        two(c.day, Some(' '));
     }
+    two(c.hour, Some(':'));
+    two(c.minute, Some(':'));
+    two(c.second, None);
+    s
 }
 
 fn row_cells(k: &Kept, with_date: bool) -> Vec<Cell> {
