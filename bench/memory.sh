@@ -56,7 +56,7 @@ for name in "${NAMES[@]}"; do
             json) tail -c 65536 "$WORK/out" | python3 -c '
 import json, re, sys
 t = sys.stdin.read()
-m = json.loads(re.search(r"\"memory\":(\{[^}]*\})", t).group(1))
+m = json.JSONDecoder().raw_decode(t, t.index("\"memory\":") + len("\"memory\":"))[0]
 p = int(re.search(r"\"packets\":\{\"frames\":(\d+)", t).group(1))
 print(json.dumps({"m": m, "p": p}))' >"$WORK/mem" ;;
             *) echo '{"m": {}, "p": null}' >"$WORK/mem" ;;
