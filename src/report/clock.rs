@@ -87,14 +87,7 @@ pub fn rfc3339_utc_to(out: &mut Vec<u8>, epoch: f64) {
     }
     let c = utc(epoch);
     let mut b = [0u8; 27];
-    write_date(&mut b[0..10], &c);
-    b[10] = b'T';
-    two(&mut b[11..13], c.hour);
-    b[13] = b':';
-    two(&mut b[14..16], c.minute);
-    b[16] = b':';
-    two(&mut b[17..19], c.second);
-    b[19] = b'.';
+    write_prefix(&mut b[..20], &c);
     let mut us = c.micros;
     for i in (20..26).rev() {
         b[i] = b'0' + (us % 10) as u8;
@@ -122,9 +115,14 @@ pub fn rfc3339_utc_to(out: &mut Vec<u8>, epoch: f64) {
 /// `2026-11-22T10:30:51.`: the date and time of day of `rfc3339_utc_to` for whole
 /// seconds since the epoch in 1970-9999 (the caller appends the microseconds).
 pub fn rfc3339_prefix(secs: i64) -> [u8; 20] {
-    let c = fields(secs, 0, 0);
     let mut b = [0u8; 20];
-    write_date(&mut b[0..10], &c);
+    write_prefix(&mut b, &fields(secs, 0, 0));
+    b
+}
+
+/// `YYYY-MM-DDThh:mm:ss.` into 20 bytes.
+fn write_prefix(b: &mut [u8], c: &Civil) {
+    write_date(&mut b[0..10], c);
     b[10] = b'T';
     two(&mut b[11..13], c.hour);
     b[13] = b':';
@@ -132,7 +130,6 @@ pub fn rfc3339_prefix(secs: i64) -> [u8; 20] {
     b[16] = b':';
     two(&mut b[17..19], c.second);
     b[19] = b'.';
-    b
 }
 
 pub fn rfc3339_utc(epoch: f64) -> String {
