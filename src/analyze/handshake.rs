@@ -319,6 +319,12 @@ const FOLDABLE: [&str; 3] = [
 pub struct FloodTracker {
     servers: HashMap<Endpoint, FloodState>,
     held: Vec<(Endpoint, Finding)>,
+    /// What the held findings hold (`Finding::heap_bytes` each), counted as they are
+    /// held: the budget asks often, and summing over them at each ask was quadratic.
+    held_bytes: usize,
+    /// What the servers' states hold on the heap (`FloodState::heap_bytes` each),
+    /// kept up to date as a flow changes its server's.
+    servers_bytes: usize,
     /// Bounds (at the default memory limit: MAX_TRACKED_SERVERS, MAX_SOURCES per
     /// server, MAX_TOTAL_SOURCES in all) and the sources held in all.
     max_servers: usize,
@@ -332,6 +338,8 @@ impl Default for FloodTracker {
         FloodTracker {
             servers: HashMap::default(),
             held: Vec::new(),
+            held_bytes: 0,
+            servers_bytes: 0,
             max_servers: MAX_TRACKED_SERVERS,
             max_sources: MAX_SOURCES,
             max_total_sources: MAX_TOTAL_SOURCES,
@@ -374,6 +382,16 @@ struct FloodState {
     sources_capped: bool,
 }
 
+impl FloodState {
+    /// Heap bytes of its sources, example flows and window (memory budget).
+    fn heap_bytes(&self) -> usize {
+        use crate::budget::{table_bytes, vec_bytes};
+        table_bytes(self.sources.capacity(), std::mem::size_of::<IpAddr>())
+            + vec_bytes(&self.example_flows)
+            + self.window.footprint()
+    }
+}
+
 impl FloodTracker {
     /// Sizes the bounds for the process's memory limit.
     pub fn fit(&mut self, limit: usize) {
@@ -398,6 +416,7 @@ impl FloodTracker {
             return false;
         }
         let st = self.servers.entry(conn.server).or_default();
+        let bytes_before = st.heap_bytes();
         st.total += 1;
         if !st.sources.contains(&conn.client.ip) {
             if st.sources.len() < self.max_sources && self.total_sources < self.max_total_sources {
@@ -413,6 +432,7 @@ impl FloodTracker {
             st.example_flows.push(conn.id);
         }
         st.window.add(syn.ts, (window_s * 1e9) as i64);
+        self.servers_bytes = self.servers_bytes + st.heap_bytes() - bytes_before;
         true
     }
 
@@ -423,17 +443,9 @@ impl FloodTracker {
         table_bytes(
             self.servers.capacity(),
             std::mem::size_of::<(Endpoint, FloodState)>(),
-        ) + self
-            .servers
-            .values()
-            .map(|st| {
-                table_bytes(st.sources.capacity(), std::mem::size_of::<IpAddr>())
-                    + vec_bytes(&st.example_flows)
-                    + st.window.footprint()
-            })
-            .sum::<usize>()
+        ) + self.servers_bytes
             + vec_bytes(&self.held)
-            + self.held.iter().map(|(_, f)| f.heap_bytes()).sum::<usize>()
+            + self.held_bytes
     }
 
     /// Per-flow findings held so far.
@@ -447,7 +459,9 @@ impl FloodTracker {
         if !FOLDABLE.contains(&f.id) {
             return false;
         }
-        self.held.push((server, f.clone()));
+        let f = f.clone();
+        self.held_bytes += f.heap_bytes();
+        self.held.push((server, f));
         true
     }
 
@@ -490,6 +504,7 @@ impl FloodTracker {
                 *sum += n;
             }
         }
+        self.held_bytes = 0;
         for (server, f) in std::mem::take(&mut self.held) {
             if flooded.contains(&server) {
                 *counts.entry(server).or_default().entry(f.id).or_default() += 1;
@@ -607,6 +622,66 @@ mod tests {
         assert_eq!(kernel::syn_give_up_after(2, 4), 7.0);
         assert_eq!(kernel::syn_give_up_after(3, 0), 15.0);
         assert_eq!(kernel::syn_give_up_after(3, 4), 19.0);
+    }
+
+    /// The running byte counts are what summing over every server and held finding
+    /// gives (the budget's figure must not change with how it is kept).
+    #[test]
+    fn flood_footprint_counted_as_it_grows() {
+        use crate::decode::TcpFlags;
+        use crate::flow::conn::ConnConfig;
+        use crate::flow::{Segment, TimelineMode};
+        let cfg = ConnConfig {
+            timeline: TimelineMode::Collapsed,
+            timeline_cap: 100,
+            idle_mark_ns: 1_000_000_000,
+            ooo_threshold_ns: 3_000_000,
+        };
+        let summed = |t: &FloodTracker| {
+            use crate::budget::{table_bytes, vec_bytes};
+            table_bytes(
+                t.servers.capacity(),
+                std::mem::size_of::<(Endpoint, FloodState)>(),
+            ) + t
+                .servers
+                .values()
+                .map(FloodState::heap_bytes)
+                .sum::<usize>()
+                + vec_bytes(&t.held)
+                + t.held.iter().map(|(_, f)| f.heap_bytes()).sum::<usize>()
+        };
+        let mut t = FloodTracker::default();
+        for i in 0..300u32 {
+            let client = Endpoint::new(IpAddr::from([10, 0, (i >> 8) as u8, i as u8]), 1025);
+            let server = Endpoint::new(IpAddr::from([192, 0, 2, (i % 3) as u8]), 80);
+            let seg = Segment::for_test(
+                u64::from(i) + 1,
+                Ts::from_secs_f64(f64::from(i) * 0.001),
+                client,
+                server,
+                TcpFlags::SYN,
+                100,
+                0,
+                0,
+            );
+            let mut conn = Connection::new(u64::from(i) + 1, &seg, &cfg);
+            conn.on_segment(&seg, &cfg);
+            assert!(t.on_flow(&conn, 10.0));
+            let mut out = Vec::new();
+            analyze(
+                &conn,
+                &AnalyzerConfig::default(),
+                &HostProfiles::default(),
+                &mut out,
+            );
+            assert!(!out.is_empty());
+            for f in &out {
+                t.hold(server, f);
+            }
+            assert_eq!(t.footprint(), summed(&t));
+        }
+        t.finish(&AnalyzerConfig::default(), &mut Vec::new());
+        assert_eq!(t.footprint(), summed(&t));
     }
 
     /// A resent SYN answered by a RST: refused, not a connect() that times out. The
