@@ -31,6 +31,17 @@ pub enum Confidence {
     High,
 }
 
+impl Confidence {
+    /// Its name in the JSON (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
 /// A symptom that several analyzers may explain; `verdict::decide` lets exactly one
 /// finding explain each (one RST, one flow's resends, one silence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

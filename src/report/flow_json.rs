@@ -284,7 +284,7 @@ pub fn write_flow(
     w.raw(key!("timeline_dropped"));
     w.u64(conn.timeline.dropped);
     w.raw(key!("findings"));
-    w.serde(&super::FindingsOut(findings));
+    super::finding_json::write_findings(w.0, findings);
     w.raw("}");
 }
 
@@ -367,15 +367,9 @@ impl W<'_> {
     }
     /// A JSON string, escaped when it needs it.
     fn str(&mut self, s: &str) {
-        if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-            self.0.push(b'"');
-            self.0.extend_from_slice(s.as_bytes());
-            self.0.push(b'"');
-        } else {
-            self.serde(&s);
-        }
+        super::finding_json::write_str(self.0, s);
     }
-    /// Anything else through serde_json (findings, enums' names).
+    /// Anything else through serde_json (rare parts: NAT, paths, socket records).
     fn serde<T: Serialize + ?Sized>(&mut self, v: &T) {
         // Serializing into a Vec cannot fail for these types.
         let _ = serde_json::to_writer(&mut *self.0, v);
