@@ -56,6 +56,20 @@ pub enum Symptom {
     Syns(u64),
 }
 
+/// Whether `hay.to_lowercase()` contains `needle.to_lowercase()`. For ASCII text
+/// (every summary and clause so far) without the two lowercased copies.
+fn contains_lowercased(hay: &str, needle: &str) -> bool {
+    if !(hay.is_ascii() && needle.is_ascii()) {
+        return hay.to_lowercase().contains(&needle.to_lowercase());
+    }
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    let Some(first) = needle.first().map(u8::to_ascii_lowercase) else {
+        return true;
+    };
+    hay.windows(needle.len())
+        .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(needle))
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     pub id: &'static str,
@@ -131,7 +145,7 @@ impl Finding {
     pub fn name_cause(&mut self) {
         let Some(cause) = self.cause else { return };
         let clause = cause.clause();
-        if self.summary.to_lowercase().contains(&clause.to_lowercase()) {
+        if contains_lowercased(&self.summary, clause) {
             return;
         }
         let t = self.summary.trim_end().trim_end_matches('.').len();
@@ -170,5 +184,32 @@ impl Finding {
             serde_json::to_value(v).unwrap_or(Value::Null),
         );
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_lowercased;
+
+    #[test]
+    fn contains_as_lowercased_copies_would() {
+        let cases = [
+            ("The SYNs were lost. Cause: x", "the syns were lost"),
+            ("abc", ""),
+            ("", "a"),
+            ("ab", "abc"),
+            ("xxAbCxx", "aBc"),
+            ("aab", "ab"),
+            ("no match here", "match there"),
+            ("Straße İstanbul", "istanbul"),
+            ("ÀB", "àb"),
+        ];
+        for (hay, needle) in cases {
+            assert_eq!(
+                contains_lowercased(hay, needle),
+                hay.to_lowercase().contains(&needle.to_lowercase()),
+                "{hay:?} {needle:?}"
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@ use super::window::WindowPeak;
 use super::{fmt_list, rel, AnalyzerConfig, Cause, Confidence, Finding, Severity, Symptom};
 use crate::flow::conn::Connection;
 use crate::flow::side::At;
-use crate::model::units::plural;
+use crate::model::units::Plural;
 use crate::model::{Dir, Endpoint, Ts};
 
 /// Linux defaults when the host's sysctls are unknown.
@@ -219,7 +219,7 @@ pub fn analyze(
                 "{}'s SYN to {} was never answered in the capture ({} over {:.3} s)",
                 conn.client,
                 server,
-                plural(hs.syn_count, "attempt"),
+                Plural(hs.syn_count.into(), "attempt"),
                 last.ts.since(first.ts)
             ))
             .evidence("first_syn_frame", first.frame)

@@ -22,10 +22,49 @@ impl fmt::Display for Endpoint {
     /// "ip:port", IPv6 as "[addr]:port" (the JSON contract's form).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.ip {
-            IpAddr::V4(a) => write!(f, "{}:{}", a, self.port),
+            // Composed in a buffer and written in one piece: the same text as
+            // `write!(f, "{}:{}", a, port)` (which ignores the caller's width, as this
+            // does) without core::fmt's per-octet formatting. Summaries name
+            // endpoints for every flow with a finding.
+            IpAddr::V4(a) => {
+                let mut b = [0u8; 21];
+                let mut n = 0;
+                for (i, o) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        b[n] = b'.';
+                        n += 1;
+                    }
+                    n += decimal(&mut b[n..], o.into());
+                }
+                b[n] = b':';
+                n += 1;
+                n += decimal(&mut b[n..], self.port.into());
+                // ASCII digits, dots and a colon.
+                f.write_str(std::str::from_utf8(&b[..n]).unwrap_or_default())
+            }
             IpAddr::V6(a) => write!(f, "[{}]:{}", a, self.port),
         }
     }
+}
+
+/// Writes `v` (at most 5 digits) in decimal at the start of `b`; returns its length.
+#[inline]
+fn decimal(b: &mut [u8], v: u32) -> usize {
+    let mut digits = [0u8; 5];
+    let mut n = 0;
+    let mut v = v;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for (to, d) in b[..n].iter_mut().zip(digits[..n].iter().rev()) {
+        *to = *d;
+    }
+    n
 }
 
 /// Direction of a packet within a flow: from the client (originator, Zeek "orig")
@@ -128,6 +167,25 @@ impl FlowKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_as_core_fmt_writes_it() {
+        for (a, port) in [
+            ([0, 0, 0, 0], 0),
+            ([255, 255, 255, 255], 65535),
+            ([10, 0, 9, 100], 80),
+            ([192, 0, 2, 1], 10000),
+            ([1, 22, 133, 4], 9),
+        ] {
+            let ip = std::net::Ipv4Addr::from(a);
+            let e = Endpoint::new(IpAddr::V4(ip), port);
+            assert_eq!(e.to_string(), format!("{ip}:{port}"));
+            // Width is ignored, as it was.
+            assert_eq!(format!("{e:>30}"), format!("{ip}:{port}"));
+        }
+        let v6 = Endpoint::new("2001:db8::1".parse().unwrap(), 443);
+        assert_eq!(v6.to_string(), "[2001:db8::1]:443");
+    }
 
     #[test]
     fn key_is_direction_independent() {
