@@ -63,8 +63,7 @@ pub fn write_finding(out: &mut Vec<u8>, f: &Finding, tag: Option<&str>) {
 }
 
 /// A JSON string, escaped as serde_json escapes it. Most strings need no escaping;
-/// they are checked 16 bytes at a time (a check without an early exit per byte,
-/// which the compiler turns into vector compares) and copied whole.
+/// they are checked 16 bytes at a time and copied whole.
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     if needs_escape(s.as_bytes()) {
@@ -81,17 +80,44 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 /// Whether serde_json would escape any byte of `b`: control characters, `"`, `\`.
 #[inline]
 fn needs_escape(b: &[u8]) -> bool {
-    #[inline(always)]
-    fn bad(c: u8) -> bool {
-        c < 0x20 || c == b'"' || c == b'\\'
+    if b.len() < 16 {
+        // Short (keys, ids): padded with a byte that needs no escaping.
+        let mut padded = [b'a'; 16];
+        padded[..b.len()].copy_from_slice(b);
+        return chunk_needs_escape(&padded);
     }
     let mut chunks = b.chunks_exact(16);
-    for chunk in &mut chunks {
-        if chunk.iter().fold(false, |acc, &c| acc | bad(c)) {
-            return true;
-        }
+    if chunks.any(|c| chunk_needs_escape(c.try_into().unwrap_or(&[0; 16]))) {
+        return true;
     }
-    chunks.remainder().iter().any(|&c| bad(c))
+    // The last 16 bytes (overlapping the chunks) cover the remainder.
+    chunk_needs_escape(b[b.len() - 16..].try_into().unwrap_or(&[0; 16]))
+}
+
+/// 16 bytes in a few SSE2 instructions (x86-64 always has them).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn chunk_needs_escape(chunk: &[u8; 16]) -> bool {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86-64; the load reads exactly the 16 bytes of `chunk`
+    // (unaligned load).
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned v >= 0x20 exactly where max(v, 0x20) == v.
+        let printable = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x20)), v);
+        let special = _mm_movemask_epi8(_mm_or_si128(quote, backslash));
+        special != 0 || _mm_movemask_epi8(printable) != 0xffff
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn chunk_needs_escape(chunk: &[u8; 16]) -> bool {
+    chunk
+        .iter()
+        .fold(false, |acc, &c| acc | (c < 0x20 || c == b'"' || c == b'\\'))
 }
 
 #[inline]
