@@ -63,11 +63,17 @@ fn contains_lowercased(hay: &str, needle: &str) -> bool {
         return hay.to_lowercase().contains(&needle.to_lowercase());
     }
     let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
-    let Some(first) = needle.first().map(u8::to_ascii_lowercase) else {
+    let Some(&first) = needle.first() else {
         return true;
     };
-    hay.windows(needle.len())
-        .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(needle))
+    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    // Candidates: the needle's first letter in either case (found by memchr's
+    // vector scan), each then compared whole.
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, &hay[..=last_start])
+        .any(|i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -200,6 +206,9 @@ mod tests {
             ("ab", "abc"),
             ("xxAbCxx", "aBc"),
             ("aab", "ab"),
+            ("abc", "ABC"),
+            ("xyz abC", "abc"),
+            ("tat tHe end", "the end"),
             ("no match here", "match there"),
             ("Straße İstanbul", "istanbul"),
             ("ÀB", "àb"),
