@@ -28,17 +28,7 @@ impl fmt::Display for Endpoint {
             // endpoints for every flow with a finding.
             IpAddr::V4(a) => {
                 let mut b = [0u8; 21];
-                let mut n = 0;
-                for (i, o) in a.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        b[n] = b'.';
-                        n += 1;
-                    }
-                    n += decimal(&mut b[n..], o.into());
-                }
-                b[n] = b':';
-                n += 1;
-                n += decimal(&mut b[n..], self.port.into());
+                let n = v4_text(a, self.port, &mut b);
                 // ASCII digits, dots and a colon.
                 f.write_str(std::str::from_utf8(&b[..n]).unwrap_or_default())
             }
@@ -47,24 +37,41 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// Writes `v` (at most 5 digits) in decimal at the start of `b`; returns its length.
+/// `a.b.c.d:port` into `b`; returns its length (at most 21).
 #[inline]
-fn decimal(b: &mut [u8], v: u32) -> usize {
-    let mut digits = [0u8; 5];
+pub fn v4_text(ip: std::net::Ipv4Addr, port: u16, b: &mut [u8; 21]) -> usize {
     let mut n = 0;
-    let mut v = v;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            b[n] = b'.';
+            n += 1;
+        }
+        if o >= 100 {
+            b[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            b[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        b[n] = b'0' + o % 10;
         n += 1;
+    }
+    b[n] = b':';
+    n += 1;
+    let mut digits = [0u8; 5];
+    let mut len = 0;
+    let mut v = port;
+    loop {
+        digits[4 - len] = b'0' + (v % 10) as u8;
+        len += 1;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    for (to, d) in b[..n].iter_mut().zip(digits[..n].iter().rev()) {
-        *to = *d;
-    }
-    n
+    b[n..n + len].copy_from_slice(&digits[5 - len..]);
+    n + len
 }
 
 /// Direction of a packet within a flow: from the client (originator, Zeek "orig")
@@ -176,6 +183,10 @@ mod tests {
             ([10, 0, 9, 100], 80),
             ([192, 0, 2, 1], 10000),
             ([1, 22, 133, 4], 9),
+            ([100, 99, 200, 10], 1000),
+            ([109, 110, 190, 101], 100),
+            ([9, 19, 199, 255], 1),
+            ([250, 205, 52, 2], 12345),
         ] {
             let ip = std::net::Ipv4Addr::from(a);
             let e = Endpoint::new(IpAddr::V4(ip), port);

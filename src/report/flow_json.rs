@@ -375,23 +375,23 @@ impl W<'_> {
         let _ = serde_json::to_writer(&mut *self.0, v);
     }
     fn endpoint(&mut self, e: &Endpoint) {
-        self.0.push(b'"');
         match e.ip {
             IpAddr::V4(a) => {
-                for (i, o) in a.octets().iter().enumerate() {
-                    if i > 0 {
-                        self.0.push(b'.');
-                    }
-                    self.u64(u64::from(*o));
-                }
-                self.0.push(b':');
-                self.u64(u64::from(e.port));
+                // Composed with its quotes and appended in one copy.
+                let mut text = [0u8; 21];
+                let n = crate::model::endpoint::v4_text(a, e.port, &mut text);
+                let mut b = [0u8; 23];
+                b[0] = b'"';
+                b[1..n + 1].copy_from_slice(&text[..n]);
+                b[n + 1] = b'"';
+                self.0.extend_from_slice(&b[..n + 2]);
             }
             IpAddr::V6(_) => {
+                self.0.push(b'"');
                 let _ = write!(self.0, "{e}");
+                self.0.push(b'"');
             }
         }
-        self.0.push(b'"');
     }
     fn side(&mut self, s: &Side, seq_bytes: u64, start: Ts) {
         self.raw(concat!("{", first_key!("packets")));
@@ -485,6 +485,54 @@ impl W<'_> {
             zero_window_probes,
             truncated,
         } = *c;
+        // A side with nothing to count (most sides of most captures): one copy.
+        if [
+            retransmissions,
+            fast_retransmissions,
+            spurious_retransmissions,
+            out_of_order,
+            lost_segments,
+            acked_unseen,
+            dup_acks,
+            zero_windows,
+            window_updates,
+            window_full,
+            keep_alives,
+            zero_window_probes,
+            truncated,
+        ] == [0; 13]
+        {
+            self.raw(concat!(
+                "{",
+                first_key!("retransmissions"),
+                "0",
+                key!("fast_retransmissions"),
+                "0",
+                key!("spurious_retransmissions"),
+                "0",
+                key!("out_of_order"),
+                "0",
+                key!("lost_segments"),
+                "0",
+                key!("acked_unseen"),
+                "0",
+                key!("dup_acks"),
+                "0",
+                key!("zero_windows"),
+                "0",
+                key!("window_updates"),
+                "0",
+                key!("window_full"),
+                "0",
+                key!("keep_alives"),
+                "0",
+                key!("zero_window_probes"),
+                "0",
+                key!("truncated"),
+                "0}"
+            ));
+            return;
+        }
         self.raw(concat!("{", first_key!("retransmissions")));
         self.u64(retransmissions.into());
         for (key, v) in [
