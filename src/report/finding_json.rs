@@ -7,16 +7,18 @@
 use serde_json::ser::{CompactFormatter, Formatter};
 use serde_json::{Map, Value};
 
+use super::json_time::TimeWriter;
 use crate::analyze::Finding;
 
-/// `[finding,...]`, as `FindingsOut` serializes.
-pub fn write_findings(out: &mut Vec<u8>, findings: &[Finding]) {
+/// `[finding,...]`, as `FindingsOut` serializes. `times` writes the `at_utc` strings
+/// (and keeps the last second's date for the next one).
+pub fn write_findings(out: &mut Vec<u8>, findings: &[Finding], times: &mut TimeWriter) {
     out.push(b'[');
     for (i, f) in findings.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_finding(out, f, None);
+        write_finding(out, f, None, times);
     }
     out.push(b']');
 }
@@ -24,7 +26,7 @@ pub fn write_findings(out: &mut Vec<u8>, findings: &[Finding]) {
 /// One finding's object, as `FindingOut` serializes: its own keys, then `at_utc`.
 /// With `tag`, the object starts with `"type":tag` (the NDJSON line form, as
 /// `json::write_tagged_line` writes it, without the newline).
-pub fn write_finding(out: &mut Vec<u8>, f: &Finding, tag: Option<&str>) {
+pub fn write_finding(out: &mut Vec<u8>, f: &Finding, tag: Option<&str>, times: &mut TimeWriter) {
     out.push(b'{');
     if let Some(tag) = tag {
         out.extend_from_slice(b"\"type\":");
@@ -54,7 +56,7 @@ pub fn write_finding(out: &mut Vec<u8>, f: &Finding, tag: Option<&str>) {
     if f.at.is_finite() {
         // RFC 3339 is ASCII without quotes or backslashes: nothing to escape.
         out.push(b'"');
-        super::clock::rfc3339_utc_to(out, f.at);
+        times.utc_epoch(out, f.at);
         out.push(b'"');
     } else {
         out.extend_from_slice(b"null");
@@ -230,14 +232,14 @@ mod tests {
         let all = findings();
         for f in &all {
             let mut out = Vec::new();
-            write_finding(&mut out, f, None);
+            write_finding(&mut out, f, None, &mut TimeWriter::default());
             let expected = serde_json::to_vec(&FindingOut(f)).unwrap();
             assert_eq!(
                 String::from_utf8_lossy(&out),
                 String::from_utf8_lossy(&expected)
             );
             let mut out = Vec::new();
-            write_finding(&mut out, f, Some("finding"));
+            write_finding(&mut out, f, Some("finding"), &mut TimeWriter::default());
             let mut expected = Vec::new();
             write_tagged_line(&mut expected, "finding", &FindingOut(f)).unwrap();
             expected.pop();
@@ -248,7 +250,7 @@ mod tests {
         }
         for n in 0..=all.len() {
             let mut out = Vec::new();
-            write_findings(&mut out, &all[..n]);
+            write_findings(&mut out, &all[..n], &mut TimeWriter::default());
             assert_eq!(out, serde_json::to_vec(&FindingsOut(&all[..n])).unwrap());
         }
     }

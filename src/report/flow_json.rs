@@ -284,7 +284,7 @@ pub fn write_flow(
     w.raw(key!("timeline_dropped"));
     w.u64(conn.timeline.dropped);
     w.raw(key!("findings"));
-    super::finding_json::write_findings(w.0, findings);
+    super::finding_json::write_findings(w.0, findings, &mut w.1);
     w.raw("}");
 }
 

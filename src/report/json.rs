@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::finding_json::write_finding;
 use super::flow_json::write_flow;
+use super::json_time::TimeWriter;
 use super::{ReportEnd, Sink};
 use crate::analyze::Finding;
 use crate::flow::Connection;
@@ -74,12 +75,13 @@ impl<W: Write> Sink for JsonSink<W> {
         self.start()?;
         write!(self.out, "\n],\"findings\":[")?;
         // One finding at a time through the flow buffer (up to 20,000 of them).
+        let mut times = TimeWriter::default();
         for (i, f) in end.findings.iter().enumerate() {
             self.buf.clear();
             if i > 0 {
                 self.buf.push(b',');
             }
-            write_finding(&mut self.buf, f, None);
+            write_finding(&mut self.buf, f, None, &mut times);
             self.out.write_all(&self.buf)?;
         }
         self.out.write_all(b"]")?;
@@ -143,7 +145,12 @@ impl<W: Write> NdjsonSink<W> {
     /// A `{"type":"finding",...}` line.
     fn finding_line(&mut self, f: &Finding) -> io::Result<()> {
         self.buf.clear();
-        write_finding(&mut self.buf, f, Some("finding"));
+        write_finding(
+            &mut self.buf,
+            f,
+            Some("finding"),
+            &mut TimeWriter::default(),
+        );
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
