@@ -18,6 +18,24 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Appends its Display text to `s` (IPv4 without core::fmt).
+    #[inline]
+    pub fn push_to(&self, s: &mut String) {
+        match self.ip {
+            IpAddr::V4(a) => {
+                let mut b = [0u8; 21];
+                let n = v4_text(a, self.port, &mut b);
+                s.push_str(std::str::from_utf8(&b[..n]).unwrap_or_default());
+            }
+            IpAddr::V6(_) => {
+                use std::fmt::Write as _;
+                let _ = write!(s, "{self}");
+            }
+        }
+    }
+}
+
 impl fmt::Display for Endpoint {
     /// "ip:port", IPv6 as "[addr]:port" (the JSON contract's form).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -25,22 +25,6 @@ pub fn plural(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
-/// `plural(n, noun)` as a format argument, without its own String.
-pub struct Plural<'a>(pub u64, pub &'a str);
-
-impl std::fmt::Display for Plural<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut digits = itoa::Buffer::new();
-        f.write_str(digits.format(self.0))?;
-        f.write_str(" ")?;
-        f.write_str(self.1)?;
-        if self.0 != 1 {
-            f.write_str("s")?;
-        }
-        Ok(())
-    }
-}
-
 pub fn human_secs(s: f64) -> String {
     if s < 1e-3 {
         format!("{:.0}us", s * 1e6)
@@ -91,12 +75,5 @@ mod tests {
         assert_eq!(human_secs(3.005), "3.00s");
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
-    }
-
-    #[test]
-    fn plural_as_argument() {
-        for n in [0u64, 1, 2, 10, 123_456_789] {
-            assert_eq!(Plural(n, "attempt").to_string(), plural(n, "attempt"));
-        }
     }
 }
