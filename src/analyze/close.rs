@@ -181,7 +181,7 @@ impl TimeWaitTracker {
             return;
         }
         let key = (conn.client.ip, conn.server);
-        if !self.pairs.contains_key(&key) && self.pairs.len() >= self.max_pairs {
+        if self.pairs.len() >= self.max_pairs && !self.pairs.contains_key(&key) {
             self.untracked += 1;
             return;
         }

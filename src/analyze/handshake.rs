@@ -441,7 +441,7 @@ impl FloodTracker {
         if hs.ack.is_some() || state == "REJ" || conn.side(Dir::FromClient).payload_bytes > 0 {
             return false;
         }
-        if !self.servers.contains_key(&conn.server) && self.servers.len() >= self.max_servers {
+        if self.servers.len() >= self.max_servers && !self.servers.contains_key(&conn.server) {
             return false;
         }
         let st = self.servers.entry(conn.server).or_default();
