@@ -430,16 +430,16 @@ impl W<'_> {
         match s.mac {
             None => self.null(),
             Some(m) => {
+                // "aa:bb:cc:dd:ee:ff" composed with its quotes, appended in one copy.
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                self.0.push(b'"');
+                let mut t = [b':'; 19];
+                t[0] = b'"';
+                t[18] = b'"';
                 for (i, b) in m.iter().enumerate() {
-                    if i > 0 {
-                        self.0.push(b':');
-                    }
-                    self.0.push(HEX[usize::from(b >> 4)]);
-                    self.0.push(HEX[usize::from(b & 15)]);
+                    t[1 + 3 * i] = HEX[usize::from(b >> 4)];
+                    t[2 + 3 * i] = HEX[usize::from(b & 15)];
                 }
-                self.0.push(b'"');
+                self.0.extend_from_slice(&t);
             }
         }
         self.raw(key!("mac_mismatches"));
