@@ -60,7 +60,9 @@ pub fn write_flow(
     w.raw(key!("server"));
     w.endpoint(&conn.server);
     w.raw(key!("community_id"));
-    w.plain(&super::community_id::tcp(&conn.client, &conn.server));
+    w.0.push(b'"');
+    w.raw_bytes(&super::community_id::tcp_bytes(&conn.client, &conn.server));
+    w.0.push(b'"');
     w.raw(key!("conn_state"));
     w.plain(conn.zeek.conn_state());
     w.raw(key!("history"));
@@ -296,6 +298,11 @@ impl W<'_> {
     #[inline(always)]
     fn raw(&mut self, s: &str) {
         self.0.extend_from_slice(s.as_bytes());
+    }
+    /// Bytes that need no escaping (ASCII from this program's own encoders).
+    #[inline(always)]
+    fn raw_bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
     }
     #[inline]
     fn null(&mut self) {
