@@ -192,6 +192,11 @@ impl Cause {
             ),
             _ => String::new(),
         };
+        if rest.is_empty() {
+            // What format! gives (the same capacity too, which the memory budget
+            // counts), without its machinery: once per finding with a cause.
+            return lead.to_owned();
+        }
         format!("{lead}{rest}")
     }
 

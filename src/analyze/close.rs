@@ -117,6 +117,18 @@ struct PairState {
     reuses: Reuses,
 }
 
+impl PairState {
+    /// Heap bytes of its ports, flows, TIME_WAIT steps and reuse gaps (memory budget).
+    fn heap_bytes(&self) -> usize {
+        use crate::budget::{table_bytes, vec_bytes, BLOCK_OVERHEAD};
+        table_bytes(self.ports.capacity(), 2)
+            + vec_bytes(&self.example_flows)
+            + self.time_wait.steps.len() * (std::mem::size_of::<(i64, i32)>() + BLOCK_OVERHEAD)
+            + vec_bytes(&self.reuses.gaps)
+            + vec_bytes(&self.reuses.flows)
+    }
+}
+
 /// Close and reuse facts per (client address, server endpoint).
 pub struct TimeWaitTracker {
     pairs: HashMap<(IpAddr, Endpoint), PairState>,
@@ -124,6 +136,9 @@ pub struct TimeWaitTracker {
     untracked: u64,
     /// Pairs tracked at most (MAX_PAIRS at the default memory limit).
     max_pairs: usize,
+    /// What the pairs' states hold on the heap (`PairState::heap_bytes` each), kept
+    /// up to date as a flow changes its pair's: the budget asks often.
+    pairs_bytes: usize,
 }
 
 impl Default for TimeWaitTracker {
@@ -132,6 +147,7 @@ impl Default for TimeWaitTracker {
             pairs: HashMap::default(),
             untracked: 0,
             max_pairs: MAX_PAIRS,
+            pairs_bytes: 0,
         }
     }
 }
@@ -146,22 +162,10 @@ impl TimeWaitTracker {
 
     /// Bytes held (memory budget).
     pub fn footprint(&self) -> usize {
-        use crate::budget::{table_bytes, vec_bytes, BLOCK_OVERHEAD};
-        table_bytes(
+        crate::budget::table_bytes(
             self.pairs.capacity(),
             std::mem::size_of::<((IpAddr, Endpoint), PairState)>(),
-        ) + self
-            .pairs
-            .values()
-            .map(|st| {
-                table_bytes(st.ports.capacity(), 2)
-                    + vec_bytes(&st.example_flows)
-                    + st.time_wait.steps.len()
-                        * (std::mem::size_of::<(i64, i32)>() + BLOCK_OVERHEAD)
-                    + vec_bytes(&st.reuses.gaps)
-                    + vec_bytes(&st.reuses.flows)
-            })
-            .sum::<usize>()
+        ) + self.pairs_bytes
     }
 
     pub fn on_flow(&mut self, conn: &Connection, cfg: &AnalyzerConfig) {
@@ -177,12 +181,13 @@ impl TimeWaitTracker {
             return;
         }
         let key = (conn.client.ip, conn.server);
-        if !self.pairs.contains_key(&key) && self.pairs.len() >= self.max_pairs {
+        if self.pairs.len() >= self.max_pairs && !self.pairs.contains_key(&key) {
             self.untracked += 1;
             return;
         }
         let tw_ns = (cfg.time_wait_s * 1e9) as i64;
         let st = self.pairs.entry(key).or_default();
+        let bytes_before = st.heap_bytes();
         if let Some(prev) = reuse {
             let holder_client = prev
                 .close
@@ -220,6 +225,7 @@ impl TimeWaitTracker {
             }
             st.time_wait.open(close.ts, tw_ns);
         }
+        self.pairs_bytes = self.pairs_bytes + st.heap_bytes() - bytes_before;
     }
 
     pub fn findings(&mut self, cfg: &AnalyzerConfig, out: &mut Vec<Finding>) {
@@ -295,6 +301,8 @@ impl TimeWaitTracker {
                     }),
             );
         }
+        // Finishing folded the TIME_WAIT steps away: count again (once, at the end).
+        self.pairs_bytes = self.pairs.values().map(PairState::heap_bytes).sum();
     }
 }
 

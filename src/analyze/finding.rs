@@ -31,6 +31,17 @@ pub enum Confidence {
     High,
 }
 
+impl Confidence {
+    /// Its name in the JSON (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
 /// A symptom that several analyzers may explain; `verdict::decide` lets exactly one
 /// finding explain each (one RST, one flow's resends, one silence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -43,6 +54,26 @@ pub enum Symptom {
     Silence(u64),
     /// A flow's SYNs that went unanswered (flow id).
     Syns(u64),
+}
+
+/// Whether `hay.to_lowercase()` contains `needle.to_lowercase()`. For ASCII text
+/// (every summary and clause so far) without the two lowercased copies.
+fn contains_lowercased(hay: &str, needle: &str) -> bool {
+    if !(hay.is_ascii() && needle.is_ascii()) {
+        return hay.to_lowercase().contains(&needle.to_lowercase());
+    }
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    // Candidates: the needle's first letter in either case (found by memchr's
+    // vector scan), each then compared whole.
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, &hay[..=last_start])
+        .any(|i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -120,7 +151,7 @@ impl Finding {
     pub fn name_cause(&mut self) {
         let Some(cause) = self.cause else { return };
         let clause = cause.clause();
-        if self.summary.to_lowercase().contains(&clause.to_lowercase()) {
+        if contains_lowercased(&self.summary, clause) {
             return;
         }
         let t = self.summary.trim_end().trim_end_matches('.').len();
@@ -159,5 +190,35 @@ impl Finding {
             serde_json::to_value(v).unwrap_or(Value::Null),
         );
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_lowercased;
+
+    #[test]
+    fn contains_as_lowercased_copies_would() {
+        let cases = [
+            ("The SYNs were lost. Cause: x", "the syns were lost"),
+            ("abc", ""),
+            ("", "a"),
+            ("ab", "abc"),
+            ("xxAbCxx", "aBc"),
+            ("aab", "ab"),
+            ("abc", "ABC"),
+            ("xyz abC", "abc"),
+            ("tat tHe end", "the end"),
+            ("no match here", "match there"),
+            ("Straße İstanbul", "istanbul"),
+            ("ÀB", "àb"),
+        ];
+        for (hay, needle) in cases {
+            assert_eq!(
+                contains_lowercased(hay, needle),
+                hay.to_lowercase().contains(&needle.to_lowercase()),
+                "{hay:?} {needle:?}"
+            );
+        }
     }
 }

@@ -12,7 +12,6 @@ use super::window::WindowPeak;
 use super::{fmt_list, rel, AnalyzerConfig, Cause, Confidence, Finding, Severity, Symptom};
 use crate::flow::conn::Connection;
 use crate::flow::side::At;
-use crate::model::units::plural;
 use crate::model::{Dir, Endpoint, Ts};
 
 /// Linux defaults when the host's sysctls are unknown.
@@ -215,12 +214,11 @@ pub fn analyze(
                 flow,
                 first.ts.secs_f64(),
             )
-            .summary(format!(
-                "{}'s SYN to {} was never answered in the capture ({} over {:.3} s)",
-                conn.client,
-                server,
-                plural(hs.syn_count, "attempt"),
-                last.ts.since(first.ts)
+            .summary(unanswered_summary(
+                &conn.client,
+                &server,
+                hs.syn_count.into(),
+                last.ts.since(first.ts),
             ))
             .evidence("first_syn_frame", first.frame)
             .evidence("last_syn_frame", last.frame)
@@ -305,6 +303,37 @@ pub fn analyze(
     }
 }
 
+/// "{client}'s SYN to {server} was never answered in the capture ({attempts} over
+/// {over_s:.3} s)", as format! writes it, built piece by piece: a SYN flood has one
+/// per flow. It starts with format!'s own first capacity (twice its literal text)
+/// and grows the same way, so the capacity the memory budget counts is the same
+/// too (a unit test holds both to format!'s).
+fn unanswered_summary(client: &Endpoint, server: &Endpoint, attempts: u64, over_s: f64) -> String {
+    use std::fmt::Write as _;
+    const LITERAL: [&str; 4] = [
+        "'s SYN to ",
+        " was never answered in the capture (",
+        " over ",
+        " s)",
+    ];
+    let literal_len = LITERAL.iter().map(|l| l.len()).sum::<usize>();
+    let mut s = String::with_capacity(2 * literal_len);
+    client.push_to(&mut s);
+    s.push_str(LITERAL[0]);
+    server.push_to(&mut s);
+    s.push_str(LITERAL[1]);
+    s.push_str(itoa::Buffer::new().format(attempts));
+    s.push_str(if attempts == 1 {
+        " attempt"
+    } else {
+        " attempts"
+    });
+    s.push_str(LITERAL[2]);
+    let _ = write!(s, "{over_s:.3}");
+    s.push_str(LITERAL[3]);
+    s
+}
+
 /// Per-flow findings that a half-open flood finding stands for, for its server's flows.
 const FOLDABLE: [&str; 3] = [
     "handshake.syn_retransmit",
@@ -319,6 +348,12 @@ const FOLDABLE: [&str; 3] = [
 pub struct FloodTracker {
     servers: HashMap<Endpoint, FloodState>,
     held: Vec<(Endpoint, Finding)>,
+    /// What the held findings hold (`Finding::heap_bytes` each), counted as they are
+    /// held: the budget asks often, and summing over them at each ask was quadratic.
+    held_bytes: usize,
+    /// What the servers' states hold on the heap (`FloodState::heap_bytes` each),
+    /// kept up to date as a flow changes its server's.
+    servers_bytes: usize,
     /// Bounds (at the default memory limit: MAX_TRACKED_SERVERS, MAX_SOURCES per
     /// server, MAX_TOTAL_SOURCES in all) and the sources held in all.
     max_servers: usize,
@@ -332,6 +367,8 @@ impl Default for FloodTracker {
         FloodTracker {
             servers: HashMap::default(),
             held: Vec::new(),
+            held_bytes: 0,
+            servers_bytes: 0,
             max_servers: MAX_TRACKED_SERVERS,
             max_sources: MAX_SOURCES,
             max_total_sources: MAX_TOTAL_SOURCES,
@@ -374,6 +411,16 @@ struct FloodState {
     sources_capped: bool,
 }
 
+impl FloodState {
+    /// Heap bytes of its sources, example flows and window (memory budget).
+    fn heap_bytes(&self) -> usize {
+        use crate::budget::{table_bytes, vec_bytes};
+        table_bytes(self.sources.capacity(), std::mem::size_of::<IpAddr>())
+            + vec_bytes(&self.example_flows)
+            + self.window.footprint()
+    }
+}
+
 impl FloodTracker {
     /// Sizes the bounds for the process's memory limit.
     pub fn fit(&mut self, limit: usize) {
@@ -394,10 +441,11 @@ impl FloodTracker {
         if hs.ack.is_some() || state == "REJ" || conn.side(Dir::FromClient).payload_bytes > 0 {
             return false;
         }
-        if !self.servers.contains_key(&conn.server) && self.servers.len() >= self.max_servers {
+        if self.servers.len() >= self.max_servers && !self.servers.contains_key(&conn.server) {
             return false;
         }
         let st = self.servers.entry(conn.server).or_default();
+        let bytes_before = st.heap_bytes();
         st.total += 1;
         if !st.sources.contains(&conn.client.ip) {
             if st.sources.len() < self.max_sources && self.total_sources < self.max_total_sources {
@@ -413,6 +461,7 @@ impl FloodTracker {
             st.example_flows.push(conn.id);
         }
         st.window.add(syn.ts, (window_s * 1e9) as i64);
+        self.servers_bytes = self.servers_bytes + st.heap_bytes() - bytes_before;
         true
     }
 
@@ -423,17 +472,9 @@ impl FloodTracker {
         table_bytes(
             self.servers.capacity(),
             std::mem::size_of::<(Endpoint, FloodState)>(),
-        ) + self
-            .servers
-            .values()
-            .map(|st| {
-                table_bytes(st.sources.capacity(), std::mem::size_of::<IpAddr>())
-                    + vec_bytes(&st.example_flows)
-                    + st.window.footprint()
-            })
-            .sum::<usize>()
+        ) + self.servers_bytes
             + vec_bytes(&self.held)
-            + self.held.iter().map(|(_, f)| f.heap_bytes()).sum::<usize>()
+            + self.held_bytes
     }
 
     /// Per-flow findings held so far.
@@ -447,7 +488,9 @@ impl FloodTracker {
         if !FOLDABLE.contains(&f.id) {
             return false;
         }
-        self.held.push((server, f.clone()));
+        let f = f.clone();
+        self.held_bytes += f.heap_bytes();
+        self.held.push((server, f));
         true
     }
 
@@ -490,6 +533,7 @@ impl FloodTracker {
                 *sum += n;
             }
         }
+        self.held_bytes = 0;
         for (server, f) in std::mem::take(&mut self.held) {
             if flooded.contains(&server) {
                 *counts.entry(server).or_default().entry(f.id).or_default() += 1;
@@ -607,6 +651,94 @@ mod tests {
         assert_eq!(kernel::syn_give_up_after(2, 4), 7.0);
         assert_eq!(kernel::syn_give_up_after(3, 0), 15.0);
         assert_eq!(kernel::syn_give_up_after(3, 4), 19.0);
+    }
+
+    /// The running byte counts are what summing over every server and held finding
+    /// gives (the budget's figure must not change with how it is kept).
+    #[test]
+    fn flood_footprint_counted_as_it_grows() {
+        use crate::decode::TcpFlags;
+        use crate::flow::conn::ConnConfig;
+        use crate::flow::{Segment, TimelineMode};
+        let cfg = ConnConfig {
+            timeline: TimelineMode::Collapsed,
+            timeline_cap: 100,
+            idle_mark_ns: 1_000_000_000,
+            ooo_threshold_ns: 3_000_000,
+        };
+        let summed = |t: &FloodTracker| {
+            use crate::budget::{table_bytes, vec_bytes};
+            table_bytes(
+                t.servers.capacity(),
+                std::mem::size_of::<(Endpoint, FloodState)>(),
+            ) + t
+                .servers
+                .values()
+                .map(FloodState::heap_bytes)
+                .sum::<usize>()
+                + vec_bytes(&t.held)
+                + t.held.iter().map(|(_, f)| f.heap_bytes()).sum::<usize>()
+        };
+        let mut t = FloodTracker::default();
+        for i in 0..300u32 {
+            let client = Endpoint::new(IpAddr::from([10, 0, (i >> 8) as u8, i as u8]), 1025);
+            let server = Endpoint::new(IpAddr::from([192, 0, 2, (i % 3) as u8]), 80);
+            let seg = Segment::for_test(
+                u64::from(i) + 1,
+                Ts::from_secs_f64(f64::from(i) * 0.001),
+                client,
+                server,
+                TcpFlags::SYN,
+                100,
+                0,
+                0,
+            );
+            let mut conn = Connection::new(u64::from(i) + 1, &seg, &cfg);
+            conn.on_segment(&seg, &cfg);
+            assert!(t.on_flow(&conn, 10.0));
+            let mut out = Vec::new();
+            analyze(
+                &conn,
+                &AnalyzerConfig::default(),
+                &HostProfiles::default(),
+                &mut out,
+            );
+            assert!(!out.is_empty());
+            for f in &out {
+                t.hold(server, f);
+            }
+            assert_eq!(t.footprint(), summed(&t));
+        }
+        t.finish(&AnalyzerConfig::default(), &mut Vec::new());
+        assert_eq!(t.footprint(), summed(&t));
+    }
+
+    #[test]
+    fn unanswered_summary_as_format_writes_it() {
+        let ep = |s: &str, port| Endpoint::new(s.parse().unwrap(), port);
+        for (client, server, attempts, over) in [
+            (ep("198.19.134.159", 1025), ep("192.0.2.1", 80), 1u64, 0.0),
+            (ep("1.2.3.4", 5), ep("5.6.7.8", 9), 0, 1e-9),
+            (ep("10.0.0.1", 40000), ep("10.0.0.2", 443), 7, 63.0004),
+            (
+                ep("2001:db8:aaaa:bbbb:cccc:dddd:eeee:1", 65535),
+                ep("2001:db8:aaaa:bbbb:cccc:dddd:eeee:2", 65535),
+                123_456,
+                1e12,
+            ),
+            (ep("::1", 1), ep("255.255.255.255", 65535), 2, f64::NAN),
+        ] {
+            let want = format!(
+                "{}'s SYN to {} was never answered in the capture ({} over {:.3} s)",
+                client,
+                server,
+                crate::model::units::plural(attempts, "attempt"),
+                over
+            );
+            let got = unanswered_summary(&client, &server, attempts, over);
+            assert_eq!(got, want);
+            assert_eq!(got.capacity(), want.capacity(), "{want}");
+        }
     }
 
     /// A resent SYN answered by a RST: refused, not a connect() that times out. The

@@ -45,7 +45,7 @@ impl HostProfiles {
     pub fn learn(&mut self, conn: &Connection) {
         for (ep, side) in [(conn.client, &conn.sides[0]), (conn.server, &conn.sides[1])] {
             let Some(_) = side.ttl_first else { continue };
-            if !self.hosts.contains_key(&ep.ip) && self.hosts.len() >= self.max_hosts {
+            if self.hosts.len() >= self.max_hosts && !self.hosts.contains_key(&ep.ip) {
                 continue;
             }
             let p = self.hosts.entry(ep.ip).or_insert(HostProfile {

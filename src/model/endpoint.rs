@@ -18,14 +18,78 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Appends its Display text to `s` (IPv4 without core::fmt).
+    #[inline]
+    pub fn push_to(&self, s: &mut String) {
+        match self.ip {
+            IpAddr::V4(a) => {
+                let mut b = [0u8; 21];
+                let n = v4_text(a, self.port, &mut b);
+                s.push_str(std::str::from_utf8(&b[..n]).unwrap_or_default());
+            }
+            IpAddr::V6(_) => {
+                use std::fmt::Write as _;
+                let _ = write!(s, "{self}");
+            }
+        }
+    }
+}
+
 impl fmt::Display for Endpoint {
     /// "ip:port", IPv6 as "[addr]:port" (the JSON contract's form).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.ip {
-            IpAddr::V4(a) => write!(f, "{}:{}", a, self.port),
+            // Composed in a buffer and written in one piece: the same text as
+            // `write!(f, "{}:{}", a, port)` (which ignores the caller's width, as this
+            // does) without core::fmt's per-octet formatting. Summaries name
+            // endpoints for every flow with a finding.
+            IpAddr::V4(a) => {
+                let mut b = [0u8; 21];
+                let n = v4_text(a, self.port, &mut b);
+                // ASCII digits, dots and a colon.
+                f.write_str(std::str::from_utf8(&b[..n]).unwrap_or_default())
+            }
             IpAddr::V6(a) => write!(f, "[{}]:{}", a, self.port),
         }
     }
+}
+
+/// `a.b.c.d:port` into `b`; returns its length (at most 21).
+#[inline]
+pub fn v4_text(ip: std::net::Ipv4Addr, port: u16, b: &mut [u8; 21]) -> usize {
+    let mut n = 0;
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            b[n] = b'.';
+            n += 1;
+        }
+        if o >= 100 {
+            b[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            b[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        b[n] = b'0' + o % 10;
+        n += 1;
+    }
+    b[n] = b':';
+    n += 1;
+    let mut digits = [0u8; 5];
+    let mut len = 0;
+    let mut v = port;
+    loop {
+        digits[4 - len] = b'0' + (v % 10) as u8;
+        len += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    b[n..n + len].copy_from_slice(&digits[5 - len..]);
+    n + len
 }
 
 /// Direction of a packet within a flow: from the client (originator, Zeek "orig")
@@ -128,6 +192,29 @@ impl FlowKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_as_core_fmt_writes_it() {
+        for (a, port) in [
+            ([0, 0, 0, 0], 0),
+            ([255, 255, 255, 255], 65535),
+            ([10, 0, 9, 100], 80),
+            ([192, 0, 2, 1], 10000),
+            ([1, 22, 133, 4], 9),
+            ([100, 99, 200, 10], 1000),
+            ([109, 110, 190, 101], 100),
+            ([9, 19, 199, 255], 1),
+            ([250, 205, 52, 2], 12345),
+        ] {
+            let ip = std::net::Ipv4Addr::from(a);
+            let e = Endpoint::new(IpAddr::V4(ip), port);
+            assert_eq!(e.to_string(), format!("{ip}:{port}"));
+            // Width is ignored, as it was.
+            assert_eq!(format!("{e:>30}"), format!("{ip}:{port}"));
+        }
+        let v6 = Endpoint::new("2001:db8::1".parse().unwrap(), 443);
+        assert_eq!(v6.to_string(), "[2001:db8::1]:443");
+    }
 
     #[test]
     fn key_is_direction_independent() {

@@ -34,7 +34,7 @@ pub struct Civil {
 }
 
 /// Whole seconds and microseconds of `epoch`, rounded to the microsecond.
-fn split(epoch: f64) -> (i64, u32) {
+pub(crate) fn split(epoch: f64) -> (i64, u32) {
     let us = (epoch * 1e6).round() as i64;
     (us.div_euclid(1_000_000), us.rem_euclid(1_000_000) as u32)
 }

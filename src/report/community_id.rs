@@ -16,8 +16,25 @@ pub fn tcp(a: &Endpoint, b: &Endpoint) -> String {
     of(0, a, b, TCP)
 }
 
+/// `tcp(a, b)`'s 30 ASCII bytes, without a String (the flow JSON writes one per flow).
+pub fn tcp_bytes(a: &Endpoint, b: &Endpoint) -> [u8; LEN] {
+    bytes_of(0, a, b, TCP)
+}
+
 /// The Community ID of a port-based flow with `seed` and protocol `proto`.
 pub fn of(seed: u16, a: &Endpoint, b: &Endpoint, proto: u8) -> String {
+    let mut out = String::with_capacity(LEN);
+    // "1:" and base64: ASCII.
+    out.push_str(std::str::from_utf8(&bytes_of(seed, a, b, proto)).unwrap_or_default());
+    out
+}
+
+/// Length of a Community ID v1: "1:" and the base64 of a 20-byte SHA-1.
+pub const LEN: usize = 30;
+
+/// `of(seed, a, b, proto)` as bytes. The hashed message is composed in one buffer
+/// and hashed in one update.
+fn bytes_of(seed: u16, a: &Endpoint, b: &Endpoint, proto: u8) -> [u8; LEN] {
     let ip = |e: &Endpoint| -> ([u8; 16], usize) {
         let mut buf = [0u8; 16];
         match e.ip {
@@ -40,35 +57,45 @@ pub fn of(seed: u16, a: &Endpoint, b: &Endpoint, proto: u8) -> String {
     } else {
         ((ib, b.port), (ia, a.port))
     };
+    // seed, the two addresses, protocol, padding, the two ports: at most 40 bytes.
+    let mut msg = [0u8; 40];
+    let mut n = 0;
+    for part in [
+        &seed.to_be_bytes()[..],
+        i1,
+        i2,
+        &[proto, 0],
+        &p1.to_be_bytes(),
+        &p2.to_be_bytes(),
+    ] {
+        msg[n..n + part.len()].copy_from_slice(part);
+        n += part.len();
+    }
     let mut h = sha1_smol::Sha1::new();
-    h.update(&seed.to_be_bytes());
-    h.update(i1);
-    h.update(i2);
-    h.update(&[proto, 0]);
-    h.update(&p1.to_be_bytes());
-    h.update(&p2.to_be_bytes());
-    let mut out = String::with_capacity(30);
-    out.push_str("1:");
-    base64_to(&mut out, &h.digest().bytes());
+    h.update(&msg[..n]);
+    let mut out = [0u8; LEN];
+    out[..2].copy_from_slice(b"1:");
+    base64_to(&mut out[2..], &h.digest().bytes());
     out
 }
 
-/// Standard base64 (RFC 4648, with padding).
-fn base64_to(out: &mut String, data: &[u8]) {
+/// Standard base64 (RFC 4648, with padding) of `data` into the first
+/// 4 * ceil(len / 3) bytes of `out`.
+fn base64_to(out: &mut [u8], data: &[u8]) {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in data.chunks(3) {
+    for (chunk, to) in data.chunks(3).zip(out.chunks_mut(4)) {
         let b = [
             chunk[0],
             *chunk.get(1).unwrap_or(&0),
             *chunk.get(2).unwrap_or(&0),
         ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+        for (i, c) in to.iter_mut().enumerate() {
+            *c = if i <= chunk.len() {
+                ABC[(n >> (18 - 6 * i) & 63) as usize]
             } else {
-                out.push('=');
-            }
+                b'='
+            };
         }
     }
 }
@@ -149,10 +176,13 @@ mod tests {
 
     #[test]
     fn base64_pads() {
-        let mut s = String::new();
-        base64_to(&mut s, b"f");
-        base64_to(&mut s, b"fo");
-        base64_to(&mut s, b"foo");
-        assert_eq!(s, "Zg==Zm8=Zm9v");
+        let mut s = [0u8; 12];
+        base64_to(&mut s[..4], b"f");
+        base64_to(&mut s[4..8], b"fo");
+        base64_to(&mut s[8..], b"foo");
+        assert_eq!(&s, b"Zg==Zm8=Zm9v");
+        let mut s = [0u8; 8];
+        base64_to(&mut s, b"foob");
+        assert_eq!(&s, b"Zm9vYg==");
     }
 }

@@ -60,7 +60,9 @@ pub fn write_flow(
     w.raw(key!("server"));
     w.endpoint(&conn.server);
     w.raw(key!("community_id"));
-    w.plain(&super::community_id::tcp(&conn.client, &conn.server));
+    w.0.push(b'"');
+    w.raw_bytes(&super::community_id::tcp_bytes(&conn.client, &conn.server));
+    w.0.push(b'"');
     w.raw(key!("conn_state"));
     w.plain(conn.zeek.conn_state());
     w.raw(key!("history"));
@@ -284,7 +286,7 @@ pub fn write_flow(
     w.raw(key!("timeline_dropped"));
     w.u64(conn.timeline.dropped);
     w.raw(key!("findings"));
-    w.serde(&super::FindingsOut(findings));
+    super::finding_json::write_findings(w.0, findings, &mut w.1);
     w.raw("}");
 }
 
@@ -296,6 +298,11 @@ impl W<'_> {
     #[inline(always)]
     fn raw(&mut self, s: &str) {
         self.0.extend_from_slice(s.as_bytes());
+    }
+    /// Bytes that need no escaping (ASCII from this program's own encoders).
+    #[inline(always)]
+    fn raw_bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
     }
     #[inline]
     fn null(&mut self) {
@@ -367,37 +374,31 @@ impl W<'_> {
     }
     /// A JSON string, escaped when it needs it.
     fn str(&mut self, s: &str) {
-        if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-            self.0.push(b'"');
-            self.0.extend_from_slice(s.as_bytes());
-            self.0.push(b'"');
-        } else {
-            self.serde(&s);
-        }
+        super::finding_json::write_str(self.0, s);
     }
-    /// Anything else through serde_json (findings, enums' names).
+    /// Anything else through serde_json (rare parts: NAT, paths, socket records).
     fn serde<T: Serialize + ?Sized>(&mut self, v: &T) {
         // Serializing into a Vec cannot fail for these types.
         let _ = serde_json::to_writer(&mut *self.0, v);
     }
     fn endpoint(&mut self, e: &Endpoint) {
-        self.0.push(b'"');
         match e.ip {
             IpAddr::V4(a) => {
-                for (i, o) in a.octets().iter().enumerate() {
-                    if i > 0 {
-                        self.0.push(b'.');
-                    }
-                    self.u64(u64::from(*o));
-                }
-                self.0.push(b':');
-                self.u64(u64::from(e.port));
+                // Composed with its quotes and appended in one copy.
+                let mut text = [0u8; 21];
+                let n = crate::model::endpoint::v4_text(a, e.port, &mut text);
+                let mut b = [0u8; 23];
+                b[0] = b'"';
+                b[1..n + 1].copy_from_slice(&text[..n]);
+                b[n + 1] = b'"';
+                self.0.extend_from_slice(&b[..n + 2]);
             }
             IpAddr::V6(_) => {
+                self.0.push(b'"');
                 let _ = write!(self.0, "{e}");
+                self.0.push(b'"');
             }
         }
-        self.0.push(b'"');
     }
     fn side(&mut self, s: &Side, seq_bytes: u64, start: Ts) {
         self.raw(concat!("{", first_key!("packets")));
@@ -436,16 +437,16 @@ impl W<'_> {
         match s.mac {
             None => self.null(),
             Some(m) => {
+                // "aa:bb:cc:dd:ee:ff" composed with its quotes, appended in one copy.
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                self.0.push(b'"');
+                let mut t = [b':'; 19];
+                t[0] = b'"';
+                t[18] = b'"';
                 for (i, b) in m.iter().enumerate() {
-                    if i > 0 {
-                        self.0.push(b':');
-                    }
-                    self.0.push(HEX[usize::from(b >> 4)]);
-                    self.0.push(HEX[usize::from(b & 15)]);
+                    t[1 + 3 * i] = HEX[usize::from(b >> 4)];
+                    t[2 + 3 * i] = HEX[usize::from(b & 15)];
                 }
-                self.0.push(b'"');
+                self.0.extend_from_slice(&t);
             }
         }
         self.raw(key!("mac_mismatches"));
@@ -491,6 +492,54 @@ impl W<'_> {
             zero_window_probes,
             truncated,
         } = *c;
+        // A side with nothing to count (most sides of most captures): one copy.
+        if [
+            retransmissions,
+            fast_retransmissions,
+            spurious_retransmissions,
+            out_of_order,
+            lost_segments,
+            acked_unseen,
+            dup_acks,
+            zero_windows,
+            window_updates,
+            window_full,
+            keep_alives,
+            zero_window_probes,
+            truncated,
+        ] == [0; 13]
+        {
+            self.raw(concat!(
+                "{",
+                first_key!("retransmissions"),
+                "0",
+                key!("fast_retransmissions"),
+                "0",
+                key!("spurious_retransmissions"),
+                "0",
+                key!("out_of_order"),
+                "0",
+                key!("lost_segments"),
+                "0",
+                key!("acked_unseen"),
+                "0",
+                key!("dup_acks"),
+                "0",
+                key!("zero_windows"),
+                "0",
+                key!("window_updates"),
+                "0",
+                key!("window_full"),
+                "0",
+                key!("keep_alives"),
+                "0",
+                key!("zero_window_probes"),
+                "0",
+                key!("truncated"),
+                "0}"
+            ));
+            return;
+        }
         self.raw(concat!("{", first_key!("retransmissions")));
         self.u64(retransmissions.into());
         for (key, v) in [

@@ -5,7 +5,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::finding_json::write_finding;
 use super::flow_json::write_flow;
+use super::json_time::TimeWriter;
 use super::{ReportEnd, Sink};
 use crate::analyze::Finding;
 use crate::flow::Connection;
@@ -71,8 +73,18 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
         self.start()?;
-        write!(self.out, "\n],\"findings\":")?;
-        serde_json::to_writer(&mut self.out, &super::FindingsOut(end.findings))?;
+        write!(self.out, "\n],\"findings\":[")?;
+        // One finding at a time through the flow buffer (up to 20,000 of them).
+        let mut times = TimeWriter::default();
+        for (i, f) in end.findings.iter().enumerate() {
+            self.buf.clear();
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            write_finding(&mut self.buf, f, None, &mut times);
+            self.out.write_all(&self.buf)?;
+        }
+        self.out.write_all(b"]")?;
         write!(self.out, ",\"dns\":")?;
         serde_json::to_writer(&mut self.out, &DnsOut(end.dns))?;
         write!(self.out, ",\"summary\":")?;
@@ -130,8 +142,17 @@ impl<W: Write> NdjsonSink<W> {
         self
     }
 
-    fn line<T: Serialize>(&mut self, kind: &str, value: &T) -> io::Result<()> {
-        write_tagged_line(&mut self.out, kind, value)
+    /// A `{"type":"finding",...}` line.
+    fn finding_line(&mut self, f: &Finding) -> io::Result<()> {
+        self.buf.clear();
+        write_finding(
+            &mut self.buf,
+            f,
+            Some("finding"),
+            &mut TimeWriter::default(),
+        );
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
     }
 }
 
@@ -180,7 +201,7 @@ impl<W: Write> Sink for NdjsonSink<W> {
     fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
         if self.findings_only {
             for f in findings {
-                self.line("finding", &super::FindingOut(f))?;
+                self.finding_line(f)?;
             }
         } else {
             self.buf.clear();
@@ -202,7 +223,7 @@ impl<W: Write> Sink for NdjsonSink<W> {
 
     fn finish(&mut self, end: &ReportEnd<'_>) -> io::Result<()> {
         for f in end.findings.iter().filter(|f| f.flow.is_none()) {
-            self.line("finding", &super::FindingOut(f))?;
+            self.finding_line(f)?;
         }
         write_summary_line(&mut self.out, end.summary)?;
         self.out.flush()

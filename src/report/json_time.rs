@@ -135,6 +135,33 @@ impl TimeWriter {
     }
 }
 
+impl TimeWriter {
+    /// Appends the time `epoch` (finite epoch seconds) as RFC 3339 UTC, unquoted:
+    /// what `clock::rfc3339_utc_to` writes, with the date and time of day of the
+    /// last whole second kept (a finding's time is mostly in its flow's last second).
+    #[inline]
+    pub fn utc_epoch(&mut self, out: &mut Vec<u8>, epoch: f64) {
+        let (secs, micros) = super::clock::split(epoch);
+        // rfc3339_prefix's range: 1970 to the end of 9999.
+        if !(0..=LAST_SECOND_9999).contains(&secs) {
+            super::clock::rfc3339_utc_to(out, epoch);
+            return;
+        }
+        if secs != self.utc_secs {
+            self.utc_secs = secs;
+            self.utc_prefix = super::clock::rfc3339_prefix(secs);
+        }
+        let mut b = [0u8; 27];
+        b[..20].copy_from_slice(&self.utc_prefix);
+        b[20..26].copy_from_slice(&six_digits(micros));
+        b[26] = b'Z';
+        out.extend_from_slice(&b);
+    }
+}
+
+/// 9999-12-31T23:59:59Z in seconds since the epoch.
+const LAST_SECOND_9999: i64 = 253_402_300_799;
+
 /// Trailing zero digits of `frac` written as six digits (`frac` not zero).
 #[inline]
 fn trailing_zeros(frac: u32) -> usize {
@@ -294,6 +321,51 @@ mod tests {
                 _ => t + ((r >> 8) % 200_000) as i64 * 1_000,
             };
             check(&mut w, t);
+        }
+    }
+
+    #[test]
+    fn utc_of_epoch_seconds_as_clock_writes_it() {
+        use super::super::clock::rfc3339_utc_to;
+        let mut w = TimeWriter::default();
+        let mut s = 0x0bad_cafe_f00d_d00du64;
+        let mut check = |epoch: f64| {
+            let mut want = Vec::new();
+            rfc3339_utc_to(&mut want, epoch);
+            let mut got = Vec::new();
+            w.utc_epoch(&mut got, epoch);
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                String::from_utf8(want).unwrap(),
+                "{epoch}"
+            );
+        };
+        for epoch in [
+            0.0,
+            -0.0,
+            -0.4e-6,
+            -0.6e-6,
+            -1.5,
+            0.9999995,
+            1_700_000_000.999_99,
+            1_700_000_000.999_999_6,
+            253_402_300_799.999_999,
+            253_402_300_799.999_999_7,
+            253_402_300_800.5,
+            -62_167_219_200.0,
+            1e15,
+        ] {
+            check(epoch);
+        }
+        let mut t = 1_700_000_000.0f64;
+        for _ in 0..200_000 {
+            let r = rng(&mut s);
+            t = match r % 8 {
+                0 => (r >> 11) as f64 / (1u64 << 53) as f64 * 4e9 - 1e9,
+                1 => crate::model::time::round_us(t + 0.5e-6),
+                _ => crate::model::time::round_us(t + ((r >> 8) % 200_000) as f64 * 1e-6),
+            };
+            check(t);
         }
     }
 }

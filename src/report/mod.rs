@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod community_id;
+pub mod finding_json;
 pub mod flow_json;
 pub mod grid;
 pub mod json;
