@@ -79,9 +79,11 @@ for size in "${SIZES[@]}"; do
     fi
     row tcpdiag "tcpdiag replay F --format json" "$RUNS" "$TCPDIAG" replay "$f" --format json
     row tcpdiag "tcpdiag replay F --format table" "$RUNS" "$TCPDIAG" replay "$f" --format table
-    [ "$size" = synflood ] && continue
     [ "${PEERS:-1}" = 1 ] || continue
     row "libpcap loop" "pcap_loop F" "$RUNS" "$WORK/pcap_loop" "$f"
+    # The C loop of the instruction benchmark: read, parse, flow hash table.
+    row "C flow loop" "pcap_loop --flows F" "$RUNS" "$WORK/pcap_loop" --flows "$f"
+    [ "$size" = synflood ] && continue
     row tcpdump "tcpdump -r F -w /dev/null" "$RUNS" tcpdump -r "$f" -w /dev/null
     r=$(rank "$size")
     if [ "$r" -le "$slow_up_to" ]; then
