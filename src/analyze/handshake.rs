@@ -618,6 +618,18 @@ impl FloodTracker {
 mod tests {
     use super::*;
 
+    /// The findings of one connection under the default configuration.
+    fn findings_of(conn: &Connection) -> Vec<Finding> {
+        let mut out = Vec::new();
+        analyze(
+            conn,
+            &AnalyzerConfig::default(),
+            &HostProfiles::default(),
+            &mut out,
+        );
+        out
+    }
+
     #[test]
     fn backoff_shapes() {
         assert_eq!(
@@ -696,13 +708,7 @@ mod tests {
             let mut conn = Connection::new(u64::from(i) + 1, &seg, &cfg);
             conn.on_segment(&seg, &cfg);
             assert!(t.on_flow(&conn, 10.0));
-            let mut out = Vec::new();
-            analyze(
-                &conn,
-                &AnalyzerConfig::default(),
-                &HostProfiles::default(),
-                &mut out,
-            );
+            let out = findings_of(&conn);
             assert!(!out.is_empty());
             for f in &out {
                 t.hold(server, f);
@@ -776,13 +782,7 @@ mod tests {
         }
         let conn = conn.unwrap();
         assert_eq!(conn.zeek.conn_state(), "REJ");
-        let mut out = Vec::new();
-        analyze(
-            &conn,
-            &AnalyzerConfig::default(),
-            &HostProfiles::default(),
-            &mut out,
-        );
+        let out = findings_of(&conn);
         let ids: Vec<_> = out.iter().map(|f| (f.id, f.severity)).collect();
         assert!(
             ids.contains(&("handshake.rejected", Severity::Warning)),

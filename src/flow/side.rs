@@ -21,7 +21,7 @@ pub struct SynOptions {
     pub timestamps: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AnalysisCounts {
     pub retransmissions: u32,
     pub fast_retransmissions: u32,

@@ -493,22 +493,7 @@ impl W<'_> {
             truncated,
         } = *c;
         // A side with nothing to count (most sides of most captures): one copy.
-        if [
-            retransmissions,
-            fast_retransmissions,
-            spurious_retransmissions,
-            out_of_order,
-            lost_segments,
-            acked_unseen,
-            dup_acks,
-            zero_windows,
-            window_updates,
-            window_full,
-            keep_alives,
-            zero_window_probes,
-            truncated,
-        ] == [0; 13]
-        {
+        if *c == AnalysisCounts::default() {
             self.raw(concat!(
                 "{",
                 first_key!("retransmissions"),
