@@ -37,8 +37,52 @@ const TOOLS: &[&str] = &[
     "setpriv",
 ];
 
+/// What each group of tests needs ("root" or tools): a test is marked with its group
+/// (`cfg_attr(tcpdiag_lacks = "drills", ignore = "...")`), not with every piece.
+const GROUPS: &[(&str, &[&str])] = &[
+    (
+        "drills",
+        &[
+            "root",
+            "ip",
+            "tc",
+            "nft",
+            "tcpdump",
+            "tshark",
+            "mergecap",
+            "editcap",
+            "python3",
+            "nginx",
+            "curl",
+            "jq",
+            "bc",
+            "ssh",
+            "ssh-keygen",
+            "sshd",
+            "proftpd",
+            "hping3",
+            "conntrack",
+            "ethtool",
+            "ss",
+            "nstat",
+        ],
+    ),
+    ("live", &["root", "ip", "nft", "python3", "ss", "sysctl"]),
+    (
+        "containers",
+        &["root", "ip", "nft", "python3", "curl", "nginx", "ss"],
+    ),
+    (
+        "capture_any",
+        &["root", "ip", "nginx", "curl", "python3", "sysctl"],
+    ),
+    ("tshark", &["tshark"]),
+    ("tshark_mergecap", &["tshark", "mergecap"]),
+];
+
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(tcpdiag_missing, values(any()))");
+    println!("cargo::rustc-check-cfg=cfg(tcpdiag_lacks, values(any()))");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=TCPDIAG_CI");
     println!("cargo::rerun-if-env-changed=PATH");
@@ -50,14 +94,21 @@ fn main() {
         use std::os::unix::fs::MetadataExt;
         m.uid() == 0
     });
-    if !root {
-        println!("cargo::rustc-cfg=tcpdiag_missing=\"root\"");
-    }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    for tool in TOOLS {
-        let found = std::env::split_paths(&path).any(|d| Path::new(&d).join(tool).is_file());
-        if !found {
-            println!("cargo::rustc-cfg=tcpdiag_missing=\"{tool}\"");
+    let mut missing: Vec<&str> = TOOLS
+        .iter()
+        .copied()
+        .filter(|tool| !std::env::split_paths(&path).any(|d| Path::new(&d).join(tool).is_file()))
+        .collect();
+    if !root {
+        missing.push("root");
+    }
+    for piece in &missing {
+        println!("cargo::rustc-cfg=tcpdiag_missing=\"{piece}\"");
+    }
+    for (group, needs) in GROUPS {
+        if needs.iter().any(|n| missing.contains(n)) {
+            println!("cargo::rustc-cfg=tcpdiag_lacks=\"{group}\"");
         }
     }
 }

@@ -209,14 +209,7 @@ fn paths(flow: &Value) -> Vec<(String, Vec<String>, u64)> {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "capture_any",
     ignore = "needs root and ip, nginx, curl, python3, sysctl (.ci/run installs them)"
 )]
 #[test]

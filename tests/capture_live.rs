@@ -482,14 +482,7 @@ const CONNECT_REFUSED: &str =
     "import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=2)\nexcept ConnectionRefusedError:\n print('refused')";
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -531,14 +524,7 @@ fn refused_connection_is_attributed_to_this_host() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -662,14 +648,7 @@ print("client done", flush=True)
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -755,14 +734,7 @@ except OSError as e:
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -898,14 +870,7 @@ print("client got hello", flush=True)
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -932,14 +897,7 @@ fn middle_box_rst_is_not_from_this_host() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -964,14 +922,7 @@ fn rst_sent_to_the_client_only_shows_as_its_bare_rst() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -1035,14 +986,7 @@ time.sleep(30)
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -1065,14 +1009,7 @@ fn sigterm_stops_cleanly_too() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -1107,14 +1044,7 @@ fn ndjson_streams_flows_while_capturing() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -1210,14 +1140,7 @@ c.close()
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -1283,14 +1206,7 @@ fn a_full_disk_under_w_is_an_error_and_the_capture_goes_on() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -1349,14 +1265,7 @@ fn a_full_disk_under_write_flagged_says_why_and_leaves_no_empty_file() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -1430,14 +1339,7 @@ print("client done", flush=True)
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -1474,14 +1376,7 @@ time.sleep(30)
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -1603,14 +1498,7 @@ fn without_cap_net_raw_the_error_says_so() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]

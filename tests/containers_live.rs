@@ -396,15 +396,7 @@ ls.bind(('0.0.0.0', 9000)); ls.listen(4); print('ready', flush=True)\n\
 while True:\n c, _ = ls.accept(); c.sendall(b'hi'); time.sleep(0.5); c.close()\n";
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "ss"
-    ),
+    tcpdiag_lacks = "containers",
     ignore = "needs root and ip, nft, python3, curl, nginx, ss (.ci/run installs them)"
 )]
 #[test]
@@ -530,15 +522,7 @@ fn port_forwards_are_one_flow_with_the_container_socket() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "ss"
-    ),
+    tcpdiag_lacks = "containers",
     ignore = "needs root and ip, nft, python3, curl, nginx, ss (.ci/run installs them)"
 )]
 #[test]
@@ -568,15 +552,7 @@ fn a_forwarded_reset_is_not_this_host_s_without_the_container_socket() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "ss"
-    ),
+    tcpdiag_lacks = "containers",
     ignore = "needs root and ip, nft, python3, curl, nginx, ss (.ci/run installs them)"
 )]
 #[test]

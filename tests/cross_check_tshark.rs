@@ -554,7 +554,7 @@ fn check_fixture(name: &str, ts: &Tshark, o: &Ours) -> Vec<String> {
 }
 
 #[cfg_attr(
-    tcpdiag_missing = "tshark",
+    tcpdiag_lacks = "tshark",
     ignore = "needs tshark (.ci/run installs it)"
 )]
 #[test]
@@ -586,7 +586,7 @@ fn fixtures_agree_with_tshark() {
 }
 
 #[cfg_attr(
-    tcpdiag_missing = "tshark",
+    tcpdiag_lacks = "tshark",
     ignore = "needs tshark (.ci/run installs it)"
 )]
 #[test]
@@ -662,7 +662,7 @@ fn compare_talk(name: &str, t: &Talk) -> Vec<String> {
 }
 
 #[cfg_attr(
-    tcpdiag_missing = "tshark",
+    tcpdiag_lacks = "tshark",
     ignore = "needs tshark (.ci/run installs it)"
 )]
 #[test]
@@ -736,7 +736,7 @@ fn synthesized_analysis_cases_agree_with_tshark() {
 }
 
 #[cfg_attr(
-    tcpdiag_missing = "tshark",
+    tcpdiag_lacks = "tshark",
     ignore = "needs tshark (.ci/run installs it)"
 )]
 #[test]
@@ -794,7 +794,7 @@ fn zstd(data: &[u8]) -> Vec<u8> {
 }
 
 #[cfg_attr(
-    any(tcpdiag_missing = "tshark", tcpdiag_missing = "mergecap"),
+    tcpdiag_lacks = "tshark_mergecap",
     ignore = "needs tshark and mergecap (.ci/run installs them)"
 )]
 #[test]
@@ -889,7 +889,7 @@ fn multi_link_pcapng_and_compressed_captures_agree_with_tshark() {
 }
 
 #[cfg_attr(
-    tcpdiag_missing = "tshark",
+    tcpdiag_lacks = "tshark",
     ignore = "needs tshark (.ci/run installs it)"
 )]
 #[test]

@@ -178,30 +178,7 @@ fn text<'a>(f: &'a Value, key: &str) -> &'a str {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -243,30 +220,7 @@ fn zero_window_reader_stopped() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -314,30 +268,7 @@ fn accept_queue_full_application_stopped() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -363,30 +294,7 @@ fn output_drop_this_host_cannot_transmit() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -410,30 +318,7 @@ fn midstream_stop_transfer_cut_silently() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -457,30 +342,7 @@ fn sshd_usedns_login_stall() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -502,30 +364,7 @@ fn ftp_banner_waits_on_reverse_dns() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -557,30 +396,7 @@ fn time_wait_reused_by_tw_reuse() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -602,30 +418,7 @@ fn time_wait_exhausts_a_small_port_range() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -647,30 +440,7 @@ fn forged_rst_from_a_box_in_between() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -695,30 +465,7 @@ fn keepalive_gives_up_on_a_dead_peer() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -739,30 +486,7 @@ fn short_idle_timeout_of_a_middlebox() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -795,30 +519,7 @@ fn retransmissions_give_up_by_retries2_and_user_timeout() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -838,30 +539,7 @@ fn tail_loss_probe_is_not_a_timeout() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -910,30 +588,7 @@ fn resent_syn_does_not_stretch_the_out_of_order_window() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]
@@ -954,30 +609,7 @@ fn snaplen_68_keeps_the_handshake() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "tc",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "tcpdump",
-        tcpdiag_missing = "tshark",
-        tcpdiag_missing = "mergecap",
-        tcpdiag_missing = "editcap",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "nginx",
-        tcpdiag_missing = "curl",
-        tcpdiag_missing = "jq",
-        tcpdiag_missing = "bc",
-        tcpdiag_missing = "ssh",
-        tcpdiag_missing = "ssh-keygen",
-        tcpdiag_missing = "sshd",
-        tcpdiag_missing = "proftpd",
-        tcpdiag_missing = "hping3",
-        tcpdiag_missing = "conntrack",
-        tcpdiag_missing = "ethtool",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "nstat"
-    ),
+    tcpdiag_lacks = "drills",
     ignore = "needs root and the drill tools: ip, tc, nft, tcpdump, tshark, nginx, sshd, proftpd, hping3, ... (.ci/run installs them)"
 )]
 #[test]

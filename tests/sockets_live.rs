@@ -235,14 +235,7 @@ time.sleep(120)
 "#;
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -350,14 +343,7 @@ time.sleep(120)
 "#;
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -430,14 +416,7 @@ time.sleep(120)
 "#;
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -486,14 +465,7 @@ time.sleep(120)
 "#;
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -589,14 +561,7 @@ fn watch_unanswered_timer(
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -632,14 +597,7 @@ fn keepalive_probes_count_towards_death_in_watch() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -674,14 +632,7 @@ fn retransmission_timer_and_give_up_estimate() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -735,14 +686,7 @@ time.sleep(120)
 "#;
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]
@@ -813,14 +757,7 @@ fn bad_namespace_and_arguments_exit_2() {
 }
 
 #[cfg_attr(
-    any(
-        tcpdiag_missing = "root",
-        tcpdiag_missing = "ip",
-        tcpdiag_missing = "nft",
-        tcpdiag_missing = "python3",
-        tcpdiag_missing = "ss",
-        tcpdiag_missing = "sysctl"
-    ),
+    tcpdiag_lacks = "live",
     ignore = "needs root and ip, nft, python3, ss, sysctl (.ci/run installs them)"
 )]
 #[test]

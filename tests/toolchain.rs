@@ -142,7 +142,8 @@ fn release_is_stripped_and_profiling_keeps_symbols() {
 }
 
 /// Every test that skips itself without root or tools also says so to the test
-/// harness (`cfg_attr(tcpdiag_missing..., ignore = "...")`, set by build.rs), so a
+/// harness (`cfg_attr(tcpdiag_lacks = "group", ignore = "...")` or
+/// `tcpdiag_missing = "tool"`, set by build.rs), so a
 /// skip shows as "ignored, needs ..." in the summary instead of a silent pass.
 #[test]
 fn tests_that_need_the_environment_are_reported_as_ignored() {
@@ -168,7 +169,8 @@ fn tests_that_need_the_environment_are_reported_as_ignored() {
             if markers.iter().any(|m| body.contains(m)) {
                 let name = body.lines().find(|l| l.starts_with("fn ")).unwrap_or("?");
                 assert!(
-                    attrs.contains("tcpdiag_missing") && attrs.contains("ignore"),
+                    (attrs.contains("tcpdiag_lacks") || attrs.contains("tcpdiag_missing"))
+                        && attrs.contains("ignore"),
                     "{}: {name} skips without saying so to the harness",
                     path.display()
                 );
