@@ -21,6 +21,7 @@ use crate::source::pcap_file::{self, FileSummary};
 use crate::source::{RawFrame, SourceError};
 
 pub mod capture;
+mod flagged;
 pub mod interfaces;
 mod stream;
 

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
+use super::flagged::{in_spans, FlaggedFlows};
 use super::{
     analyzer_config_of, default_report_format, exit_for_findings, fail, make_sink, table_config_of,
     write_run_report, SourceSummary, EXIT_BAD_INPUT,
@@ -31,7 +32,7 @@ use crate::engine::Engine;
 use crate::flow::socket::{state_name, STATE_LISTEN};
 use crate::flow::table::NatJoin;
 use crate::flow::Connection;
-use crate::model::{Endpoint, FlowKey, Ts};
+use crate::model::{Endpoint, FlowKey, Ts, TunnelKey};
 use crate::report::{ReportEnd, ReportFormat, Sink};
 use crate::source::conntrack::ConntrackSummary;
 use crate::source::live::{
@@ -54,23 +55,15 @@ const TICK_LAG_NS: i64 = 2_000_000_000;
 /// --write-flagged) and clears the status line before a flow streams out.
 struct LiveSink<'a> {
     inner: Box<dyn Sink + 'a>,
-    flagged: Option<FxHashMap<FlowKey, Vec<(u64, u64)>>>,
-    flagged_dropped: u64,
+    flagged: Option<FlaggedFlows>,
     status: bool,
 }
 
 impl Sink for LiveSink<'_> {
     fn flow(&mut self, conn: &Connection, findings: &[Finding]) -> io::Result<()> {
-        if let Some(map) = &mut self.flagged {
+        if let Some(flagged) = &mut self.flagged {
             if !findings.is_empty() {
-                if map.len() < MAX_FLAGGED {
-                    let (key, _) = FlowKey::of(conn.client, conn.server);
-                    map.entry(key)
-                        .or_default()
-                        .push((conn.first_frame, conn.last_frame));
-                } else {
-                    self.flagged_dropped += 1;
-                }
+                flagged.add(conn);
             }
         }
         if self.status {
@@ -372,8 +365,7 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     };
     let mut sink = LiveSink {
         inner,
-        flagged: spool.as_ref().map(|_| FxHashMap::default()),
-        flagged_dropped: 0,
+        flagged: spool.as_ref().map(|_| FlaggedFlows::new(MAX_FLAGGED)),
         status: status_on,
     };
 
@@ -573,18 +565,18 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let result = engine.finish();
     let flagged = sink.flagged.take();
     // The flagged copy is made before the report, so that its failure is in it.
-    if let (Some(path), Some(spool), Some(flagged)) = (&args.write_flagged, &spool, &flagged) {
+    if let (Some(path), Some(spool), Some(mut flagged)) = (&args.write_flagged, &spool, flagged) {
         let from = match spool {
             Spool::Written(p) => p.as_path(),
             Spool::Temp(f) => f.path(),
         };
         let snaplen = live::effective_snaplen(args.snaplen.unwrap_or(live::DEFAULT_SNAPLEN));
-        match write_flagged(from, path, flagged, link, snaplen) {
+        match write_flagged(from, path, &mut flagged, link, snaplen) {
             Ok(_) => {
-                if sink.flagged_dropped > 0 {
+                if flagged.dropped > 0 {
                     eprintln!(
                         "tcpdiag: {} flows with findings beyond the first {MAX_FLAGGED} are not in {}",
-                        sink.flagged_dropped,
+                        flagged.dropped,
                         path.display()
                     );
                 }
@@ -757,17 +749,18 @@ fn write_error(role: &WriterRole, f: &live::WriterFailed) -> SourceError {
 fn write_flagged(
     spool: &std::path::Path,
     out: &std::path::Path,
-    flagged: &FxHashMap<FlowKey, Vec<(u64, u64)>>,
+    flagged: &mut FlaggedFlows,
     link: decode::LinkType,
     snaplen: u32,
 ) -> Result<u64, String> {
     let mut save =
         PcapWriter::create(out, link, snaplen).map_err(|e| format!("cannot write: {e}"))?;
-    let open_spans = merged_spans(flagged.values().flatten().copied());
+    let open_spans = flagged.open_spans();
     let spool_name = spool.to_string_lossy();
     let (_, read_error) = pcap_file::read(&spool_name, None, 1, &mut |f: RawFrame<'_>| {
         let number = f.number;
-        let Decoded::Ip(pkt) = decode::decode(f.link, f.data) else {
+        let mut tunnel = TunnelKey::None;
+        let Decoded::Ip(pkt) = decode::decode_in_tunnel(f.link, f.data, &mut tunnel) else {
             return;
         };
         let keep = match &pkt.transport {
@@ -776,9 +769,7 @@ fn write_flagged(
                     Endpoint::new(pkt.ip.src, tcp.src_port),
                     Endpoint::new(pkt.ip.dst, tcp.dst_port),
                 );
-                flagged
-                    .get(&key)
-                    .is_some_and(|r| r.iter().any(|&(a, b)| (a..=b).contains(&number)))
+                flagged.keeps_segment(number, key, &tunnel)
             }
             Transport::Udp {
                 src_port, dst_port, ..
@@ -825,25 +816,6 @@ fn write_flagged(
     }
 }
 
-/// Frame ranges merged into sorted, disjoint spans.
-fn merged_spans(ranges: impl Iterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
-    let mut v: Vec<(u64, u64)> = ranges.collect();
-    v.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
-    for (a, b) in v {
-        match out.last_mut() {
-            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-    }
-    out
-}
-
-fn in_spans(spans: &[(u64, u64)], n: u64) -> bool {
-    let i = spans.partition_point(|&(_, b)| b < n);
-    spans.get(i).is_some_and(|&(a, _)| a <= n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,14 +832,5 @@ mod tests {
         assert_eq!(f.evidence["received"], 990);
         assert_eq!(f.evidence["lost_percent"], 1.0);
         assert_eq!(f.severity, crate::analyze::Severity::Error);
-    }
-
-    #[test]
-    fn spans_merge_and_answer_membership() {
-        let s = merged_spans([(10, 20), (1, 3), (15, 30), (31, 31), (40, 41)].into_iter());
-        assert_eq!(s, vec![(1, 3), (10, 31), (40, 41)]);
-        assert!(in_spans(&s, 1) && in_spans(&s, 25) && in_spans(&s, 41));
-        assert!(!in_spans(&s, 4) && !in_spans(&s, 35) && !in_spans(&s, 42));
-        assert!(!in_spans(&[], 1));
     }
 }
