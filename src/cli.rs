@@ -226,9 +226,10 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub keep_going: bool,
     /// Threads: 2 decodes and tracks flows on one while analyzers and output run on
-    /// the other; 1 does everything on one (same report either way).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2), value_name = "N")]
-    pub threads: u8,
+    /// the other; 1 does everything on one (same report either way). Default: 2 when
+    /// the process may use two cores or more, else 1.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2), value_name = "N")]
+    pub threads: Option<u8>,
     #[command(flatten)]
     pub report: ReportArgs,
     #[command(flatten)]

@@ -291,7 +291,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
             args.keep_going,
         );
         (read, engine.finish())
-    } else if args.threads >= 2 {
+    } else if args.threads.unwrap_or_else(default_threads) >= 2 {
         run_pipelined(tables, analyzers, &mut *sink, |pipe| {
             read_inputs(
                 &files,
@@ -462,4 +462,14 @@ pub(crate) fn exit_for_findings(fail_on: Option<Severity>, counts: &FindingCount
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Two threads only pay with two cores to run them on (the second thread waits for
+/// the first otherwise, and hand-over costs); `available_parallelism` follows the
+/// process's CPU affinity and cgroup quota.
+fn default_threads() -> u8 {
+    match std::thread::available_parallelism() {
+        Ok(n) if n.get() >= 2 => 2,
+        _ => 1,
+    }
 }
