@@ -18,6 +18,9 @@ use serde_json::ser::{CompactFormatter, Formatter};
 
 use crate::model::time::round_us;
 
+/// Room `TimeWriter::secs_in` needs: a sign and the 24 bytes of `fixed`.
+pub const SECS_MAX: usize = 25;
+
 /// Largest |ns| the integer path takes (2^31 s: the year 2038).
 const EXACT_NS: u64 = (1 << 31) * 1_000_000_000;
 
@@ -81,11 +84,70 @@ impl TimeWriter {
         }
     }
 
+    /// `secs` written at the start of `b` (at least `SECS_MAX` bytes; bytes past
+    /// the returned length are scratch), when `ns` takes the integer path; `None`
+    /// for the float path, which the caller takes through `secs`.
+    #[inline]
+    pub fn secs_in(&mut self, b: &mut [u8], ns: i64) -> Option<usize> {
+        if !exact(ns) {
+            return None;
+        }
+        let b = &mut b[..SECS_MAX];
+        let sign = usize::from(ns < 0);
+        b[0] = b'-';
+        let us = ns.unsigned_abs() / 1000;
+        let n = match us {
+            0 => {
+                b[sign..sign + 3].copy_from_slice(b"0.0");
+                3
+            }
+            1..=9 => {
+                b[sign] = b'0' + us as u8;
+                b[sign + 1..sign + 4].copy_from_slice(b"e-6");
+                4
+            }
+            _ => {
+                let f: &mut [u8; 24] = (&mut b[sign..sign + 24]).try_into().expect("24");
+                self.fixed_in(f, us / 1_000_000, (us % 1_000_000) as u32)
+            }
+        };
+        Some(sign + n)
+    }
+
+    /// `utc` written at the start of `b` (at least 27 bytes) when `ns` takes the
+    /// integer path (27 bytes written); `None` for the float path.
+    #[inline]
+    pub fn utc_in(&mut self, b: &mut [u8], ns: i64) -> Option<usize> {
+        if ns < 0 || !exact(ns) {
+            return None;
+        }
+        let us = ns / 1000;
+        let secs = us / 1_000_000;
+        if secs != self.utc_secs {
+            self.utc_secs = secs;
+            self.utc_prefix = super::clock::rfc3339_prefix(secs);
+        }
+        let b = &mut b[..27];
+        b[..20].copy_from_slice(&self.utc_prefix);
+        b[20..26].copy_from_slice(&six_digits((us % 1_000_000) as u32));
+        b[26] = b'Z';
+        Some(27)
+    }
+
     /// `whole.fraction`, the fraction's trailing zeros cut (`.0` when it is zero),
     /// composed in a fixed-size buffer and appended in one copy.
     #[inline]
     fn fixed(&mut self, out: &mut Vec<u8>, whole: u64, frac: u32) {
         let mut b = [0u8; 24];
+        let len = self.fixed_in(&mut b, whole, frac);
+        let at = out.len();
+        out.extend_from_slice(&b);
+        out.truncate(at + len);
+    }
+
+    /// `fixed` into `b`; returns its length.
+    #[inline]
+    fn fixed_in(&mut self, b: &mut [u8; 24], whole: u64, frac: u32) -> usize {
         let n = if whole < 10 {
             b[0] = b'0' + whole as u8;
             1
@@ -101,16 +163,13 @@ impl TimeWriter {
             self.whole_len
         };
         b[n] = b'.';
-        let len = if frac == 0 {
+        if frac == 0 {
             b[n + 1] = b'0';
             n + 2
         } else {
             b[n + 1..n + 7].copy_from_slice(&six_digits(frac));
             n + 7 - trailing_zeros(frac)
-        };
-        let at = out.len();
-        out.extend_from_slice(&b);
-        out.truncate(at + len);
+        }
     }
 
     /// Appends the time `ns` (epoch nanoseconds) as RFC 3339 UTC, unquoted (what
@@ -190,7 +249,7 @@ fn pair(v: u32) -> [u8; 2] {
 }
 
 /// "00" to "99".
-const PAIRS: [[u8; 2]; 100] = {
+pub(super) const PAIRS: [[u8; 2]; 100] = {
     let mut t = [[0u8; 2]; 100];
     let mut i = 0;
     while i < 100 {
@@ -287,6 +346,32 @@ mod tests {
                 _ => (r >> 2) as i64,
             };
             check(ns);
+        }
+    }
+
+    #[test]
+    fn into_a_slice_as_into_a_vec() {
+        let (mut a, mut b) = (TimeWriter::default(), TimeWriter::default());
+        let mut s = 0x5151_7e57_0000_0001u64;
+        for i in 0..200_000 {
+            let r = rng(&mut s);
+            let ns = match i % 3 {
+                0 => 1_796_535_176_000_000_000 + ((r >> 8) % 5_000_000) as i64 * 1_000,
+                1 => ((r >> 8) % 100_000_000) as i64 * 1_000 * if r & 64 == 0 { 1 } else { -1 },
+                _ => (r >> 1) as i64 * if r & 1 == 0 { 1 } else { -1 },
+            };
+            let mut want = Vec::new();
+            a.secs(&mut want, ns);
+            let mut got = [0u8; SECS_MAX];
+            if let Some(n) = b.secs_in(&mut got, ns) {
+                assert_eq!(&got[..n], &want[..], "ns {ns}");
+            }
+            let mut want = Vec::new();
+            a.utc(&mut want, ns);
+            let mut got = [0u8; 27];
+            if let Some(n) = b.utc_in(&mut got, ns) {
+                assert_eq!(&got[..n], &want[..], "ns {ns}");
+            }
         }
     }
 
