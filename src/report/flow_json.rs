@@ -404,9 +404,11 @@ impl W<'_> {
             }
         }
     }
-    /// A side's object in one slab (at most about 1,400 bytes).
+    /// A side's object in one slab (`SIDE_MAX`; a test holds the largest side below it).
     fn side(&mut self, s: &Side, seq_bytes: u64, start: Ts) {
-        slab(self.0, &mut self.1, 2048, |w| w.side(s, seq_bytes, start));
+        slab(self.0, &mut self.1, SIDE_MAX, |w| {
+            w.side(s, seq_bytes, start)
+        });
     }
 }
 
@@ -442,6 +444,9 @@ fn slab<R>(
     r
 }
 
+/// Room for a side's object: its largest form is about 940 bytes, and the last
+/// number may use 20 bytes of scratch (the slab is zero-filled, so smaller is cheaper).
+const SIDE_MAX: usize = 1024;
 /// Most bytes `Slab::secs` writes (the float path: serde_json's shortest form).
 const SECS_MAX: usize = 32;
 /// Most bytes `Slab::utc` writes with its quotes (a damaged year included).
@@ -755,6 +760,61 @@ mod tests {
             slab(&mut out, &mut times, 32, |s| s.u64(v));
             assert_eq!(out, format!("x{v}").into_bytes());
         }
+    }
+
+    #[test]
+    fn largest_side_fits_its_slab() {
+        use crate::flow::side::At;
+        let mut s = Side::default();
+        s.packets = u64::MAX;
+        s.payload_bytes = u64::MAX;
+        s.isn = Some(crate::model::SeqNum(u32::MAX));
+        s.syn_options = Some(SynOptions {
+            mss: Some(u16::MAX),
+            window_scale: Some(u8::MAX),
+            sack_permitted: false,
+            timestamps: false,
+        });
+        s.window_shift = Some(u8::MAX);
+        s.last_window = Some(u32::MAX);
+        s.ttl_first = Some(u8::MAX);
+        s.ttl_min = u8::MAX;
+        s.ttl_max = u8::MAX;
+        s.last_ip_id = Some(u16::MAX);
+        s.mac = Some([0xff; 6]);
+        s.mac_mismatches = u32::MAX;
+        s.packets_with_timestamps = u64::MAX;
+        s.first_payload = Some(At {
+            frame: u64::MAX,
+            ts: Ts(i64::MIN + 1),
+        });
+        s.oversize_segments = u32::MAX;
+        s.max_payload = u32::MAX;
+        s.counts = AnalysisCounts {
+            retransmissions: u32::MAX,
+            fast_retransmissions: u32::MAX,
+            spurious_retransmissions: u32::MAX,
+            out_of_order: u32::MAX,
+            lost_segments: u32::MAX,
+            acked_unseen: u32::MAX,
+            dup_acks: u32::MAX,
+            zero_windows: u32::MAX,
+            window_updates: u32::MAX,
+            window_full: u32::MAX,
+            keep_alives: u32::MAX,
+            zero_window_probes: u32::MAX,
+            truncated: u32::MAX,
+        };
+        let mut times = TimeWriter::default();
+        let mut out = Vec::new();
+        slab(&mut out, &mut times, 4096, |w| {
+            w.side(&s, u64::MAX, Ts(i64::MAX))
+        });
+        assert!(out.len() + 24 <= SIDE_MAX, "{}", out.len());
+        // And through the slab of its real size.
+        let mut again = Vec::new();
+        W(&mut again, TimeWriter::default()).side(&s, u64::MAX, Ts(i64::MAX));
+        assert_eq!(again, out);
     }
 
     #[test]

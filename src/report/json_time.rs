@@ -167,8 +167,9 @@ impl TimeWriter {
             b[n + 1] = b'0';
             n + 2
         } else {
-            b[n + 1..n + 7].copy_from_slice(&six_digits(frac));
-            n + 7 - trailing_zeros(frac)
+            let d = six_digits(frac);
+            b[n + 1..n + 7].copy_from_slice(&d);
+            n + 7 - trailing_zero_digits(d)
         }
     }
 
@@ -221,8 +222,17 @@ impl TimeWriter {
 /// 9999-12-31T23:59:59Z in seconds since the epoch.
 const LAST_SECOND_9999: i64 = 253_402_300_799;
 
-/// Trailing zero digits of `frac` written as six digits (`frac` not zero).
+/// Trailing `0` digits of six digits not all zero, from the bytes: the digits read
+/// as a little-endian word, `0` bytes turned to zero bytes, the high zero bytes counted.
 #[inline]
+fn trailing_zero_digits(d: [u8; 6]) -> usize {
+    let [a, b, c, e, f, g] = d;
+    let w = u64::from_le_bytes([a, b, c, e, f, g, 0, 0]) ^ 0x3030_3030_3030;
+    (w.leading_zeros() as usize - 16) / 8
+}
+
+/// Trailing zero digits of `frac` written as six digits (`frac` not zero).
+#[cfg(test)]
 fn trailing_zeros(frac: u32) -> usize {
     let (hi, mid, lo) = (frac / 10_000, frac / 100 % 100, frac % 100);
     match (mid, lo) {
@@ -346,6 +356,13 @@ mod tests {
                 _ => (r >> 2) as i64,
             };
             check(ns);
+        }
+    }
+
+    #[test]
+    fn trailing_zero_digits_as_by_division() {
+        for frac in 1..1_000_000 {
+            assert_eq!(trailing_zero_digits(six_digits(frac)), trailing_zeros(frac));
         }
     }
 
