@@ -194,9 +194,7 @@ pub fn write_flow(
                 s.raw(concat!("{", first_key!("frame")));
                 s.u64(ev.frame);
                 s.raw(key!("at"));
-                s.secs(ev.ts.0);
-                s.raw(key!("at_utc"));
-                s.utc(ev.ts);
+                s.secs_utc(ev.ts, concat!(key!("at_utc"), "\""));
                 s.raw(key!("at_rel"));
                 s.secs(ev.ts.0 - start.0);
                 s.raw(key!("dir"));
@@ -533,6 +531,20 @@ impl Slab<'_, '_> {
         match ns {
             Some(ns) => self.secs(ns),
             None => self.null(),
+        }
+    }
+    /// `secs`, `mid` (which opens the string) and the rest of `utc` of one time
+    /// (at most `SECS_MAX`, `mid` and `UTC_MAX`).
+    #[inline]
+    fn secs_utc(&mut self, t: Ts, mid: &str) {
+        let n = self.n;
+        match self.times.secs_utc_in(&mut self.b[n..], t.0, mid) {
+            Some(len) => self.n = n + len,
+            None => {
+                self.secs(t.0);
+                self.raw(&mid[..mid.len() - 1]);
+                self.utc(t);
+            }
         }
     }
     /// An RFC 3339 UTC string in quotes, as `W::utc` (at most `UTC_MAX`).

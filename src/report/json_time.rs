@@ -114,6 +114,49 @@ impl TimeWriter {
         Some(sign + n)
     }
 
+    /// `secs`, then `mid`, then `utc` and a closing quote, of one time (the
+    /// timeline's `at` and `at_utc`): one check and one split into seconds and
+    /// microseconds for both. `b` needs `SECS_MAX + mid.len() + 28` bytes; `None`
+    /// where either takes the float path.
+    #[inline]
+    pub fn secs_utc_in(&mut self, b: &mut [u8], ns: i64, mid: &str) -> Option<usize> {
+        if ns < 0 || !exact(ns) {
+            return None;
+        }
+        let us = ns as u64 / 1000;
+        let secs = us / 1_000_000;
+        let frac = (us % 1_000_000) as u32;
+        let d = six_digits(frac);
+        let n = match us {
+            0 => {
+                b[..3].copy_from_slice(b"0.0");
+                3
+            }
+            1..=9 => {
+                b[0] = b'0' + us as u8;
+                b[1..4].copy_from_slice(b"e-6");
+                4
+            }
+            _ => {
+                let f: &mut [u8; 24] = (&mut b[..24]).try_into().expect("24");
+                self.fixed_with(f, secs, frac, d)
+            }
+        };
+        let b = &mut b[n..];
+        b[..mid.len()].copy_from_slice(mid.as_bytes());
+        let b = &mut b[mid.len()..];
+        if secs as i64 != self.utc_secs {
+            self.utc_secs = secs as i64;
+            self.utc_prefix = super::clock::rfc3339_prefix(secs as i64);
+        }
+        let b = &mut b[..28];
+        b[..20].copy_from_slice(&self.utc_prefix);
+        b[20..26].copy_from_slice(&d);
+        b[26] = b'Z';
+        b[27] = b'"';
+        Some(n + mid.len() + 28)
+    }
+
     /// `utc` written at the start of `b` (at least 27 bytes) when `ns` takes the
     /// integer path (27 bytes written); `None` for the float path.
     #[inline]
@@ -148,6 +191,12 @@ impl TimeWriter {
     /// `fixed` into `b`; returns its length.
     #[inline]
     fn fixed_in(&mut self, b: &mut [u8; 24], whole: u64, frac: u32) -> usize {
+        self.fixed_with(b, whole, frac, six_digits(frac))
+    }
+
+    /// `fixed_in` with the fraction's six digits `d` already composed.
+    #[inline]
+    fn fixed_with(&mut self, b: &mut [u8; 24], whole: u64, frac: u32, d: [u8; 6]) -> usize {
         let n = if whole < 10 {
             b[0] = b'0' + whole as u8;
             1
@@ -167,7 +216,6 @@ impl TimeWriter {
             b[n + 1] = b'0';
             n + 2
         } else {
-            let d = six_digits(frac);
             b[n + 1..n + 7].copy_from_slice(&d);
             n + 7 - trailing_zero_digits(d)
         }
@@ -381,6 +429,15 @@ mod tests {
             a.secs(&mut want, ns);
             let mut got = [0u8; SECS_MAX];
             if let Some(n) = b.secs_in(&mut got, ns) {
+                assert_eq!(&got[..n], &want[..], "ns {ns}");
+            }
+            let mut want = Vec::new();
+            a.secs(&mut want, ns);
+            want.extend_from_slice(b",\"u\":\"");
+            a.utc(&mut want, ns);
+            want.push(b'"');
+            let mut got = [0u8; SECS_MAX + 6 + 28];
+            if let Some(n) = b.secs_utc_in(&mut got, ns, ",\"u\":\"") {
                 assert_eq!(&got[..n], &want[..], "ns {ns}");
             }
             let mut want = Vec::new();
