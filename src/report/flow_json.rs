@@ -484,10 +484,30 @@ impl Slab<'_, '_> {
             self.u64_long(v);
         }
     }
-    /// `u64` of 10 and more.
+    /// `u64` of 10 and more: up to four digits (lengths, windows, most counters)
+    /// straight from the pair table; longer numbers in a stack buffer.
     #[inline(never)]
     fn u64_long(&mut self, v: u64) {
+        use super::json_time::PAIRS;
         let n = self.n;
+        if v < 10_000 {
+            let b = &mut self.b[n..n + 4];
+            let v = v as usize;
+            let len = if v < 100 {
+                b[..2].copy_from_slice(&PAIRS[v]);
+                2
+            } else if v < 1000 {
+                b[0] = b'0' + (v / 100) as u8;
+                b[1..3].copy_from_slice(&PAIRS[v % 100]);
+                3
+            } else {
+                b[..2].copy_from_slice(&PAIRS[v / 100]);
+                b[2..4].copy_from_slice(&PAIRS[v % 100]);
+                4
+            };
+            self.n = n + len;
+            return;
+        }
         let mut t = [0u8; 40];
         let mut i = 20;
         let mut v = v;
