@@ -194,8 +194,9 @@ impl TimeWriter {
         self.fixed_with(b, whole, frac, six_digits(frac))
     }
 
-    /// `fixed_in` with the fraction's six digits `d` already composed.
-    #[inline]
+    /// `fixed_in` with the fraction's six digits `d` already composed (inlined: its
+    /// callers know the whole part's range).
+    #[inline(always)]
     fn fixed_with(&mut self, b: &mut [u8; 24], whole: u64, frac: u32, d: [u8; 6]) -> usize {
         let n = if whole < 10 {
             b[0] = b'0' + whole as u8;
