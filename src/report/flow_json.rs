@@ -534,17 +534,21 @@ impl Slab<'_, '_> {
         }
     }
     /// Seconds of a nanosecond count, as `W::secs` (at most `SECS_MAX`).
-    #[inline]
+    #[inline(always)]
     fn secs(&mut self, ns: i64) {
         let n = self.n;
         match self.times.secs_in(&mut self.b[n..], ns) {
             Some(len) => self.n = n + len,
-            None => {
-                let mut v = Vec::with_capacity(SECS_MAX);
-                self.times.secs(&mut v, ns);
-                self.raw_bytes(&v);
-            }
+            None => self.secs_float(ns),
         }
+    }
+    /// `secs` of a time that is not whole microseconds (or far out).
+    #[cold]
+    #[inline(never)]
+    fn secs_float(&mut self, ns: i64) {
+        let mut v = Vec::with_capacity(SECS_MAX);
+        self.times.secs(&mut v, ns);
+        self.raw_bytes(&v);
     }
     #[inline]
     fn opt_secs(&mut self, ns: Option<i64>) {

@@ -87,7 +87,7 @@ impl TimeWriter {
     /// `secs` written at the start of `b` (at least `SECS_MAX` bytes; bytes past
     /// the returned length are scratch), when `ns` takes the integer path; `None`
     /// for the float path, which the caller takes through `secs`.
-    #[inline]
+    #[inline(always)]
     pub fn secs_in(&mut self, b: &mut [u8], ns: i64) -> Option<usize> {
         if !exact(ns) {
             return None;
@@ -118,7 +118,7 @@ impl TimeWriter {
     /// timeline's `at` and `at_utc`): one check and one split into seconds and
     /// microseconds for both. `b` needs `SECS_MAX + mid.len() + 28` bytes; `None`
     /// where either takes the float path.
-    #[inline]
+    #[inline(always)]
     pub fn secs_utc_in(&mut self, b: &mut [u8], ns: i64, mid: &str) -> Option<usize> {
         if ns < 0 || !exact(ns) {
             return None;
