@@ -186,20 +186,21 @@ pub fn write_flow(
     w.raw("[");
     if with_timeline {
         for (i, ev) in conn.timeline.events.iter().enumerate() {
-            if i > 0 {
-                w.raw(",");
-            }
-            w.raw(concat!("{", first_key!("frame")));
-            w.u64(ev.frame);
-            w.raw(key!("at"));
-            w.secs(ev.ts.0);
-            w.raw(key!("at_utc"));
-            w.utc(ev.ts);
-            w.raw(key!("at_rel"));
-            w.secs(ev.ts.0 - start.0);
-            w.raw(key!("dir"));
-            w.plain(ev.dir.label());
-            w.raw(key!("label"));
+            // The event's fixed part up to its label, in one slab (at most 205 bytes).
+            slab(w.0, &mut w.1, 256, |s| {
+                if i > 0 {
+                    s.raw(",");
+                }
+                s.raw(concat!("{", first_key!("frame")));
+                s.u64(ev.frame);
+                s.raw(key!("at"));
+                s.secs_utc(ev.ts, concat!(key!("at_utc"), "\""));
+                s.raw(key!("at_rel"));
+                s.secs(ev.ts.0 - start.0);
+                s.raw(key!("dir"));
+                s.plain(ev.dir.label());
+                s.raw(key!("label"));
+            });
             match &ev.kind {
                 &EventKind::Segment {
                     flags,
@@ -213,21 +214,21 @@ pub fn write_flow(
                     // Labels and flag letters are plain ASCII: no escaping needed.
                     w.raw("\"");
                     event_label_to(w.0, flags, len, analysis);
-                    w.raw("\"");
-                    w.raw(key!("flags"));
-                    w.raw("\"");
-                    flags.tcpdump_to(w.0);
-                    w.raw("\"");
-                    w.raw(key!("seq"));
-                    w.u64(seq_rel.into());
-                    if flags.ack() {
-                        w.raw(key!("ack"));
-                        w.u64(ack_rel.into());
-                    }
-                    w.raw(key!("len"));
-                    w.u64(len.into());
-                    w.raw(key!("win"));
-                    w.u64(window.into());
+                    // From the label's closing quote to the window (at most 120 bytes).
+                    slab(w.0, &mut w.1, 160, |s| {
+                        s.raw(concat!("\"", key!("flags"), "\""));
+                        s.flags(flags);
+                        s.raw(key!("seq"));
+                        s.u64(seq_rel.into());
+                        if flags.ack() {
+                            s.raw(key!("ack"));
+                            s.u64(ack_rel.into());
+                        }
+                        s.raw(key!("len"));
+                        s.u64(len.into());
+                        s.raw(key!("win"));
+                        s.u64(window.into());
+                    });
                     if !analysis.is_empty() {
                         w.raw(key!("analysis"));
                         w.raw("[");
@@ -247,21 +248,22 @@ pub fn write_flow(
                 EventKind::Run(run) => {
                     w.raw("\"");
                     run_label_to(w.0, run);
-                    w.raw("\"");
-                    w.raw(key!("run"));
-                    w.raw(concat!("{", first_key!("last_frame")));
-                    w.u64(run.last_frame);
-                    w.raw(key!("end_rel"));
-                    w.secs(run.end.0 - start.0);
-                    w.raw(key!("client_packets"));
-                    w.u64(run.packets[Dir::FromClient.idx()]);
-                    w.raw(key!("client_bytes"));
-                    w.u64(run.bytes[Dir::FromClient.idx()]);
-                    w.raw(key!("server_packets"));
-                    w.u64(run.packets[Dir::FromServer.idx()]);
-                    w.raw(key!("server_bytes"));
-                    w.u64(run.bytes[Dir::FromServer.idx()]);
-                    w.raw("}");
+                    // The run's numbers (at most 232 bytes).
+                    slab(w.0, &mut w.1, 256, |s| {
+                        s.raw(concat!("\"", key!("run"), "{", first_key!("last_frame")));
+                        s.u64(run.last_frame);
+                        s.raw(key!("end_rel"));
+                        s.secs(run.end.0 - start.0);
+                        s.raw(key!("client_packets"));
+                        s.u64(run.packets[Dir::FromClient.idx()]);
+                        s.raw(key!("client_bytes"));
+                        s.u64(run.bytes[Dir::FromClient.idx()]);
+                        s.raw(key!("server_packets"));
+                        s.u64(run.packets[Dir::FromServer.idx()]);
+                        s.raw(key!("server_bytes"));
+                        s.u64(run.bytes[Dir::FromServer.idx()]);
+                        s.raw("}");
+                    });
                 }
                 EventKind::Socket { index } => {
                     // Rare (live capture only): the serde record's own field order.
@@ -400,6 +402,200 @@ impl W<'_> {
             }
         }
     }
+    /// A side's object in one slab (`SIDE_MAX`; a test holds the largest side below it).
+    fn side(&mut self, s: &Side, seq_bytes: u64, start: Ts) {
+        slab(self.0, &mut self.1, SIDE_MAX, |w| {
+            w.side(s, seq_bytes, start)
+        });
+    }
+}
+
+/// A stretch of output of bounded size composed in place: the buffer is grown by the
+/// bound once (zero-filled), written through a slice with a cursor kept in a local, and
+/// cut to what was written. One capacity check for the stretch instead of one per key
+/// and number, and the keys' fixed-size copies stay inline (no memcpy call each).
+/// Every method writes at most its stated bytes; callers size the stretch from them.
+struct Slab<'a, 't> {
+    b: &'a mut [u8],
+    n: usize,
+    times: &'t mut TimeWriter,
+}
+
+/// Composes with `f` into a slab of `max` bytes at the end of `out`.
+#[inline(always)]
+fn slab<R>(
+    out: &mut Vec<u8>,
+    times: &mut TimeWriter,
+    max: usize,
+    f: impl FnOnce(&mut Slab<'_, '_>) -> R,
+) -> R {
+    let at = out.len();
+    out.resize(at + max, 0);
+    let mut s = Slab {
+        b: &mut out[at..],
+        n: 0,
+        times,
+    };
+    let r = f(&mut s);
+    let n = s.n;
+    out.truncate(at + n);
+    r
+}
+
+/// Room for a side's object: its largest form is about 940 bytes, and the last
+/// number may use 20 bytes of scratch (the slab is zero-filled, so smaller is cheaper).
+const SIDE_MAX: usize = 1024;
+/// Most bytes `Slab::secs` writes (the float path: serde_json's shortest form).
+const SECS_MAX: usize = 32;
+/// Most bytes `Slab::utc` writes with its quotes (a damaged year included).
+const UTC_MAX: usize = 64;
+
+impl Slab<'_, '_> {
+    /// A fixed ASCII piece (at most its length).
+    #[inline(always)]
+    fn raw(&mut self, s: &str) {
+        let n = self.n;
+        self.b[n..n + s.len()].copy_from_slice(s.as_bytes());
+        self.n = n + s.len();
+    }
+    #[inline]
+    fn null(&mut self) {
+        self.raw("null");
+    }
+    #[inline]
+    fn bool(&mut self, v: bool) {
+        if v {
+            self.raw("true");
+        } else {
+            self.raw("false");
+        }
+    }
+    /// Digits of `v` (at most 20 bytes, and 20 bytes of room used as scratch):
+    /// composed from the back two at a time into a stack buffer ending at byte 20,
+    /// then copied as a fixed 20-byte window starting at the first digit (no
+    /// variable-length copy, no digit count first).
+    #[inline(always)]
+    fn u64(&mut self, v: u64) {
+        let n = self.n;
+        if v < 10 {
+            self.b[n] = b'0' + v as u8;
+            self.n = n + 1;
+        } else {
+            self.u64_long(v);
+        }
+    }
+    /// `u64` of 10 and more: up to four digits (lengths, windows, most counters)
+    /// straight from the pair table; longer numbers in a stack buffer.
+    #[inline(never)]
+    fn u64_long(&mut self, v: u64) {
+        use super::json_time::PAIRS;
+        let n = self.n;
+        if v < 10_000 {
+            let b = &mut self.b[n..n + 4];
+            let v = v as usize;
+            let len = if v < 100 {
+                b[..2].copy_from_slice(&PAIRS[v]);
+                2
+            } else if v < 1000 {
+                b[0] = b'0' + (v / 100) as u8;
+                b[1..3].copy_from_slice(&PAIRS[v % 100]);
+                3
+            } else {
+                b[..2].copy_from_slice(&PAIRS[v / 100]);
+                b[2..4].copy_from_slice(&PAIRS[v % 100]);
+                4
+            };
+            self.n = n + len;
+            return;
+        }
+        let mut t = [0u8; 40];
+        let mut i = 20;
+        let mut v = v;
+        while v >= 100 {
+            i -= 2;
+            t[i..i + 2].copy_from_slice(&super::json_time::PAIRS[(v % 100) as usize]);
+            v /= 100;
+        }
+        if v >= 10 {
+            i -= 2;
+            t[i..i + 2].copy_from_slice(&super::json_time::PAIRS[v as usize]);
+        } else {
+            i -= 1;
+            t[i] = b'0' + v as u8;
+        }
+        self.b[n..n + 20].copy_from_slice(&t[i..i + 20]);
+        self.n = n + 20 - i;
+    }
+    #[inline]
+    fn opt_u64(&mut self, v: Option<u64>) {
+        match v {
+            Some(v) => self.u64(v),
+            None => self.null(),
+        }
+    }
+    /// Seconds of a nanosecond count, as `W::secs` (at most `SECS_MAX`).
+    #[inline(always)]
+    fn secs(&mut self, ns: i64) {
+        let n = self.n;
+        match self.times.secs_in(&mut self.b[n..], ns) {
+            Some(len) => self.n = n + len,
+            None => self.secs_float(ns),
+        }
+    }
+    /// `secs` of a time that is not whole microseconds (or far out).
+    #[cold]
+    #[inline(never)]
+    fn secs_float(&mut self, ns: i64) {
+        let mut v = Vec::with_capacity(SECS_MAX);
+        self.times.secs(&mut v, ns);
+        self.raw_bytes(&v);
+    }
+    #[inline]
+    fn opt_secs(&mut self, ns: Option<i64>) {
+        match ns {
+            Some(ns) => self.secs(ns),
+            None => self.null(),
+        }
+    }
+    /// `secs`, `mid` (which opens the string) and the rest of `utc` of one time
+    /// (at most `SECS_MAX`, `mid` and `UTC_MAX`).
+    #[inline]
+    fn secs_utc(&mut self, t: Ts, mid: &str) {
+        let n = self.n;
+        match self.times.secs_utc_in(&mut self.b[n..], t.0, mid) {
+            Some(len) => self.n = n + len,
+            None => {
+                self.secs(t.0);
+                self.raw(&mid[..mid.len() - 1]);
+                self.utc(t);
+            }
+        }
+    }
+    /// An RFC 3339 UTC string in quotes, as `W::utc` (at most `UTC_MAX`).
+    #[inline]
+    fn utc(&mut self, t: Ts) {
+        let n = self.n;
+        self.b[n] = b'"';
+        match self.times.utc_in(&mut self.b[n + 1..], t.0) {
+            Some(len) => {
+                self.b[n + 1 + len] = b'"';
+                self.n = n + len + 2;
+            }
+            None => {
+                let mut v = Vec::with_capacity(UTC_MAX);
+                v.push(b'"');
+                self.times.utc(&mut v, t.0);
+                v.push(b'"');
+                self.raw_bytes(&v);
+            }
+        }
+    }
+    #[inline]
+    fn raw_bytes(&mut self, s: &[u8]) {
+        let n = self.n;
+        self.b[n..n + s.len()].copy_from_slice(s);
+        self.n = n + s.len();
+    }
     fn side(&mut self, s: &Side, seq_bytes: u64, start: Ts) {
         self.raw(concat!("{", first_key!("packets")));
         self.u64(s.packets);
@@ -446,7 +642,7 @@ impl W<'_> {
                     t[1 + 3 * i] = HEX[usize::from(b >> 4)];
                     t[2 + 3 * i] = HEX[usize::from(b & 15)];
                 }
-                self.0.extend_from_slice(&t);
+                self.raw_bytes(&t);
             }
         }
         self.raw(key!("mac_mismatches"));
@@ -545,5 +741,130 @@ impl W<'_> {
             self.u64(v.into());
         }
         self.raw("}");
+    }
+    /// `TcpFlags::tcpdump_to` in quotes, closing quote included (at most 9 bytes).
+    #[inline]
+    fn flags(&mut self, f: crate::decode::TcpFlags) {
+        use crate::decode::TcpFlags as F;
+        let start = self.n;
+        for (bit, c) in [
+            (F::SYN, b'S'),
+            (F::FIN, b'F'),
+            (F::RST, b'R'),
+            (F::PSH, b'P'),
+            (F::URG, b'U'),
+            (F::ECE, b'E'),
+            (F::CWR, b'W'),
+            (F::ACK, b'.'),
+        ] {
+            self.b[self.n] = c;
+            self.n += usize::from(f.has(bit));
+        }
+        if self.n == start {
+            self.raw("none");
+        }
+        self.raw("\"");
+    }
+    /// A string from this program's own tables, as `W::plain` (its length and 2).
+    #[inline]
+    fn plain(&mut self, s: &str) {
+        debug_assert!(
+            s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') && !s.contains(['"', '\\'])
+        );
+        let n = self.n;
+        self.b[n] = b'"';
+        self.b[n + 1..n + 1 + s.len()].copy_from_slice(s.as_bytes());
+        self.b[n + 1 + s.len()] = b'"';
+        self.n = n + s.len() + 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slab_numbers_as_itoa() {
+        let mut times = TimeWriter::default();
+        let mut vals = vec![0u64, 9, 10, 99, 100, 999, 1000, u64::MAX, u64::MAX / 10];
+        for d in 0..20 {
+            let p = 10u64.pow(d);
+            vals.extend([p, p - 1, p + 1, p * 3 + 7]);
+        }
+        for v in vals {
+            let mut out = b"x".to_vec();
+            slab(&mut out, &mut times, 32, |s| s.u64(v));
+            assert_eq!(out, format!("x{v}").into_bytes());
+        }
+    }
+
+    #[test]
+    fn largest_side_fits_its_slab() {
+        use crate::flow::side::At;
+        let mut s = Side::default();
+        s.packets = u64::MAX;
+        s.payload_bytes = u64::MAX;
+        s.isn = Some(crate::model::SeqNum(u32::MAX));
+        s.syn_options = Some(SynOptions {
+            mss: Some(u16::MAX),
+            window_scale: Some(u8::MAX),
+            sack_permitted: false,
+            timestamps: false,
+        });
+        s.window_shift = Some(u8::MAX);
+        s.last_window = Some(u32::MAX);
+        s.ttl_first = Some(u8::MAX);
+        s.ttl_min = u8::MAX;
+        s.ttl_max = u8::MAX;
+        s.last_ip_id = Some(u16::MAX);
+        s.mac = Some([0xff; 6]);
+        s.mac_mismatches = u32::MAX;
+        s.packets_with_timestamps = u64::MAX;
+        s.first_payload = Some(At {
+            frame: u64::MAX,
+            ts: Ts(i64::MIN + 1),
+        });
+        s.oversize_segments = u32::MAX;
+        s.max_payload = u32::MAX;
+        s.counts = AnalysisCounts {
+            retransmissions: u32::MAX,
+            fast_retransmissions: u32::MAX,
+            spurious_retransmissions: u32::MAX,
+            out_of_order: u32::MAX,
+            lost_segments: u32::MAX,
+            acked_unseen: u32::MAX,
+            dup_acks: u32::MAX,
+            zero_windows: u32::MAX,
+            window_updates: u32::MAX,
+            window_full: u32::MAX,
+            keep_alives: u32::MAX,
+            zero_window_probes: u32::MAX,
+            truncated: u32::MAX,
+        };
+        let mut times = TimeWriter::default();
+        let mut out = Vec::new();
+        slab(&mut out, &mut times, 4096, |w| {
+            w.side(&s, u64::MAX, Ts(i64::MAX))
+        });
+        assert!(out.len() + 24 <= SIDE_MAX, "{}", out.len());
+        // And through the slab of its real size.
+        let mut again = Vec::new();
+        W(&mut again, TimeWriter::default()).side(&s, u64::MAX, Ts(i64::MAX));
+        assert_eq!(again, out);
+    }
+
+    #[test]
+    fn slab_flags_as_tcpdump() {
+        let mut times = TimeWriter::default();
+        for f in 0..=255u8 {
+            let mut out = Vec::new();
+            slab(&mut out, &mut times, 16, |s| {
+                s.flags(crate::decode::TcpFlags(f))
+            });
+            assert_eq!(
+                out,
+                format!("{}\"", crate::decode::TcpFlags(f).tcpdump()).into_bytes()
+            );
+        }
     }
 }

@@ -18,6 +18,9 @@ use serde_json::ser::{CompactFormatter, Formatter};
 
 use crate::model::time::round_us;
 
+/// Room `TimeWriter::secs_in` needs: a sign and the 24 bytes of `fixed`.
+pub const SECS_MAX: usize = 25;
+
 /// Largest |ns| the integer path takes (2^31 s: the year 2038).
 const EXACT_NS: u64 = (1 << 31) * 1_000_000_000;
 
@@ -81,11 +84,120 @@ impl TimeWriter {
         }
     }
 
+    /// `secs` written at the start of `b` (at least `SECS_MAX` bytes; bytes past
+    /// the returned length are scratch), when `ns` takes the integer path; `None`
+    /// for the float path, which the caller takes through `secs`.
+    #[inline(always)]
+    pub fn secs_in(&mut self, b: &mut [u8], ns: i64) -> Option<usize> {
+        if !exact(ns) {
+            return None;
+        }
+        let b = &mut b[..SECS_MAX];
+        let sign = usize::from(ns < 0);
+        b[0] = b'-';
+        let us = ns.unsigned_abs() / 1000;
+        let n = match us {
+            0 => {
+                b[sign..sign + 3].copy_from_slice(b"0.0");
+                3
+            }
+            1..=9 => {
+                b[sign] = b'0' + us as u8;
+                b[sign + 1..sign + 4].copy_from_slice(b"e-6");
+                4
+            }
+            _ => {
+                let f: &mut [u8; 24] = (&mut b[sign..sign + 24]).try_into().expect("24");
+                self.fixed_in(f, us / 1_000_000, (us % 1_000_000) as u32)
+            }
+        };
+        Some(sign + n)
+    }
+
+    /// `secs`, then `mid`, then `utc` and a closing quote, of one time (the
+    /// timeline's `at` and `at_utc`): one check and one split into seconds and
+    /// microseconds for both. `b` needs `SECS_MAX + mid.len() + 28` bytes; `None`
+    /// where either takes the float path.
+    #[inline(always)]
+    pub fn secs_utc_in(&mut self, b: &mut [u8], ns: i64, mid: &str) -> Option<usize> {
+        if ns < 0 || !exact(ns) {
+            return None;
+        }
+        let us = ns as u64 / 1000;
+        let secs = us / 1_000_000;
+        let frac = (us % 1_000_000) as u32;
+        let d = six_digits(frac);
+        let n = match us {
+            0 => {
+                b[..3].copy_from_slice(b"0.0");
+                3
+            }
+            1..=9 => {
+                b[0] = b'0' + us as u8;
+                b[1..4].copy_from_slice(b"e-6");
+                4
+            }
+            _ => {
+                let f: &mut [u8; 24] = (&mut b[..24]).try_into().expect("24");
+                self.fixed_with(f, secs, frac, d)
+            }
+        };
+        let b = &mut b[n..];
+        b[..mid.len()].copy_from_slice(mid.as_bytes());
+        let b = &mut b[mid.len()..];
+        if secs as i64 != self.utc_secs {
+            self.utc_secs = secs as i64;
+            self.utc_prefix = super::clock::rfc3339_prefix(secs as i64);
+        }
+        let b = &mut b[..28];
+        b[..20].copy_from_slice(&self.utc_prefix);
+        b[20..26].copy_from_slice(&d);
+        b[26] = b'Z';
+        b[27] = b'"';
+        Some(n + mid.len() + 28)
+    }
+
+    /// `utc` written at the start of `b` (at least 27 bytes) when `ns` takes the
+    /// integer path (27 bytes written); `None` for the float path.
+    #[inline]
+    pub fn utc_in(&mut self, b: &mut [u8], ns: i64) -> Option<usize> {
+        if ns < 0 || !exact(ns) {
+            return None;
+        }
+        let us = ns / 1000;
+        let secs = us / 1_000_000;
+        if secs != self.utc_secs {
+            self.utc_secs = secs;
+            self.utc_prefix = super::clock::rfc3339_prefix(secs);
+        }
+        let b = &mut b[..27];
+        b[..20].copy_from_slice(&self.utc_prefix);
+        b[20..26].copy_from_slice(&six_digits((us % 1_000_000) as u32));
+        b[26] = b'Z';
+        Some(27)
+    }
+
     /// `whole.fraction`, the fraction's trailing zeros cut (`.0` when it is zero),
     /// composed in a fixed-size buffer and appended in one copy.
     #[inline]
     fn fixed(&mut self, out: &mut Vec<u8>, whole: u64, frac: u32) {
         let mut b = [0u8; 24];
+        let len = self.fixed_in(&mut b, whole, frac);
+        let at = out.len();
+        out.extend_from_slice(&b);
+        out.truncate(at + len);
+    }
+
+    /// `fixed` into `b`; returns its length.
+    #[inline]
+    fn fixed_in(&mut self, b: &mut [u8; 24], whole: u64, frac: u32) -> usize {
+        self.fixed_with(b, whole, frac, six_digits(frac))
+    }
+
+    /// `fixed_in` with the fraction's six digits `d` already composed (inlined: its
+    /// callers know the whole part's range).
+    #[inline(always)]
+    fn fixed_with(&mut self, b: &mut [u8; 24], whole: u64, frac: u32, d: [u8; 6]) -> usize {
         let n = if whole < 10 {
             b[0] = b'0' + whole as u8;
             1
@@ -101,16 +213,13 @@ impl TimeWriter {
             self.whole_len
         };
         b[n] = b'.';
-        let len = if frac == 0 {
+        if frac == 0 {
             b[n + 1] = b'0';
             n + 2
         } else {
-            b[n + 1..n + 7].copy_from_slice(&six_digits(frac));
-            n + 7 - trailing_zeros(frac)
-        };
-        let at = out.len();
-        out.extend_from_slice(&b);
-        out.truncate(at + len);
+            b[n + 1..n + 7].copy_from_slice(&d);
+            n + 7 - trailing_zero_digits(d)
+        }
     }
 
     /// Appends the time `ns` (epoch nanoseconds) as RFC 3339 UTC, unquoted (what
@@ -162,8 +271,17 @@ impl TimeWriter {
 /// 9999-12-31T23:59:59Z in seconds since the epoch.
 const LAST_SECOND_9999: i64 = 253_402_300_799;
 
-/// Trailing zero digits of `frac` written as six digits (`frac` not zero).
+/// Trailing `0` digits of six digits not all zero, from the bytes: the digits read
+/// as a little-endian word, `0` bytes turned to zero bytes, the high zero bytes counted.
 #[inline]
+fn trailing_zero_digits(d: [u8; 6]) -> usize {
+    let [a, b, c, e, f, g] = d;
+    let w = u64::from_le_bytes([a, b, c, e, f, g, 0, 0]) ^ 0x3030_3030_3030;
+    (w.leading_zeros() as usize - 16) / 8
+}
+
+/// Trailing zero digits of `frac` written as six digits (`frac` not zero).
+#[cfg(test)]
 fn trailing_zeros(frac: u32) -> usize {
     let (hi, mid, lo) = (frac / 10_000, frac / 100 % 100, frac % 100);
     match (mid, lo) {
@@ -190,7 +308,7 @@ fn pair(v: u32) -> [u8; 2] {
 }
 
 /// "00" to "99".
-const PAIRS: [[u8; 2]; 100] = {
+pub(super) const PAIRS: [[u8; 2]; 100] = {
     let mut t = [[0u8; 2]; 100];
     let mut i = 0;
     while i < 100 {
@@ -287,6 +405,48 @@ mod tests {
                 _ => (r >> 2) as i64,
             };
             check(ns);
+        }
+    }
+
+    #[test]
+    fn trailing_zero_digits_as_by_division() {
+        for frac in 1..1_000_000 {
+            assert_eq!(trailing_zero_digits(six_digits(frac)), trailing_zeros(frac));
+        }
+    }
+
+    #[test]
+    fn into_a_slice_as_into_a_vec() {
+        let (mut a, mut b) = (TimeWriter::default(), TimeWriter::default());
+        let mut s = 0x5151_7e57_0000_0001u64;
+        for i in 0..200_000 {
+            let r = rng(&mut s);
+            let ns = match i % 3 {
+                0 => 1_796_535_176_000_000_000 + ((r >> 8) % 5_000_000) as i64 * 1_000,
+                1 => ((r >> 8) % 100_000_000) as i64 * 1_000 * if r & 64 == 0 { 1 } else { -1 },
+                _ => (r >> 1) as i64 * if r & 1 == 0 { 1 } else { -1 },
+            };
+            let mut want = Vec::new();
+            a.secs(&mut want, ns);
+            let mut got = [0u8; SECS_MAX];
+            if let Some(n) = b.secs_in(&mut got, ns) {
+                assert_eq!(&got[..n], &want[..], "ns {ns}");
+            }
+            let mut want = Vec::new();
+            a.secs(&mut want, ns);
+            want.extend_from_slice(b",\"u\":\"");
+            a.utc(&mut want, ns);
+            want.push(b'"');
+            let mut got = [0u8; SECS_MAX + 6 + 28];
+            if let Some(n) = b.secs_utc_in(&mut got, ns, ",\"u\":\"") {
+                assert_eq!(&got[..n], &want[..], "ns {ns}");
+            }
+            let mut want = Vec::new();
+            a.utc(&mut want, ns);
+            let mut got = [0u8; 27];
+            if let Some(n) = b.utc_in(&mut got, ns) {
+                assert_eq!(&got[..n], &want[..], "ns {ns}");
+            }
         }
     }
 
