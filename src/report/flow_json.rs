@@ -688,8 +688,10 @@ impl Slab<'_, '_> {
             zero_window_probes,
             truncated,
         } = *c;
-        // A side with nothing to count (most sides of most captures): one copy.
-        if *c == AnalysisCounts::default() {
+        // A side with nothing to count but segments cut by the snaplen (most sides
+        // of most captures): one copy and one number.
+        let cut_only = AnalysisCounts { truncated: 0, ..*c };
+        if cut_only == AnalysisCounts::default() {
             self.raw(concat!(
                 "{",
                 first_key!("retransmissions"),
@@ -717,8 +719,9 @@ impl Slab<'_, '_> {
                 key!("zero_window_probes"),
                 "0",
                 key!("truncated"),
-                "0}"
             ));
+            self.u64(truncated.into());
+            self.raw("}");
             return;
         }
         self.raw(concat!("{", first_key!("retransmissions")));
