@@ -688,8 +688,10 @@ impl Slab<'_, '_> {
             zero_window_probes,
             truncated,
         } = *c;
-        // A side with nothing to count (most sides of most captures): one copy.
-        if *c == AnalysisCounts::default() {
+        // A side with nothing to count but segments cut by the snaplen (most sides
+        // of most captures): one copy and one number.
+        let cut_only = AnalysisCounts { truncated: 0, ..*c };
+        if cut_only == AnalysisCounts::default() {
             self.raw(concat!(
                 "{",
                 first_key!("retransmissions"),
@@ -717,29 +719,38 @@ impl Slab<'_, '_> {
                 key!("zero_window_probes"),
                 "0",
                 key!("truncated"),
-                "0}"
             ));
+            self.u64(truncated.into());
+            self.raw("}");
             return;
         }
         self.raw(concat!("{", first_key!("retransmissions")));
         self.u64(retransmissions.into());
-        for (key, v) in [
-            (key!("fast_retransmissions"), fast_retransmissions),
-            (key!("spurious_retransmissions"), spurious_retransmissions),
-            (key!("out_of_order"), out_of_order),
-            (key!("lost_segments"), lost_segments),
-            (key!("acked_unseen"), acked_unseen),
-            (key!("dup_acks"), dup_acks),
-            (key!("zero_windows"), zero_windows),
-            (key!("window_updates"), window_updates),
-            (key!("window_full"), window_full),
-            (key!("keep_alives"), keep_alives),
-            (key!("zero_window_probes"), zero_window_probes),
-            (key!("truncated"), truncated),
-        ] {
-            self.raw(key);
-            self.u64(v.into());
-        }
+        // Straight-line (a loop over (key, count) pairs costs about 40 instructions a key).
+        self.raw(key!("fast_retransmissions"));
+        self.u64(fast_retransmissions.into());
+        self.raw(key!("spurious_retransmissions"));
+        self.u64(spurious_retransmissions.into());
+        self.raw(key!("out_of_order"));
+        self.u64(out_of_order.into());
+        self.raw(key!("lost_segments"));
+        self.u64(lost_segments.into());
+        self.raw(key!("acked_unseen"));
+        self.u64(acked_unseen.into());
+        self.raw(key!("dup_acks"));
+        self.u64(dup_acks.into());
+        self.raw(key!("zero_windows"));
+        self.u64(zero_windows.into());
+        self.raw(key!("window_updates"));
+        self.u64(window_updates.into());
+        self.raw(key!("window_full"));
+        self.u64(window_full.into());
+        self.raw(key!("keep_alives"));
+        self.u64(keep_alives.into());
+        self.raw(key!("zero_window_probes"));
+        self.u64(zero_window_probes.into());
+        self.raw(key!("truncated"));
+        self.u64(truncated.into());
         self.raw("}");
     }
     /// `TcpFlags::tcpdump_to` in quotes, closing quote included (at most 9 bytes).
