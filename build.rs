@@ -8,34 +8,9 @@
 
 use std::path::Path;
 
-/// What the tests ask for (tests/live_env, tests/drills.rs, tests/cross_check_tshark.rs).
-const TOOLS: &[&str] = &[
-    "ip",
-    "nft",
-    "python3",
-    "ss",
-    "sysctl",
-    "mount",
-    "umount",
-    "tshark",
-    "mergecap",
-    "tc",
-    "tcpdump",
-    "editcap",
-    "nginx",
-    "curl",
-    "jq",
-    "bc",
-    "ssh",
-    "ssh-keygen",
-    "sshd",
-    "proftpd",
-    "hping3",
-    "conntrack",
-    "ethtool",
-    "nstat",
-    "setpriv",
-];
+/// Tools some tests check for themselves, outside the groups below (a full disk on a
+/// small tmpfs, dropping privileges).
+const OTHER_TOOLS: &[&str] = &["mount", "umount", "setpriv"];
 
 /// What each group of tests needs ("root" or tools): a test is marked with its group
 /// (`cfg_attr(tcpdiag_lacks = "drills", ignore = "...")`), not with every piece.
@@ -95,9 +70,17 @@ fn main() {
         m.uid() == 0
     });
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut missing: Vec<&str> = TOOLS
+    // Every tool a group or a test asks for, once.
+    let mut tools: Vec<&str> = GROUPS
         .iter()
-        .copied()
+        .flat_map(|(_, needs)| needs.iter().copied())
+        .chain(OTHER_TOOLS.iter().copied())
+        .filter(|t| *t != "root")
+        .collect();
+    tools.sort_unstable();
+    tools.dedup();
+    let mut missing: Vec<&str> = tools
+        .into_iter()
         .filter(|tool| !std::env::split_paths(&path).any(|d| Path::new(&d).join(tool).is_file()))
         .collect();
     if !root {
