@@ -61,6 +61,15 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=TCPDIAG_CI");
     println!("cargo::rerun-if-env-changed=PATH");
+    // Each group's tools, for the tests' own run-time check (`env!`): one list.
+    for (group, needs) in GROUPS {
+        let tools: Vec<&str> = needs.iter().copied().filter(|n| *n != "root").collect();
+        println!(
+            "cargo::rustc-env=TCPDIAG_TOOLS_{}={}",
+            group.to_uppercase(),
+            tools.join(",")
+        );
+    }
     if std::env::var_os("TCPDIAG_CI").is_some() {
         return;
     }

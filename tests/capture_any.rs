@@ -21,19 +21,7 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcpdiag");
 
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn ip(args: &[&str]) {
-    run(Command::new("ip").args(args));
-}
+use live_env::{ip, run};
 
 /// Namespaces and the processes started in them, removed on drop.
 struct Lab {

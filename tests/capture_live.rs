@@ -34,19 +34,7 @@ macro_rules! need_root {
     };
 }
 
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn ip(args: &[&str]) {
-    run(Command::new("ip").args(args));
-}
+use live_env::{ip, run};
 
 /// Namespaces (and their /etc/netns files) removed on drop, with the processes
 /// started in them.

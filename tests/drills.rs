@@ -16,30 +16,11 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcpdiag");
 
-/// Tools the drills use beyond tcpdiag (.ci/run installs them).
-const TOOLS: &[&str] = &[
-    "ip",
-    "tc",
-    "nft",
-    "tcpdump",
-    "tshark",
-    "mergecap",
-    "editcap",
-    "python3",
-    "nginx",
-    "curl",
-    "jq",
-    "bc",
-    "ssh",
-    "ssh-keygen",
-    "sshd",
-    "proftpd",
-    "hping3",
-    "conntrack",
-    "ethtool",
-    "ss",
-    "nstat",
-];
+/// Tools the drills use beyond tcpdiag (.ci/run installs them): build.rs's "drills"
+/// group, the same list that marks these tests ignored when one is missing.
+fn tools() -> Vec<&'static str> {
+    env!("TCPDIAG_TOOLS_DRILLS").split(',').collect()
+}
 
 /// One drill's run: its output directory.
 struct Drill {
@@ -52,7 +33,7 @@ impl Drill {
     /// Runs tests/drills/NAME.sh (bounded by `timeout`); None when the environment
     /// cannot (and CI is not asking).
     fn run(name: &'static str) -> Option<Drill> {
-        if !live_env::ready(TOOLS) {
+        if !live_env::ready(&tools()) {
             return None;
         }
         let dir = tempfile::tempdir().expect("tempdir");

@@ -59,3 +59,19 @@ fn on_path(tool: &str) -> bool {
         std::env::split_paths(&paths).any(|dir| Path::new(&dir).join(tool).is_file())
     })
 }
+
+/// Runs a setup command; its failure fails the test with the command and its stderr.
+pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `ip ARGS`, which must succeed.
+pub fn ip(args: &[&str]) {
+    run(std::process::Command::new("ip").args(args));
+}
