@@ -33,6 +33,18 @@ impl TcpFlags {
         self.has(Self::RST)
     }
 
+    /// Each flag's letter in tcpdump's order ("." for ACK).
+    pub const TCPDUMP_LETTERS: [(u8, u8); 8] = [
+        (Self::SYN, b'S'),
+        (Self::FIN, b'F'),
+        (Self::RST, b'R'),
+        (Self::PSH, b'P'),
+        (Self::URG, b'U'),
+        (Self::ECE, b'E'),
+        (Self::CWR, b'W'),
+        (Self::ACK, b'.'),
+    ];
+
     /// tcpdump-style flag string: S, F, R, P, U, E, W, "." for ACK.
     pub fn tcpdump(self) -> String {
         let mut out = Vec::new();
@@ -43,16 +55,7 @@ impl TcpFlags {
     /// `tcpdump` appended to a byte buffer (no allocation of its own).
     pub fn tcpdump_to(self, out: &mut Vec<u8>) {
         let start = out.len();
-        for (bit, c) in [
-            (Self::SYN, b'S'),
-            (Self::FIN, b'F'),
-            (Self::RST, b'R'),
-            (Self::PSH, b'P'),
-            (Self::URG, b'U'),
-            (Self::ECE, b'E'),
-            (Self::CWR, b'W'),
-            (Self::ACK, b'.'),
-        ] {
+        for (bit, c) in Self::TCPDUMP_LETTERS {
             if self.has(bit) {
                 out.push(c);
             }

@@ -756,18 +756,8 @@ impl Slab<'_, '_> {
     /// `TcpFlags::tcpdump_to` in quotes, closing quote included (at most 9 bytes).
     #[inline]
     fn flags(&mut self, f: crate::decode::TcpFlags) {
-        use crate::decode::TcpFlags as F;
         let start = self.n;
-        for (bit, c) in [
-            (F::SYN, b'S'),
-            (F::FIN, b'F'),
-            (F::RST, b'R'),
-            (F::PSH, b'P'),
-            (F::URG, b'U'),
-            (F::ECE, b'E'),
-            (F::CWR, b'W'),
-            (F::ACK, b'.'),
-        ] {
+        for (bit, c) in crate::decode::TcpFlags::TCPDUMP_LETTERS {
             self.b[self.n] = c;
             self.n += usize::from(f.has(bit));
         }
