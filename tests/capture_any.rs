@@ -62,16 +62,7 @@ impl Lab {
 
     /// A veth pair, offloads off (wire-sized segments), both ends up.
     fn veth(&self, a: &str, a_dev: &str, b: &str, b_dev: &str) {
-        ip(&[
-            "link", "add", a_dev, "netns", a, "type", "veth", "peer", "name", b_dev, "netns", b,
-        ]);
-        for (ns, dev) in [(a, a_dev), (b, b_dev)] {
-            let _ = Command::new("ip")
-                .args(["netns", "exec", ns, "ethtool", "-K", dev])
-                .args(["tso", "off", "gso", "off", "gro", "off", "tx", "off"])
-                .output();
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-        }
+        live_env::veth_pair(a, a_dev, b, b_dev);
     }
 
     fn spawn(&mut self, ns: &str, args: &[&str]) {

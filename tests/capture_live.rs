@@ -71,22 +71,12 @@ impl Lab {
     }
 
     fn sysctl(&self, ns: &str, kv: &str) {
-        run(Command::new("ip").args(["netns", "exec", ns, "sysctl", "-qw", kv]));
+        live_env::sysctl(ns, kv);
     }
 
     /// A veth pair `a_dev` (in `a`) <-> `b_dev` (in `b`), offloads off, up.
     fn link(&self, a: &str, a_dev: &str, b: &str, b_dev: &str) {
-        ip(&[
-            "link", "add", a_dev, "netns", a, "type", "veth", "peer", "name", b_dev, "netns", b,
-        ]);
-        for (ns, dev) in [(a, a_dev), (b, b_dev)] {
-            // Wire-sized segments; ethtool may be missing, the scenarios send little data.
-            let _ = Command::new("ip")
-                .args(["netns", "exec", ns, "ethtool", "-K", dev])
-                .args(["tso", "off", "gso", "off", "gro", "off", "tx", "off"])
-                .output();
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-        }
+        live_env::veth_pair(a, a_dev, b, b_dev);
     }
 
     fn addr(&self, ns: &str, dev: &str, cidr: &str) {

@@ -120,20 +120,11 @@ impl Host {
     }
 
     fn sysctl(&self, ns: &str, kv: &str) {
-        run(Command::new("ip").args(["netns", "exec", ns, "sysctl", "-qw", kv]));
+        live_env::sysctl(ns, kv);
     }
 
     fn veth(&self, a: &str, a_dev: &str, b: &str, b_dev: &str) {
-        ip(&[
-            "link", "add", a_dev, "netns", a, "type", "veth", "peer", "name", b_dev, "netns", b,
-        ]);
-        for (ns, dev) in [(a, a_dev), (b, b_dev)] {
-            let _ = Command::new("ip")
-                .args(["netns", "exec", ns, "ethtool", "-K", dev])
-                .args(["tso", "off", "gso", "off", "gro", "off", "tx", "off"])
-                .output();
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-        }
+        live_env::veth_pair(a, a_dev, b, b_dev);
     }
 
     fn nft(&self, rules: &str) {

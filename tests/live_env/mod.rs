@@ -75,3 +75,24 @@ pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
 pub fn ip(args: &[&str]) {
     run(std::process::Command::new("ip").args(args));
 }
+
+/// A veth pair `a_dev` (in namespace `a`) <-> `b_dev` (in `b`), both ends up, with
+/// offloads off so the capture sees wire-sized segments (ethtool may be missing: the
+/// scenarios send little data).
+pub fn veth_pair(a: &str, a_dev: &str, b: &str, b_dev: &str) {
+    ip(&[
+        "link", "add", a_dev, "netns", a, "type", "veth", "peer", "name", b_dev, "netns", b,
+    ]);
+    for (ns, dev) in [(a, a_dev), (b, b_dev)] {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "ethtool", "-K", dev])
+            .args(["tso", "off", "gso", "off", "gro", "off", "tx", "off"])
+            .output();
+        ip(&["-n", ns, "link", "set", dev, "up"]);
+    }
+}
+
+/// `sysctl -w KEY=VALUE` inside namespace `ns`, which must succeed.
+pub fn sysctl(ns: &str, kv: &str) {
+    run(std::process::Command::new("ip").args(["netns", "exec", ns, "sysctl", "-qw", kv]));
+}
